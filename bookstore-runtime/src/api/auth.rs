@@ -1,0 +1,252 @@
+//! Bearer tokens: HS256 JWTs with `sub`, `tenant_id`, `role`, `iat`, `exp`, the
+//! algorithm pinned (a token whose header names any other algorithm, `none`
+//! included, is refused before its signature is looked at). The `Caller` extractor
+//! also checks the tenant is active and applies the tenant's rate limit.
+
+use axum::extract::FromRequestParts;
+use axum::http::{Method, header, request::Parts};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize};
+use sha2::Sha256;
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::ApiError;
+use super::rate_limit::RouteClass;
+use crate::config::Secret;
+use crate::domain::{Role, TenantId, UserId};
+use crate::error::Error;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// What a token says about its bearer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Claims {
+    pub sub: UserId,
+    pub tenant_id: TenantId,
+    pub role: Role,
+    pub iat: i64,
+    pub exp: i64,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+}
+
+const HEADER_HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
+
+/// Signs and verifies tokens with the stage's secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    secret: Secret,
+    pub ttl_seconds: i64,
+}
+
+impl TokenKeys {
+    pub fn new(secret: Secret, ttl_seconds: i64) -> Self {
+        Self {
+            secret,
+            ttl_seconds,
+        }
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC takes keys of any length, so this cannot fail.
+        HmacSha256::new_from_slice(self.secret.expose().as_bytes())
+            .unwrap_or_else(|_| unreachable!("hmac accepts any key length"))
+    }
+
+    /// Issues a token for the user, valid for `ttl_seconds` from `now`.
+    pub fn issue(&self, user: UserId, tenant: &TenantId, role: Role, now: i64) -> String {
+        let claims = Claims {
+            sub: user,
+            tenant_id: tenant.clone(),
+            role,
+            iat: now,
+            exp: now + self.ttl_seconds,
+        };
+        let payload = serde_json::to_vec(&claims).unwrap_or_default();
+        let signing_input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(HEADER_HS256),
+            URL_SAFE_NO_PAD.encode(payload)
+        );
+        let mut mac = self.mac();
+        mac.update(signing_input.as_bytes());
+        let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+        format!("{signing_input}.{signature}")
+    }
+
+    /// Verifies the token's algorithm, signature and lifetime at `now`.
+    pub fn verify(&self, token: &str, now: i64) -> Result<Claims, Error> {
+        let bad = |why: &str| Error::Unauthorized(why.to_owned());
+        let mut parts = token.split('.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(bad("token is malformed"));
+        };
+        let header: Header = URL_SAFE_NO_PAD
+            .decode(header)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| bad("token header is malformed"))?;
+        if header.alg != "HS256" {
+            return Err(bad("token algorithm is not accepted"));
+        }
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature)
+            .map_err(|_| bad("token signature is malformed"))?;
+        let mut mac = self.mac();
+        let (signing_input, _) = token
+            .rsplit_once('.')
+            .ok_or_else(|| bad("token is malformed"))?;
+        mac.update(signing_input.as_bytes());
+        mac.verify_slice(&signature)
+            .map_err(|_| bad("token signature is invalid"))?;
+        let claims: Claims = URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .ok_or_else(|| bad("token claims are malformed"))?;
+        if claims.exp <= now {
+            return Err(bad("token has expired"));
+        }
+        if claims.iat > now + 60 || claims.exp - claims.iat > self.ttl_seconds {
+            return Err(bad("token lifetime is not accepted"));
+        }
+        Ok(claims)
+    }
+}
+
+impl std::fmt::Debug for TokenKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenKeys")
+            .field("secret", &self.secret)
+            .finish()
+    }
+}
+
+/// The authenticated caller of a protected route: the tenant comes from here only.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user_id: UserId,
+    pub tenant: TenantId,
+    pub role: Role,
+}
+
+impl Caller {
+    /// Refuses callers that are not the tenant's administrators.
+    pub fn require_admin(&self) -> Result<(), Error> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Customer => Err(Error::Forbidden(
+                "this action needs the admin role".to_owned(),
+            )),
+        }
+    }
+}
+
+pub fn bearer_token(parts: &Parts) -> Result<&str, Error> {
+    let value = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| Error::Unauthorized("missing Authorization header".to_owned()))?;
+    let value = value
+        .to_str()
+        .map_err(|_| Error::Unauthorized("Authorization header is not text".to_owned()))?;
+    value
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Error::Unauthorized("Authorization must be 'Bearer <token>'".to_owned()))
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = bearer_token(parts)?;
+        let claims = state.tokens.verify(token, chrono::Utc::now().timestamp())?;
+        let class = if parts.method == Method::GET {
+            RouteClass::Read
+        } else {
+            RouteClass::Write
+        };
+        state.limiter.check(&claims.tenant_id, class)?;
+        crate::accounts::require_active_tenant(state.store.as_ref(), &claims.tenant_id).await?;
+        Ok(Caller {
+            user_id: claims.sub,
+            tenant: claims.tenant_id,
+            role: claims.role,
+        })
+    }
+}
+
+/// The tenant named by `X-Tenant-Id` on register and login (the only routes without a token).
+pub fn header_tenant(headers: &axum::http::HeaderMap) -> Result<TenantId, Error> {
+    let raw = headers.get("x-tenant-id").ok_or_else(|| {
+        Error::bad_request(
+            "missing_tenant",
+            "send the shop's id in the X-Tenant-Id header",
+        )
+    })?;
+    let raw = raw
+        .to_str()
+        .map_err(|_| Error::bad_request("invalid_tenant", "X-Tenant-Id is not text"))?;
+    TenantId::parse(raw)
+        .map_err(|e| Error::bad_request("invalid_tenant", format!("X-Tenant-Id: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(Secret::new("k".repeat(32)), 3600)
+    }
+
+    fn tenant() -> TenantId {
+        TenantId::parse("shop-a").expect("valid tenant")
+    }
+
+    #[test]
+    fn issued_token_verifies_until_it_expires() {
+        let user = UserId::new_v7();
+        let token = keys().issue(user, &tenant(), Role::Customer, 1_000);
+        let claims = keys().verify(&token, 1_001).expect("valid token");
+        assert_eq!(claims.sub, user);
+        assert!(keys().verify(&token, 1_000 + 3600).is_err());
+    }
+
+    #[test]
+    fn alg_none_and_foreign_signatures_are_refused() {
+        let token = keys().issue(UserId::new_v7(), &tenant(), Role::Admin, 1_000);
+        let (_, rest) = token.split_once('.').expect("three parts");
+        let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
+        let (payload, _) = rest.split_once('.').expect("three parts");
+        assert!(
+            keys()
+                .verify(&format!("{none_header}.{payload}."), 1_001)
+                .is_err()
+        );
+        let other = TokenKeys::new(Secret::new("x".repeat(32)), 3600);
+        assert!(other.verify(&token, 1_001).is_err());
+    }
+
+    #[test]
+    fn changed_claims_break_the_signature() {
+        let token = keys().issue(UserId::new_v7(), &tenant(), Role::Customer, 1_000);
+        let parts: Vec<&str> = token.split('.').collect();
+        let forged = serde_json::json!({"sub": UserId::new_v7(), "tenant_id": "shop-b", "role": "admin", "iat": 1000, "exp": 4600});
+        let forged = URL_SAFE_NO_PAD.encode(forged.to_string());
+        assert!(
+            keys()
+                .verify(&format!("{}.{forged}.{}", parts[0], parts[2]), 1_001)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,207 @@
+//! `/api/v1/books`: the catalogue. Reads for every signed-in user of the tenant;
+//! writes and stock changes for its admins only.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
+use chrono::Utc;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
+use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
+use crate::catalog::{self, AuthorCount, BookFilterParams, CategoryCount};
+use crate::domain::{Book, BookId, BookPatch, Isbn, NewBook, UserId};
+use crate::error::Error;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_books, create_book))
+        .routes(routes!(get_book, update_book, delete_book))
+        .routes(routes!(book_by_isbn))
+        .routes(routes!(categories))
+        .routes(routes!(authors))
+        .routes(routes!(recommendations))
+}
+
+fn book_id(raw: &str) -> Result<BookId, Error> {
+    path_value("book_id", raw, BookId::parse)
+}
+
+#[utoipa::path(get, path = "", tag = "books", security(("bearer" = [])), params(PageParams, BookFilterParams),
+    responses((status = 200, body = Paginated<Book>), (status = 400, body = ErrorBody)))]
+async fn list_books(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(filter_params): ApiQuery<BookFilterParams>,
+) -> Result<Json<Paginated<Book>>, ApiError> {
+    let filters = filter_params.parse()?;
+    let scope = scope_of(&[
+        caller.tenant.as_str(),
+        "books",
+        &filter_params.fingerprint(),
+    ]);
+    let request = PageRequest::parse(&page, 20, &state.cursors, scope)?;
+    let books = catalog::list_books(state.store.as_ref(), &caller.tenant, &filters).await?;
+    Ok(Json(request.page(books, &state.cursors)))
+}
+
+#[utoipa::path(post, path = "", tag = "books", security(("bearer" = [])), request_body = NewBook,
+    responses((status = 201, body = Book), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn create_book(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(new): ApiJson<NewBook>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require_admin()?;
+    let book = catalog::create_book(
+        state.store.as_ref(),
+        &caller.tenant,
+        BookId::new_v7(),
+        new,
+        Utc::now(),
+    )
+    .await?;
+    tracing::info!(tenant = %caller.tenant, book = %book.book_id, "book created");
+    let location = format!("/api/v1/books/{}", book.book_id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(book),
+    ))
+}
+
+#[utoipa::path(get, path = "/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
+    responses((status = 200, body = Book), (status = 404, body = ErrorBody)))]
+async fn get_book(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Json<Book>, ApiError> {
+    let book = catalog::get_book(state.store.as_ref(), &caller.tenant, &book_id(&raw)?).await?;
+    Ok(Json(book))
+}
+
+#[utoipa::path(put, path = "/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)), request_body = BookPatch,
+    responses((status = 200, body = Book), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn update_book(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+    ApiJson(patch): ApiJson<BookPatch>,
+) -> Result<Json<Book>, ApiError> {
+    caller.require_admin()?;
+    let book = catalog::update_book(
+        state.store.as_ref(),
+        &caller.tenant,
+        &book_id(&raw)?,
+        patch,
+        Utc::now(),
+    )
+    .await?;
+    Ok(Json(book))
+}
+
+#[utoipa::path(delete, path = "/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn delete_book(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    caller.require_admin()?;
+    catalog::delete_book(state.store.as_ref(), &caller.tenant, &book_id(&raw)?).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(get, path = "/by-isbn/{isbn}", tag = "books", security(("bearer" = [])), params(("isbn" = String, Path)),
+    responses((status = 200, body = Book), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn book_by_isbn(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Json<Book>, ApiError> {
+    let isbn = path_value("isbn", &raw, Isbn::parse)?;
+    Ok(Json(
+        catalog::book_by_isbn(state.store.as_ref(), &caller.tenant, &isbn).await?,
+    ))
+}
+
+/// A list that is short enough to come whole.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Listing<T> {
+    pub data: Vec<T>,
+}
+
+#[utoipa::path(get, path = "/categories", tag = "books", security(("bearer" = [])),
+    responses((status = 200, body = Listing<CategoryCount>)))]
+async fn categories(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Listing<CategoryCount>>, ApiError> {
+    Ok(Json(Listing {
+        data: catalog::categories(state.store.as_ref(), &caller.tenant).await?,
+    }))
+}
+
+#[utoipa::path(get, path = "/authors", tag = "books", security(("bearer" = [])), params(PageParams),
+    responses((status = 200, body = Paginated<AuthorCount>), (status = 400, body = ErrorBody)))]
+async fn authors(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<PageParams>,
+) -> Result<Json<Paginated<AuthorCount>>, ApiError> {
+    let request = PageRequest::parse(
+        &page,
+        50,
+        &state.cursors,
+        scope_of(&[caller.tenant.as_str(), "authors"]),
+    )?;
+    let authors = catalog::authors(state.store.as_ref(), &caller.tenant).await?;
+    Ok(Json(request.page(authors, &state.cursors)))
+}
+
+/// How many recommendations to return.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct RecommendationParams {
+    /// 1–50, default 10.
+    pub limit: Option<String>,
+}
+
+#[utoipa::path(get, path = "/recommendations/{user_id}", tag = "books", security(("bearer" = [])),
+    params(("user_id" = String, Path), RecommendationParams),
+    responses((status = 200, body = Listing<Book>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+async fn recommendations(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(params): ApiQuery<RecommendationParams>,
+) -> Result<Json<Listing<Book>>, ApiError> {
+    let user = path_value("user_id", &raw, UserId::parse)?;
+    if user != caller.user_id {
+        caller.require_admin()?;
+    }
+    let limit = match params.limit.as_deref() {
+        None => 10,
+        Some(raw) => raw
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=50).contains(n))
+            .ok_or_else(|| {
+                Error::bad_request(
+                    "invalid_query",
+                    "limit: must be a whole number from 1 to 50",
+                )
+            })?,
+    };
+    let books =
+        catalog::recommendations(state.store.as_ref(), &caller.tenant, &user, limit).await?;
+    Ok(Json(Listing { data: books }))
+}

@@ -1,0 +1,213 @@
+//! The one HTTP router. The local server (`axum::serve`) and the API Lambda
+//! (`lambda_http::run`) both serve `app(state)`; nothing here knows which.
+//!
+//! Every protected route takes its tenant from the verified token (`auth::Caller`),
+//! never from the body or the path; inputs are parsed into domain types by the
+//! extractors in `extract`, so handlers only see valid values.
+
+pub mod auth;
+mod books;
+mod cart;
+pub mod error;
+mod extract;
+pub mod pagination;
+mod purchases;
+pub mod rate_limit;
+mod users;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::config::RuntimeConfig;
+use crate::store::SharedStore;
+use auth::TokenKeys;
+use error::error_response;
+use pagination::CursorKeys;
+use rate_limit::RateLimiter;
+
+/// What every handler can reach: the store port and the stage's configuration.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: SharedStore,
+    pub config: Arc<RuntimeConfig>,
+    pub tokens: Arc<TokenKeys>,
+    pub cursors: Arc<CursorKeys>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+impl AppState {
+    pub fn new(store: SharedStore, config: RuntimeConfig) -> Self {
+        Self {
+            tokens: Arc::new(TokenKeys::new(
+                config.jwt_secret.clone(),
+                config.token_ttl_seconds,
+            )),
+            cursors: Arc::new(CursorKeys::derive(&config.jwt_secret)),
+            limiter: Arc::new(RateLimiter::new(config.rate_limits)),
+            config: Arc::new(config),
+            store,
+        }
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Bookstore API", description = "Multi-tenant bookstore: users, catalogue, carts and purchases."),
+    modifiers(&BearerAuth),
+    components(schemas(error::ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1/users", users::routes())
+        .nest("/api/v1/books", books::routes())
+        .nest("/api/v1/cart", cart::routes())
+        .nest("/api/v1/purchases", purchases::routes())
+        .routes(utoipa_axum::routes!(health))
+}
+
+/// The OpenAPI document of the whole API, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes().split_for_parts().1
+}
+
+/// The application: every route, its limits, CORS and error envelopes.
+pub fn app(state: AppState) -> Router {
+    let (router, doc) = routes().split_for_parts();
+    let doc = Arc::new(doc);
+    router
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
+        .method_not_allowed_fallback(|| async {
+            error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "this route does not accept that method",
+            )
+        })
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(cors(&state.config))
+        .layer(CatchPanicLayer::custom(|_| {
+            error_response(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error",
+            )
+        }))
+        .layer(middleware::from_fn(request_log))
+        .with_state(state)
+}
+
+fn cors(config: &RuntimeConfig) -> CorsLayer {
+    let origins = if config.cors_origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(
+            config
+                .cors_origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(origins)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("x-tenant-id"),
+        ])
+        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Gives every request an id (kept from `X-Request-Id` when sane) and logs its outcome.
+async fn request_log(request: Request, next: Next) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        })
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let started = Instant::now();
+    let span = tracing::info_span!("request", id = %request_id);
+    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
+    let status = response.status().as_u16();
+    let micros = started.elapsed().as_micros() as u64;
+    if status >= 500 {
+        tracing::error!(request_id = %request_id, %method, %path, status, micros, "request failed");
+    } else {
+        tracing::debug!(request_id = %request_id, %method, %path, status, micros, "request served");
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+/// Liveness and store reachability.
+#[derive(Debug, Serialize, ToSchema)]
+struct Health {
+    status: &'static str,
+    stage: String,
+}
+
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health), (status = 503, body = error::ErrorBody)))]
+async fn health(State(state): State<AppState>) -> Response {
+    let probe = crate::store::Key::new("TENANT#health", "TENANT");
+    match state.store.get(crate::store::Table::Tenants, &probe).await {
+        Ok(_) => Json(Health {
+            status: "ok",
+            stage: state.config.stage.clone(),
+        })
+        .into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "health check failed");
+            error_response(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the store does not answer",
+            )
+        }
+    }
+}

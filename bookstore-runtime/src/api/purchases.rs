@@ -1,0 +1,131 @@
+//! `/api/v1/purchases`: checkout and the signed-in user's orders.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
+use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
+use crate::domain::{Purchase, PurchaseId, PurchaseStatus};
+use crate::error::Error;
+use crate::orders::{self, CheckoutRequest, IdempotencyKey, PurchaseSummary};
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(checkout))
+        .routes(routes!(list_purchases))
+        .routes(routes!(summary))
+        .routes(routes!(get_purchase))
+}
+
+#[utoipa::path(post, path = "/checkout", tag = "purchases", security(("bearer" = [])),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on retries: one purchase per key")),
+    request_body = CheckoutRequest,
+    responses((status = 201, body = Purchase), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+async fn checkout(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<CheckoutRequest>,
+) -> Result<Response, ApiError> {
+    let idempotency = match headers.get("idempotency-key") {
+        None => None,
+        Some(value) => Some(IdempotencyKey::parse(value.to_str().map_err(|_| {
+            Error::bad_request(
+                "invalid_idempotency_key",
+                "Idempotency-Key must be visible ASCII",
+            )
+        })?)?),
+    };
+    let outcome = orders::checkout(
+        state.store.as_ref(),
+        &caller.tenant,
+        &caller.user_id,
+        &request,
+        idempotency.as_ref(),
+        state.config.tax_rate,
+        PurchaseId::new_v7(),
+        Utc::now(),
+    )
+    .await?;
+    if !outcome.replayed {
+        tracing::info!(tenant = %caller.tenant, purchase = %outcome.purchase.purchase_id, total = %outcome.purchase.total_amount, "purchase created");
+    }
+    let mut response = (StatusCode::CREATED, Json(outcome.purchase)).into_response();
+    if outcome.replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// Filter of `GET /api/v1/purchases`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PurchaseFilter {
+    /// PENDING, PAYMENT_PROCESSED, SHIPPED, DELIVERED, CANCELLED or PAYMENT_FAILED.
+    pub status: Option<String>,
+}
+
+#[utoipa::path(get, path = "", tag = "purchases", security(("bearer" = [])), params(PageParams, PurchaseFilter),
+    responses((status = 200, body = Paginated<Purchase>), (status = 400, body = ErrorBody)))]
+async fn list_purchases(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(filter): ApiQuery<PurchaseFilter>,
+) -> Result<Json<Paginated<Purchase>>, ApiError> {
+    let status = match filter.status.as_deref() {
+        None => None,
+        Some(raw) => Some(PurchaseStatus::parse(raw).ok_or_else(|| {
+            Error::bad_request("invalid_query", "status: must be PENDING, PAYMENT_PROCESSED, SHIPPED, DELIVERED, CANCELLED or PAYMENT_FAILED")
+        })?),
+    };
+    let scope = scope_of(&[
+        caller.tenant.as_str(),
+        &caller.user_id.to_string(),
+        "purchases",
+        &format!("{status:?}"),
+    ]);
+    let request = PageRequest::parse(&page, 20, &state.cursors, scope)?;
+    let purchases =
+        orders::user_purchases(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
+    let matching = purchases
+        .into_iter()
+        .filter(|p| status.is_none_or(|s| p.status == s))
+        .collect();
+    Ok(Json(request.page(matching, &state.cursors)))
+}
+
+#[utoipa::path(get, path = "/{purchase_id}", tag = "purchases", security(("bearer" = [])), params(("purchase_id" = String, Path)),
+    responses((status = 200, body = Purchase), (status = 404, body = ErrorBody)))]
+async fn get_purchase(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+) -> Result<Json<Purchase>, ApiError> {
+    let id = path_value("purchase_id", &raw, PurchaseId::parse)?;
+    Ok(Json(
+        orders::get_purchase(state.store.as_ref(), &caller.tenant, &caller.user_id, &id).await?,
+    ))
+}
+
+#[utoipa::path(get, path = "/analytics/summary", tag = "purchases", security(("bearer" = [])),
+    responses((status = 200, body = PurchaseSummary)))]
+async fn summary(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<PurchaseSummary>, ApiError> {
+    Ok(Json(
+        orders::summary(state.store.as_ref(), &caller.tenant, &caller.user_id).await?,
+    ))
+}

@@ -1,0 +1,598 @@
+//! A tenant's catalogue: books, their ISBN uniqueness, listings with filters,
+//! categories, authors and recommendations.
+
+use std::collections::{BTreeMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{
+    Book, BookId, BookPatch, Isbn, KeyText, Money, NewBook, Rating, TenantId, UserId,
+    valid_language, valid_publication_year,
+};
+use crate::error::{Error, Result};
+use crate::store::{
+    self, Condition, Index, Item, Key, Query, SortKeyRange, Store, StoreError, Table, WriteAction,
+    keys,
+};
+
+fn book_key(book: &Book) -> Key {
+    keys::book(&book.tenant_id, &book.book_id, &book.isbn)
+}
+
+/// The book as an item with its three index entries.
+pub fn book_item(book: &Book) -> Result<Item> {
+    let tenant = &book.tenant_id;
+    let indexes = [
+        (
+            Index::Gsi1,
+            keys::books_by_category(tenant),
+            keys::category_sort(&book.category, &book.book_id),
+        ),
+        (
+            Index::Gsi2,
+            keys::books_by_author(tenant),
+            keys::author_sort(&book.author, &book.book_id),
+        ),
+        (
+            Index::Gsi3,
+            keys::books_by_isbn(tenant),
+            book.isbn.to_string(),
+        ),
+    ];
+    Ok(store::record_item(book, &book_key(book), &indexes)?)
+}
+
+fn isbn_claim(tenant: &TenantId, isbn: &Isbn, book: &BookId) -> Item {
+    let key = keys::isbn_claim(tenant, isbn);
+    let mut claim = Item::new();
+    claim.insert("pk".into(), key.pk.into());
+    claim.insert("sk".into(), key.sk.into());
+    claim.insert("book_id".into(), book.to_string().into());
+    claim
+}
+
+fn check_book_fields(year: i32, language: &str, now: DateTime<Utc>) -> Result<()> {
+    if !valid_publication_year(year, now) {
+        return Err(Error::invalid(
+            "publication_year",
+            "must be between 1450 and next year",
+        ));
+    }
+    if !valid_language(language) {
+        return Err(Error::invalid(
+            "language",
+            "must be a two-letter language code like \"es\"",
+        ));
+    }
+    Ok(())
+}
+
+/// Adds a book; its ISBN must be new in the tenant.
+pub async fn create_book(
+    store: &dyn Store,
+    tenant: &TenantId,
+    book_id: BookId,
+    new: NewBook,
+    now: DateTime<Utc>,
+) -> Result<Book> {
+    check_book_fields(new.publication_year, &new.language, now)?;
+    if new.stock_quantity > 1_000_000 {
+        return Err(Error::invalid("stock_quantity", "must be at most 1000000"));
+    }
+    let book = Book {
+        book_id,
+        tenant_id: tenant.clone(),
+        isbn: new.isbn,
+        title: new.title,
+        author: new.author,
+        editorial: new.editorial,
+        category: new.category,
+        price: new.price,
+        description: new.description,
+        cover_image_url: new.cover_image_url,
+        stock_quantity: new.stock_quantity,
+        publication_year: new.publication_year,
+        language: new.language,
+        pages: new.pages,
+        rating: new.rating,
+        is_active: true,
+        version: 1,
+        created_at: now,
+        updated_at: now,
+    };
+    let actions = vec![
+        WriteAction::Put {
+            table: Table::Books,
+            item: isbn_claim(tenant, &book.isbn, &book_id),
+            condition: Some(Condition::NotExists),
+        },
+        WriteAction::Put {
+            table: Table::Books,
+            item: book_item(&book)?,
+            condition: Some(Condition::NotExists),
+        },
+    ];
+    match store.transact_write(actions).await {
+        Err(StoreError::TransactionCancelled { .. }) => Err(Error::conflict(
+            "isbn_taken",
+            format!("a book with ISBN {} already exists in this shop", book.isbn),
+        )),
+        other => other.map(|()| book).map_err(Error::from),
+    }
+}
+
+/// Reads a book of the tenant.
+pub async fn get_book(store: &dyn Store, tenant: &TenantId, book: &BookId) -> Result<Book> {
+    find_book(store, tenant, book)
+        .await?
+        .ok_or_else(|| Error::not_found("book"))
+}
+
+/// Reads a book of the tenant, `None` when absent.
+pub async fn find_book(
+    store: &dyn Store,
+    tenant: &TenantId,
+    book: &BookId,
+) -> Result<Option<Book>> {
+    let query = Query::table(
+        Table::Books,
+        keys::book_partition(tenant, book),
+        SortKeyRange::BeginsWith(keys::BOOK_SK_PREFIX.into()),
+    )
+    .limit(1);
+    let page = store.query(query).await?;
+    Ok(page
+        .items
+        .into_iter()
+        .next()
+        .map(store::item_record)
+        .transpose()?)
+}
+
+pub async fn book_by_isbn(store: &dyn Store, tenant: &TenantId, isbn: &Isbn) -> Result<Book> {
+    let query = Query::index(
+        Table::Books,
+        Index::Gsi3,
+        keys::books_by_isbn(tenant),
+        SortKeyRange::Between(isbn.to_string(), isbn.to_string()),
+    )
+    .limit(1);
+    let page = store.query(query).await?;
+    page.items
+        .into_iter()
+        .next()
+        .map(store::item_record)
+        .transpose()?
+        .ok_or_else(|| Error::not_found("book"))
+}
+
+/// Applies a patch, guarded by the book's version; retried when a checkout or another
+/// edit changed the book meanwhile.
+pub async fn update_book(
+    store: &dyn Store,
+    tenant: &TenantId,
+    book_id: &BookId,
+    patch: BookPatch,
+    now: DateTime<Utc>,
+) -> Result<Book> {
+    for _ in 0..5 {
+        let before = get_book(store, tenant, book_id).await?;
+        let mut after = before.clone();
+        let p = patch.clone();
+        if let Some(v) = p.title {
+            after.title = v
+        }
+        if let Some(v) = p.author {
+            after.author = v
+        }
+        if let Some(v) = p.editorial {
+            after.editorial = Some(v)
+        }
+        if let Some(v) = p.category {
+            after.category = v
+        }
+        if let Some(v) = p.price {
+            after.price = v
+        }
+        if let Some(v) = p.description {
+            after.description = Some(v)
+        }
+        if let Some(v) = p.cover_image_url {
+            after.cover_image_url = Some(v)
+        }
+        if let Some(v) = p.stock_quantity {
+            after.stock_quantity = v
+        }
+        if let Some(v) = p.publication_year {
+            after.publication_year = v
+        }
+        if let Some(v) = p.language {
+            after.language = v
+        }
+        if let Some(v) = p.pages {
+            after.pages = Some(v)
+        }
+        if let Some(v) = p.rating {
+            after.rating = v
+        }
+        if let Some(v) = p.is_active {
+            after.is_active = v
+        }
+        check_book_fields(after.publication_year, &after.language, now)?;
+        if after.stock_quantity > 1_000_000 {
+            return Err(Error::invalid("stock_quantity", "must be at most 1000000"));
+        }
+        after.version = before.version + 1;
+        after.updated_at = now;
+        let same_version = Condition::Equals("version".into(), before.version.into());
+        match store
+            .put(Table::Books, book_item(&after)?, Some(same_version))
+            .await
+        {
+            Ok(()) => return Ok(after),
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    Err(Error::conflict(
+        "concurrent_update",
+        "the book kept changing; try again",
+    ))
+}
+
+/// Removes a book and frees its ISBN.
+pub async fn delete_book(store: &dyn Store, tenant: &TenantId, book_id: &BookId) -> Result<()> {
+    let book = get_book(store, tenant, book_id).await?;
+    let actions = vec![
+        WriteAction::Delete {
+            table: Table::Books,
+            key: book_key(&book),
+            condition: Some(Condition::Exists),
+        },
+        WriteAction::Delete {
+            table: Table::Books,
+            key: keys::isbn_claim(tenant, &book.isbn),
+            condition: None,
+        },
+    ];
+    match store.transact_write(actions).await {
+        Err(StoreError::TransactionCancelled { .. }) => Err(Error::not_found("book")),
+        other => Ok(other?),
+    }
+}
+
+/// How a listing is ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BookSort {
+    #[default]
+    Title,
+    PriceAsc,
+    PriceDesc,
+    Rating,
+    Newest,
+    Year,
+}
+
+impl BookSort {
+    pub const ALLOWED: &'static str = "title, price, -price, rating, newest, year";
+    pub fn parse(raw: &str) -> Option<Self> {
+        Some(match raw {
+            "title" => BookSort::Title,
+            "price" | "price_asc" => BookSort::PriceAsc,
+            "-price" | "price_desc" => BookSort::PriceDesc,
+            "rating" | "-rating" => BookSort::Rating,
+            "newest" | "-created_at" => BookSort::Newest,
+            "year" | "-year" => BookSort::Year,
+            _ => return None,
+        })
+    }
+}
+
+/// Filters of `GET /api/v1/books`.
+#[derive(Debug, Clone, Default)]
+pub struct BookFilters {
+    pub category: Option<KeyText>,
+    pub author: Option<KeyText>,
+    pub min_price: Option<Money>,
+    pub max_price: Option<Money>,
+    pub min_year: Option<i32>,
+    pub max_year: Option<i32>,
+    pub min_rating: Option<Rating>,
+    pub in_stock: Option<bool>,
+    pub sort: BookSort,
+}
+
+impl BookFilters {
+    fn admits(&self, book: &Book) -> bool {
+        book.is_active
+            && self
+                .category
+                .as_ref()
+                .is_none_or(|c| c.key_form() == book.category.key_form())
+            && self
+                .author
+                .as_ref()
+                .is_none_or(|a| a.key_form() == book.author.key_form())
+            && self.min_price.is_none_or(|p| book.price >= p)
+            && self.max_price.is_none_or(|p| book.price <= p)
+            && self.min_year.is_none_or(|y| book.publication_year >= y)
+            && self.max_year.is_none_or(|y| book.publication_year <= y)
+            && self.min_rating.is_none_or(|r| book.rating >= r)
+            && self
+                .in_stock
+                .is_none_or(|wanted| (book.stock_quantity > 0) == wanted)
+    }
+}
+
+async fn books_in(store: &dyn Store, query: Query) -> Result<Vec<Book>> {
+    Ok(store::query_all(store, query)
+        .await?
+        .into_iter()
+        .map(store::item_record)
+        .collect::<std::result::Result<_, _>>()?)
+}
+
+/// Every book of the tenant matching the filters, in the requested order. Reads the
+/// narrowest index partition the filters allow (author, then category, then all).
+pub async fn list_books(
+    store: &dyn Store,
+    tenant: &TenantId,
+    filters: &BookFilters,
+) -> Result<Vec<Book>> {
+    let query = match (&filters.author, &filters.category) {
+        (Some(author), _) => Query::index(
+            Table::Books,
+            Index::Gsi2,
+            keys::books_by_author(tenant),
+            SortKeyRange::BeginsWith(keys::author_prefix(author)),
+        ),
+        (None, Some(category)) => Query::index(
+            Table::Books,
+            Index::Gsi1,
+            keys::books_by_category(tenant),
+            SortKeyRange::BeginsWith(keys::category_prefix(category)),
+        ),
+        (None, None) => Query::index(
+            Table::Books,
+            Index::Gsi1,
+            keys::books_by_category(tenant),
+            SortKeyRange::All,
+        ),
+    };
+    let mut books: Vec<Book> = books_in(store, query)
+        .await?
+        .into_iter()
+        .filter(|b| filters.admits(b))
+        .collect();
+    sort_books(&mut books, filters.sort);
+    Ok(books)
+}
+
+fn sort_books(books: &mut [Book], sort: BookSort) {
+    let by_title = |a: &Book, b: &Book| {
+        a.title
+            .as_str()
+            .to_lowercase()
+            .cmp(&b.title.as_str().to_lowercase())
+            .then(a.book_id.cmp(&b.book_id))
+    };
+    match sort {
+        BookSort::Title => books.sort_by(by_title),
+        BookSort::PriceAsc => {
+            books.sort_by(|a, b| a.price.cmp(&b.price).then_with(|| by_title(a, b)))
+        }
+        BookSort::PriceDesc => {
+            books.sort_by(|a, b| b.price.cmp(&a.price).then_with(|| by_title(a, b)))
+        }
+        BookSort::Rating => {
+            books.sort_by(|a, b| b.rating.cmp(&a.rating).then_with(|| by_title(a, b)))
+        }
+        BookSort::Newest => {
+            books.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| by_title(a, b)))
+        }
+        BookSort::Year => books.sort_by(|a, b| {
+            b.publication_year
+                .cmp(&a.publication_year)
+                .then_with(|| by_title(a, b))
+        }),
+    }
+}
+
+/// A category and how many active books it holds.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct CategoryCount {
+    pub category: String,
+    pub book_count: usize,
+}
+
+pub async fn categories(store: &dyn Store, tenant: &TenantId) -> Result<Vec<CategoryCount>> {
+    let all = list_books(store, tenant, &BookFilters::default()).await?;
+    let mut counts: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    for book in &all {
+        let entry = counts
+            .entry(book.category.key_form())
+            .or_insert_with(|| (book.category.to_string(), 0));
+        entry.1 += 1;
+    }
+    Ok(counts
+        .into_values()
+        .map(|(category, book_count)| CategoryCount {
+            category,
+            book_count,
+        })
+        .collect())
+}
+
+/// An author and how many active books of theirs the shop has.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AuthorCount {
+    pub author: String,
+    pub book_count: usize,
+}
+
+pub async fn authors(store: &dyn Store, tenant: &TenantId) -> Result<Vec<AuthorCount>> {
+    let query = Query::index(
+        Table::Books,
+        Index::Gsi2,
+        keys::books_by_author(tenant),
+        SortKeyRange::All,
+    );
+    let mut counts: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    for book in books_in(store, query)
+        .await?
+        .into_iter()
+        .filter(|b| b.is_active)
+    {
+        let entry = counts
+            .entry(book.author.key_form())
+            .or_insert_with(|| (book.author.to_string(), 0));
+        entry.1 += 1;
+    }
+    Ok(counts
+        .into_values()
+        .map(|(author, book_count)| AuthorCount { author, book_count })
+        .collect())
+}
+
+/// Books for a user: same categories and authors as what they bought and favourited
+/// (and their preferences), best rated first, never one they already bought. A user
+/// with no history gets the shop's best rated books.
+pub async fn recommendations(
+    store: &dyn Store,
+    tenant: &TenantId,
+    user: &UserId,
+    limit: usize,
+) -> Result<Vec<Book>> {
+    let profile = crate::accounts::get_user(store, tenant, user).await?;
+    let purchases = crate::orders::user_purchases(store, tenant, user).await?;
+    let favorites =
+        crate::accounts::list(store, crate::accounts::BookList::Favorites, tenant, user).await?;
+
+    let bought: HashSet<BookId> = purchases
+        .iter()
+        .flat_map(|p| p.items.iter().map(|i| i.book_id))
+        .collect();
+    let mut categories: HashSet<String> = purchases
+        .iter()
+        .flat_map(|p| p.items.iter().map(|i| i.category.to_lowercase()))
+        .collect();
+    let mut authors: HashSet<String> = purchases
+        .iter()
+        .flat_map(|p| p.items.iter().map(|i| i.author.to_lowercase()))
+        .collect();
+    for favorite in &favorites {
+        if let Some(book) = find_book(store, tenant, &favorite.book_id).await? {
+            categories.insert(book.category.key_form());
+            authors.insert(book.author.key_form());
+        }
+    }
+    categories.extend(profile.preferences.categories.iter().map(KeyText::key_form));
+    authors.extend(profile.preferences.authors.iter().map(KeyText::key_form));
+
+    let all = list_books(
+        store,
+        tenant,
+        &BookFilters {
+            sort: BookSort::Rating,
+            ..Default::default()
+        },
+    )
+    .await?;
+    let fresh = |b: &&Book| !bought.contains(&b.book_id) && b.stock_quantity > 0;
+    let related: Vec<Book> = all
+        .iter()
+        .filter(fresh)
+        .filter(|b| {
+            categories.contains(&b.category.key_form()) || authors.contains(&b.author.key_form())
+        })
+        .take(limit)
+        .cloned()
+        .collect();
+    if !related.is_empty() {
+        return Ok(related);
+    }
+    Ok(all.iter().filter(fresh).take(limit).cloned().collect())
+}
+
+/// Query text of `GET /api/v1/books` parsed into filters.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+pub struct BookFilterParams {
+    pub category: Option<String>,
+    pub author: Option<String>,
+    /// One of: title, price, -price, rating, newest, year.
+    pub sort: Option<String>,
+    pub min_price: Option<String>,
+    pub max_price: Option<String>,
+    pub min_year: Option<String>,
+    pub max_year: Option<String>,
+    pub min_rating: Option<String>,
+    pub in_stock: Option<String>,
+}
+
+impl BookFilterParams {
+    pub fn parse(&self) -> Result<BookFilters> {
+        fn field<T>(
+            name: &str,
+            raw: &Option<String>,
+            parse: impl Fn(&str) -> Option<T>,
+            allowed: &str,
+        ) -> Result<Option<T>> {
+            match raw {
+                None => Ok(None),
+                Some(text) => parse(text).map(Some).ok_or_else(|| {
+                    Error::bad_request("invalid_query", format!("{name}: must be {allowed}"))
+                }),
+            }
+        }
+        let filters = BookFilters {
+            category: field(
+                "category",
+                &self.category,
+                |s| KeyText::parse(s).ok(),
+                "1-100 characters without '#'",
+            )?,
+            author: field(
+                "author",
+                &self.author,
+                |s| KeyText::parse(s).ok(),
+                "1-100 characters without '#'",
+            )?,
+            min_price: field(
+                "min_price",
+                &self.min_price,
+                |s| Money::parse(s).ok(),
+                "a decimal amount like 9.95",
+            )?,
+            max_price: field(
+                "max_price",
+                &self.max_price,
+                |s| Money::parse(s).ok(),
+                "a decimal amount like 9.95",
+            )?,
+            min_year: field("min_year", &self.min_year, |s| s.parse().ok(), "a year")?,
+            max_year: field("max_year", &self.max_year, |s| s.parse().ok(), "a year")?,
+            min_rating: field(
+                "min_rating",
+                &self.min_rating,
+                |s| Rating::parse(s).ok(),
+                "a number from 0 to 5",
+            )?,
+            in_stock: field(
+                "in_stock",
+                &self.in_stock,
+                |s| s.parse().ok(),
+                "true or false",
+            )?,
+            sort: field("sort", &self.sort, BookSort::parse, BookSort::ALLOWED)?
+                .unwrap_or_default(),
+        };
+        Ok(filters)
+    }
+
+    /// The filters as text, for binding cursors to the query.
+    pub fn fingerprint(&self) -> String {
+        format!("{:?}", self)
+    }
+}

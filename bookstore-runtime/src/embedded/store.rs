@@ -1,0 +1,607 @@
+//! The `Store` port on redb: one redb table per store table, one per global secondary
+//! index, and a change log, all written in the same redb transaction.
+//!
+//! Writes go through a single writer thread that commits groups of requests in one
+//! redb transaction (group commit): each request still checks its own conditions and
+//! applies all or nothing, but many share one fsync, which is what lets checkouts
+//! outrun the disk's fsync rate. Reads use redb's MVCC snapshots and never wait for it.
+
+use std::ops::Bound;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use chrono::Utc;
+use redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+use tokio::sync::oneshot;
+
+use crate::store::{
+    ChangeKind, ChangeRecord, Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store,
+    StoreError, Table, UpdateAction, WriteAction, apply_update, check_transaction,
+};
+
+type ItemTable = TableDefinition<'static, (&'static str, &'static str), &'static [u8]>;
+type IndexTable =
+    TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()>;
+
+const CHANGES: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("changes");
+/// The most requests committed together; bounds the latency one fsync adds to each.
+const MAX_GROUP: usize = 512;
+/// Sorts after any character a key can hold.
+const KEY_END: &str = "\u{10FFFF}";
+
+fn items_table(table: Table) -> ItemTable {
+    TableDefinition::new(match table {
+        Table::Users => "items:users",
+        Table::Books => "items:books",
+        Table::UserFavorites => "items:user_favorites",
+        Table::UserWishlist => "items:user_wishlist",
+        Table::ShoppingCart => "items:shopping_cart",
+        Table::Purchases => "items:purchases",
+        Table::Tenants => "items:tenants",
+        Table::Idempotency => "items:idempotency",
+    })
+}
+
+fn index_table(table: Table, index: Index) -> IndexTable {
+    TableDefinition::new(match (table, index) {
+        (Table::Users, Index::Gsi1) => "gsi:users:GSI1",
+        (Table::Books, Index::Gsi1) => "gsi:books:GSI1",
+        (Table::Books, Index::Gsi2) => "gsi:books:GSI2",
+        (Table::Books, Index::Gsi3) => "gsi:books:GSI3",
+        (Table::Purchases, Index::Gsi1) => "gsi:purchases:GSI1",
+        _ => "gsi:undefined",
+    })
+}
+
+fn storage(err: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(err.to_string())
+}
+
+fn decode(bytes: &[u8]) -> Result<Item, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| storage(format!("corrupt item: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(value).map_err(storage)
+}
+
+fn index_entry(item: &Item, index: Index) -> Option<(String, String)> {
+    let pk = item.get(index.pk_attr())?.as_str()?;
+    let sk = item.get(index.sk_attr())?.as_str()?;
+    Some((pk.to_owned(), sk.to_owned()))
+}
+
+/// A group of writes to commit; `outcome` gets one (old, new) image pair per action.
+struct WriteRequest {
+    actions: Vec<WriteAction>,
+    outcome: oneshot::Sender<Result<Vec<(Option<Item>, Option<Item>)>, StoreError>>,
+}
+
+/// The embedded store: a redb file under the data directory, or memory for tests.
+pub struct EmbeddedStore {
+    db: Arc<Database>,
+    /// `None` only while dropping, so the writer thread sees its channel close.
+    writer: Option<mpsc::Sender<WriteRequest>>,
+    writer_thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for EmbeddedStore {
+    /// Waits for the writer to finish what it holds, so the file is closed on return.
+    fn drop(&mut self) {
+        self.writer.take();
+        if let Some(thread) = self.writer_thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl EmbeddedStore {
+    /// Opens (or creates) the store file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)
+            .map_err(|e| storage(format!("cannot open {}: {e}", path.display())))?;
+        Self::start(db)
+    }
+
+    /// A store that lives in memory only.
+    pub fn in_memory() -> Result<Self, StoreError> {
+        let db = Database::builder()
+            .create_with_backend(redb::backends::InMemoryBackend::new())
+            .map_err(storage)?;
+        Self::start(db)
+    }
+
+    fn start(db: Database) -> Result<Self, StoreError> {
+        let db = Arc::new(db);
+        create_tables(&db)?;
+        let next_sequence = last_sequence(&db)? + 1;
+        let (writer, requests) = mpsc::channel::<WriteRequest>();
+        let writer_db = Arc::clone(&db);
+        let writer_thread = std::thread::Builder::new()
+            .name("store-writer".to_owned())
+            .spawn(move || run_writer(&writer_db, requests, next_sequence))
+            .map_err(storage)?;
+        Ok(Self {
+            db,
+            writer: Some(writer),
+            writer_thread: Some(writer_thread),
+        })
+    }
+
+    async fn write(
+        &self,
+        actions: Vec<WriteAction>,
+    ) -> Result<Vec<(Option<Item>, Option<Item>)>, StoreError> {
+        let (outcome, answer) = oneshot::channel();
+        self.writer
+            .as_ref()
+            .ok_or_else(|| storage("store is closing"))?
+            .send(WriteRequest { actions, outcome })
+            .map_err(|_| storage("store writer has stopped"))?;
+        answer
+            .await
+            .map_err(|_| storage("store writer has stopped"))?
+    }
+
+    fn read_item(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let items = txn.open_table(items_table(table)).map_err(storage)?;
+        let found = items
+            .get((key.pk.as_str(), key.sk.as_str()))
+            .map_err(storage)?;
+        found.map(|v| decode(v.value())).transpose()
+    }
+}
+
+fn create_tables(db: &Database) -> Result<(), StoreError> {
+    let txn = db.begin_write().map_err(storage)?;
+    for table in Table::ALL {
+        txn.open_table(items_table(table)).map_err(storage)?;
+        for index in table.indexes() {
+            txn.open_table(index_table(table, *index))
+                .map_err(storage)?;
+        }
+    }
+    txn.open_table(CHANGES).map_err(storage)?;
+    txn.commit().map_err(storage)
+}
+
+fn last_sequence(db: &Database) -> Result<u64, StoreError> {
+    let txn = db.begin_read().map_err(storage)?;
+    let changes = txn.open_table(CHANGES).map_err(storage)?;
+    Ok(changes
+        .last()
+        .map_err(storage)?
+        .map(|(k, _)| k.value())
+        .unwrap_or(0))
+}
+
+fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_sequence: u64) {
+    while let Ok(first) = requests.recv() {
+        let mut group = vec![first];
+        while group.len() < MAX_GROUP {
+            match requests.try_recv() {
+                Ok(request) => group.push(request),
+                Err(_) => break,
+            }
+        }
+        let sequence_before = next_sequence;
+        match commit_group(db, &group, &mut next_sequence) {
+            Ok(outcomes) => {
+                for (request, outcome) in group.into_iter().zip(outcomes) {
+                    let _ = request.outcome.send(outcome);
+                }
+            }
+            Err(err) => {
+                next_sequence = sequence_before;
+                tracing::error!(error = %err, "store commit failed");
+                for request in group {
+                    let _ = request.outcome.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+}
+
+type Outcome = Result<Vec<(Option<Item>, Option<Item>)>, StoreError>;
+
+/// Applies each request of the group in order inside one redb transaction, then commits.
+/// A request whose conditions fail is answered with its error and writes nothing; an
+/// I/O error fails the whole group, and nothing of it is committed.
+fn commit_group(
+    db: &Database,
+    group: &[WriteRequest],
+    next_sequence: &mut u64,
+) -> Result<Vec<Outcome>, StoreError> {
+    let txn = db.begin_write().map_err(storage)?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for request in group {
+        let planned = match plan(&txn, &request.actions) {
+            Ok(planned) => planned,
+            Err(err) => {
+                outcomes.push(Err(err));
+                continue;
+            }
+        };
+        let now = Utc::now();
+        for (action, (old, new)) in request.actions.iter().zip(&planned) {
+            if let WriteAction::Check { .. } = action {
+                continue;
+            }
+            let key = action.key().ok_or_else(|| storage("item without key"))?;
+            write_item(&txn, action.table(), &key, old.as_ref(), new.as_ref())?;
+            if action.table().has_stream() && (old.is_some() || new.is_some()) {
+                let record = ChangeRecord {
+                    sequence: *next_sequence,
+                    table: action.table(),
+                    kind: match (old, new) {
+                        (None, _) => ChangeKind::Insert,
+                        (Some(_), Some(_)) => ChangeKind::Modify,
+                        (Some(_), None) => ChangeKind::Remove,
+                    },
+                    key,
+                    old_image: old.clone(),
+                    new_image: new.clone(),
+                    at: now,
+                };
+                let mut changes = txn.open_table(CHANGES).map_err(storage)?;
+                changes
+                    .insert(*next_sequence, encode(&record)?.as_slice())
+                    .map_err(storage)?;
+                *next_sequence += 1;
+            }
+        }
+        outcomes.push(Ok(planned));
+    }
+    txn.commit().map_err(storage)?;
+    Ok(outcomes)
+}
+
+/// Reads the current images, checks every condition and computes the new images,
+/// writing nothing. Single-action requests report `ConditionFailed`; transactions
+/// report `TransactionCancelled` with the positions that failed.
+fn plan(
+    txn: &WriteTransaction,
+    actions: &[WriteAction],
+) -> Result<Vec<(Option<Item>, Option<Item>)>, StoreError> {
+    check_transaction(actions)?;
+    let mut planned = Vec::with_capacity(actions.len());
+    let mut failed = Vec::new();
+    for (position, action) in actions.iter().enumerate() {
+        let key = action
+            .key()
+            .ok_or_else(|| StoreError::Invalid("item without pk/sk".into()))?;
+        let current = {
+            let items = txn
+                .open_table(items_table(action.table()))
+                .map_err(storage)?;
+            let found = items
+                .get((key.pk.as_str(), key.sk.as_str()))
+                .map_err(storage)?;
+            found.map(|v| decode(v.value())).transpose()?
+        };
+        let (condition, new) = match action {
+            WriteAction::Put {
+                item, condition, ..
+            } => (condition.as_ref(), Some(item.clone())),
+            WriteAction::Update {
+                actions: updates,
+                condition,
+                ..
+            } => {
+                let mut item = current.clone().unwrap_or_else(|| key_item(&key));
+                apply_update(&mut item, updates)?;
+                keep_key(&mut item, &key);
+                (condition.as_ref(), Some(item))
+            }
+            WriteAction::Delete { condition, .. } => (condition.as_ref(), None),
+            WriteAction::Check { condition, .. } => (Some(condition), current.clone()),
+        };
+        if condition.is_some_and(|c| !c.holds(current.as_ref())) {
+            failed.push(position);
+        }
+        planned.push((current, new));
+    }
+    match failed.as_slice() {
+        [] => Ok(planned),
+        _ if actions.len() == 1 => {
+            let key = actions[0].key().unwrap_or_else(|| Key::new("", ""));
+            Err(StoreError::ConditionFailed {
+                table: actions[0].table(),
+                key,
+            })
+        }
+        _ => Err(StoreError::TransactionCancelled { failed }),
+    }
+}
+
+fn key_item(key: &Key) -> Item {
+    let mut item = Item::new();
+    keep_key(&mut item, key);
+    item
+}
+
+fn keep_key(item: &mut Item, key: &Key) {
+    item.insert("pk".into(), key.pk.clone().into());
+    item.insert("sk".into(), key.sk.clone().into());
+}
+
+fn write_item(
+    txn: &WriteTransaction,
+    table: Table,
+    key: &Key,
+    old: Option<&Item>,
+    new: Option<&Item>,
+) -> Result<(), StoreError> {
+    {
+        let mut items = txn.open_table(items_table(table)).map_err(storage)?;
+        let k = (key.pk.as_str(), key.sk.as_str());
+        match new {
+            Some(item) => {
+                items.insert(k, encode(item)?.as_slice()).map_err(storage)?;
+            }
+            None => {
+                items.remove(k).map_err(storage)?;
+            }
+        }
+    }
+    for index in table.indexes() {
+        let before = old.and_then(|i| index_entry(i, *index));
+        let after = new.and_then(|i| index_entry(i, *index));
+        if before == after {
+            continue;
+        }
+        let mut entries = txn
+            .open_table(index_table(table, *index))
+            .map_err(storage)?;
+        if let Some((gpk, gsk)) = &before {
+            entries
+                .remove((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str()))
+                .map_err(storage)?;
+        }
+        if let Some((gpk, gsk)) = &after {
+            entries
+                .insert(
+                    (gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str()),
+                    (),
+                )
+                .map_err(storage)?;
+        }
+    }
+    Ok(())
+}
+
+fn sort_bounds<'a>(range: &'a SortKeyRange, scratch: &'a mut String) -> (&'a str, &'a str) {
+    match range {
+        SortKeyRange::All => ("", KEY_END),
+        SortKeyRange::BeginsWith(prefix) => {
+            scratch.push_str(prefix);
+            scratch.push_str(KEY_END);
+            (prefix.as_str(), scratch.as_str())
+        }
+        SortKeyRange::Between(lo, hi) => (lo.as_str(), hi.as_str()),
+    }
+}
+
+fn attr<'a>(item: &'a Item, name: &str) -> &'a str {
+    item.get(name).and_then(|v| v.as_str()).unwrap_or("")
+}
+
+impl EmbeddedStore {
+    fn query_table(&self, query: &Query) -> Result<QueryPage, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let items = txn.open_table(items_table(query.table)).map_err(storage)?;
+        let mut scratch = String::new();
+        let (lo, hi) = sort_bounds(&query.sk, &mut scratch);
+        let pk = query.pk.as_str();
+        let mut lower = Bound::Included((pk, lo));
+        let mut upper = Bound::Included((pk, hi));
+        if let Some(after) = &query.start_after {
+            let sk = attr(after, "sk");
+            if query.forward {
+                lower = Bound::Excluded((pk, sk));
+            } else {
+                upper = Bound::Excluded((pk, sk));
+            }
+        }
+        if !bounds_ordered(&lower, &upper) {
+            return Ok(QueryPage::default());
+        }
+        let range = items
+            .range::<(&str, &str)>((lower, upper))
+            .map_err(storage)?;
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut page = QueryPage::default();
+        let rows: Box<dyn Iterator<Item = _>> = if query.forward {
+            Box::new(range)
+        } else {
+            Box::new(range.rev())
+        };
+        for row in rows {
+            let (_, value) = row.map_err(storage)?;
+            if page.items.len() == limit {
+                page.last_evaluated = page.items.last().cloned();
+                break;
+            }
+            page.items.push(decode(value.value())?);
+        }
+        Ok(page)
+    }
+
+    fn query_index(&self, query: &Query, index: Index) -> Result<QueryPage, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let entries = txn
+            .open_table(index_table(query.table, index))
+            .map_err(storage)?;
+        let items = txn.open_table(items_table(query.table)).map_err(storage)?;
+        let mut scratch = String::new();
+        let (lo, hi) = sort_bounds(&query.sk, &mut scratch);
+        let gpk = query.pk.as_str();
+        let mut lower = Bound::Included((gpk, lo, "", ""));
+        let mut upper = Bound::Included((gpk, hi, KEY_END, KEY_END));
+        if let Some(after) = &query.start_after {
+            let position = (
+                gpk,
+                attr(after, index.sk_attr()),
+                attr(after, "pk"),
+                attr(after, "sk"),
+            );
+            if query.forward {
+                lower = Bound::Excluded(position);
+            } else {
+                upper = Bound::Excluded(position);
+            }
+        }
+        if !bounds_ordered(&lower, &upper) {
+            return Ok(QueryPage::default());
+        }
+        let range = entries
+            .range::<(&str, &str, &str, &str)>((lower, upper))
+            .map_err(storage)?;
+        let limit = query.limit.unwrap_or(usize::MAX);
+        let mut page = QueryPage::default();
+        let rows: Box<dyn Iterator<Item = _>> = if query.forward {
+            Box::new(range)
+        } else {
+            Box::new(range.rev())
+        };
+        for row in rows {
+            let (entry, _) = row.map_err(storage)?;
+            if page.items.len() == limit {
+                page.last_evaluated = page.items.last().cloned();
+                break;
+            }
+            let (_, _, pk, sk) = entry.value();
+            if let Some(value) = items.get((pk, sk)).map_err(storage)? {
+                page.items.push(decode(value.value())?);
+            }
+        }
+        Ok(page)
+    }
+}
+
+fn bounds_ordered<T: PartialOrd>(lower: &Bound<T>, upper: &Bound<T>) -> bool {
+    match (lower, upper) {
+        (Bound::Included(l), Bound::Included(u)) => l <= u,
+        (Bound::Included(l) | Bound::Excluded(l), Bound::Included(u) | Bound::Excluded(u)) => l < u,
+        _ => true,
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for EmbeddedStore {
+    async fn get(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.read_item(table, key)
+    }
+
+    async fn put(
+        &self,
+        table: Table,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
+        self.write(vec![WriteAction::Put {
+            table,
+            item,
+            condition,
+        }])
+        .await
+        .map(|_| ())
+    }
+
+    async fn update(
+        &self,
+        table: Table,
+        key: &Key,
+        actions: Vec<UpdateAction>,
+        condition: Option<Condition>,
+    ) -> Result<Item, StoreError> {
+        let action = WriteAction::Update {
+            table,
+            key: key.clone(),
+            actions,
+            condition,
+        };
+        let mut images = self.write(vec![action]).await?;
+        images
+            .pop()
+            .and_then(|(_, new)| new)
+            .ok_or_else(|| storage("update produced no image"))
+    }
+
+    async fn delete(
+        &self,
+        table: Table,
+        key: &Key,
+        condition: Option<Condition>,
+    ) -> Result<Option<Item>, StoreError> {
+        let mut images = self
+            .write(vec![WriteAction::Delete {
+                table,
+                key: key.clone(),
+                condition,
+            }])
+            .await?;
+        Ok(images.pop().and_then(|(old, _)| old))
+    }
+
+    async fn query(&self, query: Query) -> Result<QueryPage, StoreError> {
+        if query.limit == Some(0) {
+            return Err(StoreError::Invalid("query limit must be at least 1".into()));
+        }
+        match query.index {
+            None => self.query_table(&query),
+            Some(index) if query.table.indexes().contains(&index) => {
+                self.query_index(&query, index)
+            }
+            Some(index) => Err(StoreError::Invalid(format!(
+                "table {} has no index {}",
+                query.table.name(),
+                index.name()
+            ))),
+        }
+    }
+
+    async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError> {
+        check_transaction(&actions)?;
+        match self.write(actions).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::ConditionFailed { .. }) => {
+                Err(StoreError::TransactionCancelled { failed: vec![0] })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    async fn changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let changes = txn.open_table(CHANGES).map_err(storage)?;
+        let mut records = Vec::new();
+        for row in changes
+            .range((after.saturating_add(1))..)
+            .map_err(storage)?
+            .take(limit)
+        {
+            let (_, value) = row.map_err(storage)?;
+            records.push(serde_json::from_slice(value.value()).map_err(storage)?);
+        }
+        Ok(records)
+    }
+}
+
+impl EmbeddedStore {
+    /// How many items a table holds (for diagnostics and tests).
+    pub fn count(&self, table: Table) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let items = txn.open_table(items_table(table)).map_err(storage)?;
+        items.len().map_err(storage)
+    }
+}

@@ -1,0 +1,15 @@
+//! Bookstore runtime: the domain, the one HTTP router, change-data capture, and the
+//! ports (store, search, lake) with their adapters. Lambda binaries and the local
+//! server (`bookstore up`) both run this code; only the adapters differ.
+
+pub mod accounts;
+pub mod api;
+pub mod catalog;
+pub mod config;
+pub mod domain;
+#[cfg(feature = "embedded")]
+pub mod embedded;
+pub mod error;
+pub mod orders;
+pub mod store;
+// pub mod demo;

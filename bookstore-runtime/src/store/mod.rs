@@ -1,0 +1,455 @@
+//! The `Store` port: the seven tables of SPEC §4 (plus idempotency records), their
+//! keys and global secondary indexes, conditional writes, transactions and the change
+//! feed of the tables that have a DynamoDB stream.
+//!
+//! Guarantees every adapter keeps (the conformance suite checks them):
+//! - every key begins with the tenant (`keys` builds them; nothing else may);
+//! - a write whose condition fails changes nothing and says which condition failed;
+//! - `transact_write` applies all of its actions or none;
+//! - every write to a streamed table appends one change record, with old and new image,
+//!   in the same atomic step, with a strictly increasing sequence number.
+
+pub mod keys;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// A stored item: attribute name → value, including the key and index attributes.
+pub type Item = Map<String, Value>;
+
+/// The tables of SPEC §4 (plus `Idempotency`, which holds checkout idempotency keys).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Table {
+    Users,
+    Books,
+    UserFavorites,
+    UserWishlist,
+    ShoppingCart,
+    Purchases,
+    Tenants,
+    Idempotency,
+}
+
+impl Table {
+    pub const ALL: [Table; 8] = [
+        Table::Users,
+        Table::Books,
+        Table::UserFavorites,
+        Table::UserWishlist,
+        Table::ShoppingCart,
+        Table::Purchases,
+        Table::Tenants,
+        Table::Idempotency,
+    ];
+
+    /// The table's base name (the stage prefix is added by the deployment).
+    pub fn name(self) -> &'static str {
+        match self {
+            Table::Users => "users",
+            Table::Books => "books",
+            Table::UserFavorites => "user_favorites",
+            Table::UserWishlist => "user_wishlist",
+            Table::ShoppingCart => "shopping_cart",
+            Table::Purchases => "purchases",
+            Table::Tenants => "tenants",
+            Table::Idempotency => "idempotency",
+        }
+    }
+
+    /// Whether the table has a stream (NEW_AND_OLD_IMAGES) feeding change-data capture.
+    pub fn has_stream(self) -> bool {
+        matches!(self, Table::Books | Table::Purchases)
+    }
+
+    /// The global secondary indexes defined on the table.
+    pub fn indexes(self) -> &'static [Index] {
+        match self {
+            Table::Users => &[Index::Gsi1],
+            Table::Books => &[Index::Gsi1, Index::Gsi2, Index::Gsi3],
+            Table::Purchases => &[Index::Gsi1],
+            _ => &[],
+        }
+    }
+}
+
+/// A global secondary index. Its key attributes are `gsiNpk` / `gsiNsk` on the item;
+/// an item without them is not in the index (a sparse index, as in DynamoDB).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Index {
+    Gsi1,
+    Gsi2,
+    Gsi3,
+}
+
+impl Index {
+    pub fn pk_attr(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "gsi1pk",
+            Index::Gsi2 => "gsi2pk",
+            Index::Gsi3 => "gsi3pk",
+        }
+    }
+    pub fn sk_attr(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "gsi1sk",
+            Index::Gsi2 => "gsi2sk",
+            Index::Gsi3 => "gsi3sk",
+        }
+    }
+    pub fn name(self) -> &'static str {
+        match self {
+            Index::Gsi1 => "GSI1",
+            Index::Gsi2 => "GSI2",
+            Index::Gsi3 => "GSI3",
+        }
+    }
+}
+
+/// The primary key of an item.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Key {
+    pub pk: String,
+    pub sk: String,
+}
+
+impl Key {
+    pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
+        Self {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
+    }
+
+    /// Reads the key attributes of an item.
+    pub fn of(item: &Item) -> Option<Key> {
+        Some(Key::new(
+            item.get("pk")?.as_str()?,
+            item.get("sk")?.as_str()?,
+        ))
+    }
+}
+
+/// A condition on the current item, checked atomically with the write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Condition {
+    /// The item exists.
+    Exists,
+    /// The item does not exist.
+    NotExists,
+    /// The attribute exists and equals the value.
+    Equals(String, Value),
+    /// The attribute is a number ≥ the value.
+    AtLeast(String, i64),
+    /// Every condition holds.
+    All(Vec<Condition>),
+}
+
+impl Condition {
+    /// Evaluates the condition against the current item (`None` when absent).
+    pub fn holds(&self, current: Option<&Item>) -> bool {
+        match self {
+            Condition::Exists => current.is_some(),
+            Condition::NotExists => current.is_none(),
+            Condition::Equals(attr, value) => current.and_then(|i| i.get(attr)) == Some(value),
+            Condition::AtLeast(attr, min) => current
+                .and_then(|i| i.get(attr))
+                .and_then(Value::as_i64)
+                .is_some_and(|n| n >= *min),
+            Condition::All(all) => all.iter().all(|c| c.holds(current)),
+        }
+    }
+}
+
+/// One change of an update.
+#[derive(Debug, Clone, PartialEq)]
+pub enum UpdateAction {
+    /// Set the attribute to the value.
+    Set(String, Value),
+    /// Add a signed delta to a numeric attribute (absent counts as 0).
+    Add(String, i64),
+    /// Remove the attribute.
+    Remove(String),
+}
+
+/// Applies update actions to an item in place. Fails when `Add` meets a non-number.
+pub fn apply_update(item: &mut Item, actions: &[UpdateAction]) -> Result<(), StoreError> {
+    for action in actions {
+        match action {
+            UpdateAction::Set(attr, value) => {
+                item.insert(attr.clone(), value.clone());
+            }
+            UpdateAction::Add(attr, delta) => {
+                let current = match item.get(attr) {
+                    None => 0,
+                    Some(v) => v.as_i64().ok_or_else(|| {
+                        StoreError::Invalid(format!("attribute {attr} is not an integer"))
+                    })?,
+                };
+                let next = current
+                    .checked_add(*delta)
+                    .ok_or_else(|| StoreError::Invalid(format!("attribute {attr} overflows")))?;
+                item.insert(attr.clone(), Value::from(next));
+            }
+            UpdateAction::Remove(attr) => {
+                item.remove(attr);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteAction {
+    Put {
+        table: Table,
+        item: Item,
+        condition: Option<Condition>,
+    },
+    Update {
+        table: Table,
+        key: Key,
+        actions: Vec<UpdateAction>,
+        condition: Option<Condition>,
+    },
+    Delete {
+        table: Table,
+        key: Key,
+        condition: Option<Condition>,
+    },
+    /// Only checks a condition; writes nothing.
+    Check {
+        table: Table,
+        key: Key,
+        condition: Condition,
+    },
+}
+
+impl WriteAction {
+    pub fn table(&self) -> Table {
+        match self {
+            WriteAction::Put { table, .. }
+            | WriteAction::Update { table, .. }
+            | WriteAction::Delete { table, .. }
+            | WriteAction::Check { table, .. } => *table,
+        }
+    }
+    pub fn key(&self) -> Option<Key> {
+        match self {
+            WriteAction::Put { item, .. } => Key::of(item),
+            WriteAction::Update { key, .. }
+            | WriteAction::Delete { key, .. }
+            | WriteAction::Check { key, .. } => Some(key.clone()),
+        }
+    }
+}
+
+/// The most actions one transaction may hold (DynamoDB's limit).
+pub const MAX_TRANSACTION_ACTIONS: usize = 100;
+
+/// How to select sort keys within a partition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKeyRange {
+    All,
+    BeginsWith(String),
+    Between(String, String),
+}
+
+impl SortKeyRange {
+    pub fn matches(&self, sk: &str) -> bool {
+        match self {
+            SortKeyRange::All => true,
+            SortKeyRange::BeginsWith(prefix) => sk.starts_with(prefix.as_str()),
+            SortKeyRange::Between(lo, hi) => lo.as_str() <= sk && sk <= hi.as_str(),
+        }
+    }
+}
+
+/// A query over one partition of the table or of one of its indexes.
+#[derive(Debug, Clone)]
+pub struct Query {
+    pub table: Table,
+    pub index: Option<Index>,
+    pub pk: String,
+    pub sk: SortKeyRange,
+    /// Ascending by sort key when true.
+    pub forward: bool,
+    pub limit: Option<usize>,
+    /// Resume after this item (the `last_evaluated` of the previous page).
+    pub start_after: Option<Item>,
+}
+
+impl Query {
+    pub fn table(table: Table, pk: impl Into<String>, sk: SortKeyRange) -> Self {
+        Self {
+            table,
+            index: None,
+            pk: pk.into(),
+            sk,
+            forward: true,
+            limit: None,
+            start_after: None,
+        }
+    }
+    pub fn index(table: Table, index: Index, pk: impl Into<String>, sk: SortKeyRange) -> Self {
+        Self {
+            index: Some(index),
+            ..Self::table(table, pk, sk)
+        }
+    }
+    pub fn backward(mut self) -> Self {
+        self.forward = false;
+        self
+    }
+    pub fn limit(mut self, limit: usize) -> Self {
+        self.limit = Some(limit);
+        self
+    }
+}
+
+/// One page of a query. `last_evaluated` is set when more items may follow.
+#[derive(Debug, Clone, Default)]
+pub struct QueryPage {
+    pub items: Vec<Item>,
+    pub last_evaluated: Option<Item>,
+}
+
+/// What a change record says happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum ChangeKind {
+    Insert,
+    Modify,
+    Remove,
+}
+
+/// One entry of the change feed, in the spirit of a DynamoDB Streams record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeRecord {
+    pub sequence: u64,
+    pub table: Table,
+    pub kind: ChangeKind,
+    pub key: Key,
+    pub old_image: Option<Item>,
+    pub new_image: Option<Item>,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Why a store call failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StoreError {
+    #[error("condition failed on {table:?} {key:?}")]
+    ConditionFailed { table: Table, key: Key },
+    /// Which actions of a transaction failed their condition (by position).
+    #[error("transaction cancelled: conditions failed at {failed:?}")]
+    TransactionCancelled { failed: Vec<usize> },
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The store port. Handlers hold an `Arc<dyn Store>`; adapters live in `embedded/`
+/// (and `aws/` for DynamoDB).
+#[async_trait::async_trait]
+pub trait Store: Send + Sync + 'static {
+    async fn get(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError>;
+    async fn put(
+        &self,
+        table: Table,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError>;
+    /// Applies the actions to the item (creating it when absent and the condition allows)
+    /// and returns the new image.
+    async fn update(
+        &self,
+        table: Table,
+        key: &Key,
+        actions: Vec<UpdateAction>,
+        condition: Option<Condition>,
+    ) -> Result<Item, StoreError>;
+    /// Deletes the item and returns the old image (`None` when it was absent).
+    async fn delete(
+        &self,
+        table: Table,
+        key: &Key,
+        condition: Option<Condition>,
+    ) -> Result<Option<Item>, StoreError>;
+    async fn query(&self, query: Query) -> Result<QueryPage, StoreError>;
+    /// Applies every action or none (at most `MAX_TRANSACTION_ACTIONS`, one per item).
+    async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError>;
+    /// Change records with a sequence number greater than `after`, oldest first.
+    async fn changes_after(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<ChangeRecord>, StoreError>;
+}
+
+/// A shared handle to a store adapter.
+pub type SharedStore = Arc<dyn Store>;
+
+/// Reads every page of a query.
+pub async fn query_all(store: &dyn Store, mut query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    loop {
+        let page = store.query(query.clone()).await?;
+        items.extend(page.items);
+        match page.last_evaluated {
+            Some(last) => query.start_after = Some(last),
+            None => return Ok(items),
+        }
+    }
+}
+
+/// Checks what every adapter must refuse before touching data.
+pub fn check_transaction(actions: &[WriteAction]) -> Result<(), StoreError> {
+    if actions.is_empty() || actions.len() > MAX_TRANSACTION_ACTIONS {
+        return Err(StoreError::Invalid(format!(
+            "a transaction holds 1 to {MAX_TRANSACTION_ACTIONS} actions, got {}",
+            actions.len()
+        )));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for action in actions {
+        let key = action
+            .key()
+            .ok_or_else(|| StoreError::Invalid("item without pk/sk".to_owned()))?;
+        if !seen.insert((action.table(), key)) {
+            return Err(StoreError::Invalid(
+                "a transaction touches an item twice".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Serialises a record into an item with its primary key and index keys.
+pub fn record_item<T: Serialize>(
+    record: &T,
+    key: &Key,
+    index_keys: &[(Index, String, String)],
+) -> Result<Item, StoreError> {
+    let Value::Object(mut item) = serde_json::to_value(record)
+        .map_err(|e| StoreError::Invalid(format!("record does not serialise: {e}")))?
+    else {
+        return Err(StoreError::Invalid("record is not an object".to_owned()));
+    };
+    item.insert("pk".to_owned(), Value::from(key.pk.clone()));
+    item.insert("sk".to_owned(), Value::from(key.sk.clone()));
+    for (index, pk, sk) in index_keys {
+        item.insert(index.pk_attr().to_owned(), Value::from(pk.clone()));
+        item.insert(index.sk_attr().to_owned(), Value::from(sk.clone()));
+    }
+    Ok(item)
+}
+
+/// Reads a record back from an item (key and index attributes are ignored).
+pub fn item_record<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
+    serde_json::from_value(Value::Object(item))
+        .map_err(|e| StoreError::Unavailable(format!("stored item does not match its record: {e}")))
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the runtime: one binary, one module per area.
+
+mod api_bad_input;
+mod api_books;
+mod api_checkout;
+mod api_isolation;
+mod api_users;
+mod store_conformance;
+mod support;

@@ -1,0 +1,224 @@
+//! A running app on an in-memory store, with tenants and users ready to call it.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use bookstore_runtime::accounts::{self, Password, Registration};
+use bookstore_runtime::api::{AppState, app};
+use bookstore_runtime::config::RuntimeConfig;
+use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
+use bookstore_runtime::embedded::EmbeddedStore;
+use bookstore_runtime::store::SharedStore;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+pub struct TestApp {
+    pub store: SharedStore,
+    pub state: AppState,
+    router: Router,
+}
+
+/// A tenant with one admin and two customers, signed in.
+pub struct Shop {
+    pub admin: String,
+    pub alice: String,
+    pub alice_id: String,
+    pub bob: String,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+impl Reply {
+    /// The error code of an error envelope (panics with the body when it is not one).
+    pub fn code(&self) -> &str {
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("not an error envelope: {}", self.body))
+    }
+}
+
+impl TestApp {
+    pub async fn new() -> Self {
+        Self::with_config(RuntimeConfig::for_tests()).await
+    }
+
+    pub async fn with_config(config: RuntimeConfig) -> Self {
+        let store: SharedStore = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
+        let state = AppState::new(store.clone(), config);
+        let router = app(state.clone());
+        Self {
+            store,
+            state,
+            router,
+        }
+    }
+
+    pub async fn add_tenant(&self, id: &str) {
+        let tenant = Tenant {
+            tenant_id: TenantId::parse(id).expect("valid tenant"),
+            name: Text::parse(id).expect("valid name"),
+            is_active: true,
+            created_at: chrono::Utc::now(),
+        };
+        accounts::add_tenant(self.store.as_ref(), &tenant)
+            .await
+            .expect("tenant added");
+    }
+
+    /// Creates a user directly (admins cannot register themselves) and signs them in.
+    pub async fn user(&self, tenant: &str, email: &str, role: Role) -> (String, String) {
+        let tenant_id = TenantId::parse(tenant).expect("valid tenant");
+        let registration = Registration {
+            email: Email::parse(email).expect("valid email"),
+            password: Password::new("password-123").expect("valid password"),
+            first_name: Text::parse("Test").expect("valid name"),
+            last_name: None,
+        };
+        let user = accounts::register(
+            self.store.as_ref(),
+            &tenant_id,
+            UserId::new_v7(),
+            &registration,
+            role,
+            chrono::Utc::now(),
+        )
+        .await
+        .expect("user registered");
+        let reply = self
+            .call_with(
+                Method::POST,
+                "/api/v1/users/login",
+                None,
+                Some(json!({"email": email, "password": "password-123"})),
+                &[("x-tenant-id", tenant)],
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        (
+            reply.body["token"].as_str().expect("token").to_owned(),
+            user.user_id.to_string(),
+        )
+    }
+
+    pub async fn shop(&self, tenant: &str) -> Shop {
+        self.add_tenant(tenant).await;
+        let (admin, _) = self
+            .user(tenant, &format!("admin@{tenant}.test"), Role::Admin)
+            .await;
+        let (alice, alice_id) = self
+            .user(tenant, &format!("alice@{tenant}.test"), Role::Customer)
+            .await;
+        let (bob, _) = self
+            .user(tenant, &format!("bob@{tenant}.test"), Role::Customer)
+            .await;
+        Shop {
+            admin,
+            alice,
+            alice_id,
+            bob,
+        }
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        self.call_with(method, path, token, body, &[]).await
+    }
+
+    pub async fn call_with(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(path);
+        if let Some(token) = token {
+            request = request.header("authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = match body {
+            Some(body) => request
+                .header("content-type", "application/json")
+                .body(Body::from(body.to_string())),
+            None => request.body(Body::empty()),
+        }
+        .expect("valid request");
+        self.send(request).await
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        let response = self
+            .router
+            .clone()
+            .oneshot(request)
+            .await
+            .expect("router answers");
+        let status = response.status();
+        let headers = response.headers().clone();
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .expect("body");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
+        };
+        assert!(status.as_u16() < 500, "server error {status}: {body}");
+        if status.is_client_error() && status != StatusCode::METHOD_NOT_ALLOWED {
+            assert!(
+                body["error"]["code"].is_string(),
+                "4xx without error envelope: {status} {body}"
+            );
+        }
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// Creates a book as the shop's admin and returns its JSON.
+    pub async fn book(
+        &self,
+        admin: &str,
+        isbn: &str,
+        title: &str,
+        stock: u32,
+        price: &str,
+    ) -> Value {
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/books",
+                Some(admin),
+                Some(json!({
+                    "isbn": isbn, "title": title, "author": "Gabriel García Márquez", "category": "Ficción",
+                    "price": price, "stock_quantity": stock, "publication_year": 1967, "rating": "4.5",
+                    "description": "Una novela"
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+}
+
+/// Valid ISBN-13s, distinct for distinct `n`.
+pub fn isbn(n: u64) -> String {
+    bookstore_runtime::domain::Isbn::from_body(978_000_000_000 + n).to_string()
+}
