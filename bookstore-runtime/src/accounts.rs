@@ -5,13 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use crate::domain::{
-    BookId, Email, Preferences, Role, Tenant, TenantId, Text, User, UserId, WishlistPriority,
-};
+use crate::domain::{BookId, Email, Preferences, Role, Tenant, TenantId, Text, User, UserId, WishlistPriority};
 use crate::error::{Error, Result};
-use crate::store::{
-    self, Condition, Index, Key, Query, SortKeyRange, Store, StoreError, Table, WriteAction, keys,
-};
+use crate::store::{self, Condition, Index, Key, Query, SortKeyRange, Store, StoreError, Table, WriteAction, keys};
 
 pub async fn get_tenant(store: &dyn Store, tenant: &TenantId) -> Result<Option<Tenant>> {
     let item = store.get(Table::Tenants, &keys::tenant(tenant)).await?;
@@ -21,17 +17,10 @@ pub async fn get_tenant(store: &dyn Store, tenant: &TenantId) -> Result<Option<T
 /// Every tenant, for listings and the local stage's banner.
 pub async fn list_tenants(store: &dyn Store) -> Result<Vec<Tenant>> {
     // One registry row per tenant under a single partition lists them without a scan.
-    let rows = store::query_all(
-        store,
-        Query::table(Table::Tenants, TENANT_REGISTRY, SortKeyRange::All),
-    )
-    .await?;
+    let rows = store::query_all(store, Query::table(Table::Tenants, TENANT_REGISTRY, SortKeyRange::All)).await?;
     let mut tenants = Vec::new();
     for row in rows {
-        if let Some(id) = row
-            .get("tenant_id")
-            .and_then(Value::as_str)
-            .and_then(|s| TenantId::parse(s).ok())
+        if let Some(id) = row.get("tenant_id").and_then(Value::as_str).and_then(|s| TenantId::parse(s).ok())
             && let Some(tenant) = get_tenant(store, &id).await?
         {
             tenants.push(tenant);
@@ -50,22 +39,13 @@ pub async fn add_tenant(store: &dyn Store, tenant: &Tenant) -> Result<()> {
     registry.insert("sk".into(), tenant.tenant_id.as_str().into());
     registry.insert("tenant_id".into(), tenant.tenant_id.as_str().into());
     let actions = vec![
-        WriteAction::Put {
-            table: Table::Tenants,
-            item,
-            condition: Some(Condition::NotExists),
-        },
-        WriteAction::Put {
-            table: Table::Tenants,
-            item: registry,
-            condition: Some(Condition::NotExists),
-        },
+        WriteAction::Put { table: Table::Tenants, item, condition: Some(Condition::NotExists) },
+        WriteAction::Put { table: Table::Tenants, item: registry, condition: Some(Condition::NotExists) },
     ];
     match store.transact_write(actions).await {
-        Err(StoreError::TransactionCancelled { .. }) => Err(Error::conflict(
-            "tenant_exists",
-            format!("tenant {} already exists", tenant.tenant_id),
-        )),
+        Err(StoreError::TransactionCancelled { .. }) => {
+            Err(Error::conflict("tenant_exists", format!("tenant {} already exists", tenant.tenant_id)))
+        }
         other => Ok(other?),
     }
 }
@@ -101,11 +81,7 @@ impl TryFrom<String> for Password {
     type Error = String;
     fn try_from(value: String) -> std::result::Result<Self, String> {
         let n = value.chars().count();
-        if (8..=128).contains(&n) {
-            Ok(Password(value))
-        } else {
-            Err("password must be 8-128 characters".to_owned())
-        }
+        if (8..=128).contains(&n) { Ok(Password(value)) } else { Err("password must be 8-128 characters".to_owned()) }
     }
 }
 
@@ -174,11 +150,8 @@ async fn verify_password(password: &str, hash: &str) -> bool {
     let hash = hash.to_owned();
     tokio::task::spawn_blocking(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
-        PasswordHash::new(&hash).is_ok_and(|parsed| {
-            argon2::Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
+        PasswordHash::new(&hash)
+            .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await
     .unwrap_or(false)
@@ -219,11 +192,7 @@ pub async fn register(
         updated_at: now,
     };
     let key = keys::user(tenant, &user_id, &user.email);
-    let by_email = (
-        Index::Gsi1,
-        keys::users_by_email(tenant),
-        user.email.to_string(),
-    );
+    let by_email = (Index::Gsi1, keys::users_by_email(tenant), user.email.to_string());
     let item = store::record_item(&user, &key, &[by_email])?;
     let mut claim = store::Item::new();
     let claim_key = keys::email_claim(tenant, &user.email);
@@ -231,31 +200,18 @@ pub async fn register(
     claim.insert("sk".into(), claim_key.sk.into());
     claim.insert("user_id".into(), user_id.to_string().into());
     let actions = vec![
-        WriteAction::Put {
-            table: Table::Users,
-            item: claim,
-            condition: Some(Condition::NotExists),
-        },
-        WriteAction::Put {
-            table: Table::Users,
-            item,
-            condition: Some(Condition::NotExists),
-        },
+        WriteAction::Put { table: Table::Users, item: claim, condition: Some(Condition::NotExists) },
+        WriteAction::Put { table: Table::Users, item, condition: Some(Condition::NotExists) },
     ];
     match store.transact_write(actions).await {
-        Err(StoreError::TransactionCancelled { .. }) => Err(Error::conflict(
-            "email_taken",
-            "an account with this email already exists in this shop",
-        )),
+        Err(StoreError::TransactionCancelled { .. }) => {
+            Err(Error::conflict("email_taken", "an account with this email already exists in this shop"))
+        }
         other => other.map(|()| user).map_err(Error::from),
     }
 }
 
-async fn user_by_email(
-    store: &dyn Store,
-    tenant: &TenantId,
-    email: &Email,
-) -> Result<Option<User>> {
+async fn user_by_email(store: &dyn Store, tenant: &TenantId, email: &Email) -> Result<Option<User>> {
     let query = Query::index(
         Table::Users,
         Index::Gsi1,
@@ -264,27 +220,15 @@ async fn user_by_email(
     )
     .limit(1);
     let page = store.query(query).await?;
-    Ok(page
-        .items
-        .into_iter()
-        .next()
-        .map(store::item_record)
-        .transpose()?)
+    Ok(page.items.into_iter().next().map(store::item_record).transpose()?)
 }
 
 /// Checks an e-mail and password; the same error for an unknown e-mail and a wrong password.
-pub async fn login(
-    store: &dyn Store,
-    tenant: &TenantId,
-    email: &Email,
-    password: &str,
-) -> Result<User> {
+pub async fn login(store: &dyn Store, tenant: &TenantId, email: &Email, password: &str) -> Result<User> {
     let user = user_by_email(store, tenant, email).await?;
     let hash = match &user {
         Some(u) => u.password_hash.clone(),
-        None => tokio::task::spawn_blocking(|| DECOY_HASH.clone())
-            .await
-            .unwrap_or_default(),
+        None => tokio::task::spawn_blocking(|| DECOY_HASH.clone()).await.unwrap_or_default(),
     };
     let matches = verify_password(password, &hash).await;
     match user {
@@ -295,19 +239,11 @@ pub async fn login(
 
 /// Loads a user by id within the tenant.
 pub async fn get_user(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Result<User> {
-    let query = Query::table(
-        Table::Users,
-        keys::user_partition(tenant, user),
-        SortKeyRange::BeginsWith("USER#".into()),
-    )
-    .limit(1);
+    let query =
+        Query::table(Table::Users, keys::user_partition(tenant, user), SortKeyRange::BeginsWith("USER#".into()))
+            .limit(1);
     let page = store.query(query).await?;
-    page.items
-        .into_iter()
-        .next()
-        .map(store::item_record)
-        .transpose()?
-        .ok_or_else(|| Error::not_found("user"))
+    page.items.into_iter().next().map(store::item_record).transpose()?.ok_or_else(|| Error::not_found("user"))
 }
 
 /// The body of `PUT /api/v1/users/profile`.
@@ -324,21 +260,13 @@ pub struct ProfileChange {
 /// edits cannot silently overwrite each other.
 async fn save_user(store: &dyn Store, before: &User, after: &User) -> Result<()> {
     let key = keys::user(&after.tenant_id, &after.user_id, &after.email);
-    let by_email = (
-        Index::Gsi1,
-        keys::users_by_email(&after.tenant_id),
-        after.email.to_string(),
-    );
+    let by_email = (Index::Gsi1, keys::users_by_email(&after.tenant_id), after.email.to_string());
     let item = store::record_item(after, &key, &[by_email])?;
-    let unchanged = Condition::Equals(
-        "updated_at".into(),
-        serde_json::to_value(before.updated_at).unwrap_or_default(),
-    );
+    let unchanged = Condition::Equals("updated_at".into(), serde_json::to_value(before.updated_at).unwrap_or_default());
     match store.put(Table::Users, item, Some(unchanged)).await {
-        Err(StoreError::ConditionFailed { .. }) => Err(Error::conflict(
-            "concurrent_update",
-            "the profile changed meanwhile; read it and try again",
-        )),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(Error::conflict("concurrent_update", "the profile changed meanwhile; read it and try again"))
+        }
         other => Ok(other?),
     }
 }
@@ -371,16 +299,10 @@ pub async fn update_preferences(
     now: DateTime<Utc>,
 ) -> Result<User> {
     if preferences.categories.len() > 20 || preferences.authors.len() > 20 {
-        return Err(Error::invalid(
-            "preferences",
-            "at most 20 categories and 20 authors",
-        ));
+        return Err(Error::invalid("preferences", "at most 20 categories and 20 authors"));
     }
     if !crate::domain::valid_language(&preferences.language) {
-        return Err(Error::invalid(
-            "preferences.language",
-            "must be a two-letter language code like \"es\"",
-        ));
+        return Err(Error::invalid("preferences.language", "must be a two-letter language code like \"es\""));
     }
     let before = get_user(store, tenant, user).await?;
     let mut after = before.clone();
@@ -447,22 +369,12 @@ pub async fn add_to_list(
     now: DateTime<Utc>,
 ) -> Result<ListedBook> {
     crate::catalog::get_book(store, tenant, book).await?;
-    let entry = ListedBook {
-        book_id: *book,
-        tenant_id: tenant.clone(),
-        user_id: *user,
-        added_at: now,
-        priority,
-    };
+    let entry = ListedBook { book_id: *book, tenant_id: tenant.clone(), user_id: *user, added_at: now, priority };
     let item = store::record_item(&entry, &list.key(tenant, user, book), &[])?;
-    match store
-        .put(list.table(), item, Some(Condition::NotExists))
-        .await
-    {
-        Err(StoreError::ConditionFailed { .. }) => Err(Error::conflict(
-            "already_listed",
-            format!("the book is already in your {}", list.name()),
-        )),
+    match store.put(list.table(), item, Some(Condition::NotExists)).await {
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(Error::conflict("already_listed", format!("the book is already in your {}", list.name())))
+        }
         other => other.map(|()| entry).map_err(Error::from),
     }
 }
@@ -474,43 +386,22 @@ pub async fn remove_from_list(
     user: &UserId,
     book: &BookId,
 ) -> Result<()> {
-    match store
-        .delete(
-            list.table(),
-            &list.key(tenant, user, book),
-            Some(Condition::Exists),
-        )
-        .await
-    {
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(Error::not_found(format!("book in your {}", list.name())))
-        }
+    match store.delete(list.table(), &list.key(tenant, user, book), Some(Condition::Exists)).await {
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::not_found(format!("book in your {}", list.name()))),
         other => other.map(|_| ()).map_err(Error::from),
     }
 }
 
 /// The whole list, newest first (wishlists: by priority, then newest).
-pub async fn list(
-    store: &dyn Store,
-    list: BookList,
-    tenant: &TenantId,
-    user: &UserId,
-) -> Result<Vec<ListedBook>> {
-    let query = Query::table(
-        list.table(),
-        keys::user_partition(tenant, user),
-        SortKeyRange::BeginsWith(list.prefix().into()),
-    );
+pub async fn list(store: &dyn Store, list: BookList, tenant: &TenantId, user: &UserId) -> Result<Vec<ListedBook>> {
+    let query =
+        Query::table(list.table(), keys::user_partition(tenant, user), SortKeyRange::BeginsWith(list.prefix().into()));
     let mut entries: Vec<ListedBook> = store::query_all(store, query)
         .await?
         .into_iter()
         .map(store::item_record)
         .collect::<std::result::Result<_, _>>()?;
-    entries.sort_by(|a, b| {
-        a.priority
-            .cmp(&b.priority)
-            .then(b.added_at.cmp(&a.added_at))
-            .then(a.book_id.cmp(&b.book_id))
-    });
+    entries
+        .sort_by(|a, b| a.priority.cmp(&b.priority).then(b.added_at.cmp(&a.added_at)).then(a.book_id.cmp(&b.book_id)));
     Ok(entries)
 }

@@ -8,13 +8,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    Book, BookId, BookPatch, Isbn, KeyText, Money, NewBook, Rating, TenantId, UserId,
-    valid_language, valid_publication_year,
+    Book, BookId, BookPatch, Isbn, KeyText, Money, NewBook, Rating, TenantId, UserId, valid_language,
+    valid_publication_year,
 };
 use crate::error::{Error, Result};
 use crate::store::{
-    self, Condition, Index, Item, Key, Query, SortKeyRange, Store, StoreError, Table, WriteAction,
-    keys,
+    self, Condition, Index, Item, Key, Query, SortKeyRange, Store, StoreError, Table, WriteAction, keys,
 };
 
 fn book_key(book: &Book) -> Key {
@@ -25,21 +24,9 @@ fn book_key(book: &Book) -> Key {
 pub fn book_item(book: &Book) -> Result<Item> {
     let tenant = &book.tenant_id;
     let indexes = [
-        (
-            Index::Gsi1,
-            keys::books_by_category(tenant),
-            keys::category_sort(&book.category, &book.book_id),
-        ),
-        (
-            Index::Gsi2,
-            keys::books_by_author(tenant),
-            keys::author_sort(&book.author, &book.book_id),
-        ),
-        (
-            Index::Gsi3,
-            keys::books_by_isbn(tenant),
-            book.isbn.to_string(),
-        ),
+        (Index::Gsi1, keys::books_by_category(tenant), keys::category_sort(&book.category, &book.book_id)),
+        (Index::Gsi2, keys::books_by_author(tenant), keys::author_sort(&book.author, &book.book_id)),
+        (Index::Gsi3, keys::books_by_isbn(tenant), book.isbn.to_string()),
     ];
     Ok(store::record_item(book, &book_key(book), &indexes)?)
 }
@@ -55,16 +42,10 @@ fn isbn_claim(tenant: &TenantId, isbn: &Isbn, book: &BookId) -> Item {
 
 fn check_book_fields(year: i32, language: &str, now: DateTime<Utc>) -> Result<()> {
     if !valid_publication_year(year, now) {
-        return Err(Error::invalid(
-            "publication_year",
-            "must be between 1450 and next year",
-        ));
+        return Err(Error::invalid("publication_year", "must be between 1450 and next year"));
     }
     if !valid_language(language) {
-        return Err(Error::invalid(
-            "language",
-            "must be a two-letter language code like \"es\"",
-        ));
+        return Err(Error::invalid("language", "must be a two-letter language code like \"es\""));
     }
     Ok(())
 }
@@ -108,34 +89,23 @@ pub async fn create_book(
             item: isbn_claim(tenant, &book.isbn, &book_id),
             condition: Some(Condition::NotExists),
         },
-        WriteAction::Put {
-            table: Table::Books,
-            item: book_item(&book)?,
-            condition: Some(Condition::NotExists),
-        },
+        WriteAction::Put { table: Table::Books, item: book_item(&book)?, condition: Some(Condition::NotExists) },
     ];
     match store.transact_write(actions).await {
-        Err(StoreError::TransactionCancelled { .. }) => Err(Error::conflict(
-            "isbn_taken",
-            format!("a book with ISBN {} already exists in this shop", book.isbn),
-        )),
+        Err(StoreError::TransactionCancelled { .. }) => {
+            Err(Error::conflict("isbn_taken", format!("a book with ISBN {} already exists in this shop", book.isbn)))
+        }
         other => other.map(|()| book).map_err(Error::from),
     }
 }
 
 /// Reads a book of the tenant.
 pub async fn get_book(store: &dyn Store, tenant: &TenantId, book: &BookId) -> Result<Book> {
-    find_book(store, tenant, book)
-        .await?
-        .ok_or_else(|| Error::not_found("book"))
+    find_book(store, tenant, book).await?.ok_or_else(|| Error::not_found("book"))
 }
 
 /// Reads a book of the tenant, `None` when absent.
-pub async fn find_book(
-    store: &dyn Store,
-    tenant: &TenantId,
-    book: &BookId,
-) -> Result<Option<Book>> {
+pub async fn find_book(store: &dyn Store, tenant: &TenantId, book: &BookId) -> Result<Option<Book>> {
     let query = Query::table(
         Table::Books,
         keys::book_partition(tenant, book),
@@ -143,12 +113,7 @@ pub async fn find_book(
     )
     .limit(1);
     let page = store.query(query).await?;
-    Ok(page
-        .items
-        .into_iter()
-        .next()
-        .map(store::item_record)
-        .transpose()?)
+    Ok(page.items.into_iter().next().map(store::item_record).transpose()?)
 }
 
 pub async fn book_by_isbn(store: &dyn Store, tenant: &TenantId, isbn: &Isbn) -> Result<Book> {
@@ -160,12 +125,7 @@ pub async fn book_by_isbn(store: &dyn Store, tenant: &TenantId, isbn: &Isbn) -> 
     )
     .limit(1);
     let page = store.query(query).await?;
-    page.items
-        .into_iter()
-        .next()
-        .map(store::item_record)
-        .transpose()?
-        .ok_or_else(|| Error::not_found("book"))
+    page.items.into_iter().next().map(store::item_record).transpose()?.ok_or_else(|| Error::not_found("book"))
 }
 
 /// Applies a patch, guarded by the book's version; retried when a checkout or another
@@ -227,35 +187,21 @@ pub async fn update_book(
         after.version = before.version + 1;
         after.updated_at = now;
         let same_version = Condition::Equals("version".into(), before.version.into());
-        match store
-            .put(Table::Books, book_item(&after)?, Some(same_version))
-            .await
-        {
+        match store.put(Table::Books, book_item(&after)?, Some(same_version)).await {
             Ok(()) => return Ok(after),
             Err(StoreError::ConditionFailed { .. }) => continue,
             Err(err) => return Err(err.into()),
         }
     }
-    Err(Error::conflict(
-        "concurrent_update",
-        "the book kept changing; try again",
-    ))
+    Err(Error::conflict("concurrent_update", "the book kept changing; try again"))
 }
 
 /// Removes a book and frees its ISBN.
 pub async fn delete_book(store: &dyn Store, tenant: &TenantId, book_id: &BookId) -> Result<()> {
     let book = get_book(store, tenant, book_id).await?;
     let actions = vec![
-        WriteAction::Delete {
-            table: Table::Books,
-            key: book_key(&book),
-            condition: Some(Condition::Exists),
-        },
-        WriteAction::Delete {
-            table: Table::Books,
-            key: keys::isbn_claim(tenant, &book.isbn),
-            condition: None,
-        },
+        WriteAction::Delete { table: Table::Books, key: book_key(&book), condition: Some(Condition::Exists) },
+        WriteAction::Delete { table: Table::Books, key: keys::isbn_claim(tenant, &book.isbn), condition: None },
     ];
     match store.transact_write(actions).await {
         Err(StoreError::TransactionCancelled { .. }) => Err(Error::not_found("book")),
@@ -307,22 +253,14 @@ pub struct BookFilters {
 impl BookFilters {
     fn admits(&self, book: &Book) -> bool {
         book.is_active
-            && self
-                .category
-                .as_ref()
-                .is_none_or(|c| c.key_form() == book.category.key_form())
-            && self
-                .author
-                .as_ref()
-                .is_none_or(|a| a.key_form() == book.author.key_form())
+            && self.category.as_ref().is_none_or(|c| c.key_form() == book.category.key_form())
+            && self.author.as_ref().is_none_or(|a| a.key_form() == book.author.key_form())
             && self.min_price.is_none_or(|p| book.price >= p)
             && self.max_price.is_none_or(|p| book.price <= p)
             && self.min_year.is_none_or(|y| book.publication_year >= y)
             && self.max_year.is_none_or(|y| book.publication_year <= y)
             && self.min_rating.is_none_or(|r| book.rating >= r)
-            && self
-                .in_stock
-                .is_none_or(|wanted| (book.stock_quantity > 0) == wanted)
+            && self.in_stock.is_none_or(|wanted| (book.stock_quantity > 0) == wanted)
     }
 }
 
@@ -336,11 +274,7 @@ async fn books_in(store: &dyn Store, query: Query) -> Result<Vec<Book>> {
 
 /// Every book of the tenant matching the filters, in the requested order. Reads the
 /// narrowest index partition the filters allow (author, then category, then all).
-pub async fn list_books(
-    store: &dyn Store,
-    tenant: &TenantId,
-    filters: &BookFilters,
-) -> Result<Vec<Book>> {
+pub async fn list_books(store: &dyn Store, tenant: &TenantId, filters: &BookFilters) -> Result<Vec<Book>> {
     let query = match (&filters.author, &filters.category) {
         (Some(author), _) => Query::index(
             Table::Books,
@@ -354,49 +288,26 @@ pub async fn list_books(
             keys::books_by_category(tenant),
             SortKeyRange::BeginsWith(keys::category_prefix(category)),
         ),
-        (None, None) => Query::index(
-            Table::Books,
-            Index::Gsi1,
-            keys::books_by_category(tenant),
-            SortKeyRange::All,
-        ),
+        (None, None) => Query::index(Table::Books, Index::Gsi1, keys::books_by_category(tenant), SortKeyRange::All),
     };
-    let mut books: Vec<Book> = books_in(store, query)
-        .await?
-        .into_iter()
-        .filter(|b| filters.admits(b))
-        .collect();
+    let mut books: Vec<Book> = books_in(store, query).await?.into_iter().filter(|b| filters.admits(b)).collect();
     sort_books(&mut books, filters.sort);
     Ok(books)
 }
 
 fn sort_books(books: &mut [Book], sort: BookSort) {
     let by_title = |a: &Book, b: &Book| {
-        a.title
-            .as_str()
-            .to_lowercase()
-            .cmp(&b.title.as_str().to_lowercase())
-            .then(a.book_id.cmp(&b.book_id))
+        a.title.as_str().to_lowercase().cmp(&b.title.as_str().to_lowercase()).then(a.book_id.cmp(&b.book_id))
     };
     match sort {
         BookSort::Title => books.sort_by(by_title),
-        BookSort::PriceAsc => {
-            books.sort_by(|a, b| a.price.cmp(&b.price).then_with(|| by_title(a, b)))
+        BookSort::PriceAsc => books.sort_by(|a, b| a.price.cmp(&b.price).then_with(|| by_title(a, b))),
+        BookSort::PriceDesc => books.sort_by(|a, b| b.price.cmp(&a.price).then_with(|| by_title(a, b))),
+        BookSort::Rating => books.sort_by(|a, b| b.rating.cmp(&a.rating).then_with(|| by_title(a, b))),
+        BookSort::Newest => books.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| by_title(a, b))),
+        BookSort::Year => {
+            books.sort_by(|a, b| b.publication_year.cmp(&a.publication_year).then_with(|| by_title(a, b)))
         }
-        BookSort::PriceDesc => {
-            books.sort_by(|a, b| b.price.cmp(&a.price).then_with(|| by_title(a, b)))
-        }
-        BookSort::Rating => {
-            books.sort_by(|a, b| b.rating.cmp(&a.rating).then_with(|| by_title(a, b)))
-        }
-        BookSort::Newest => {
-            books.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| by_title(a, b)))
-        }
-        BookSort::Year => books.sort_by(|a, b| {
-            b.publication_year
-                .cmp(&a.publication_year)
-                .then_with(|| by_title(a, b))
-        }),
     }
 }
 
@@ -411,18 +322,10 @@ pub async fn categories(store: &dyn Store, tenant: &TenantId) -> Result<Vec<Cate
     let all = list_books(store, tenant, &BookFilters::default()).await?;
     let mut counts: BTreeMap<String, (String, usize)> = BTreeMap::new();
     for book in &all {
-        let entry = counts
-            .entry(book.category.key_form())
-            .or_insert_with(|| (book.category.to_string(), 0));
+        let entry = counts.entry(book.category.key_form()).or_insert_with(|| (book.category.to_string(), 0));
         entry.1 += 1;
     }
-    Ok(counts
-        .into_values()
-        .map(|(category, book_count)| CategoryCount {
-            category,
-            book_count,
-        })
-        .collect())
+    Ok(counts.into_values().map(|(category, book_count)| CategoryCount { category, book_count }).collect())
 }
 
 /// An author and how many active books of theirs the shop has.
@@ -433,55 +336,28 @@ pub struct AuthorCount {
 }
 
 pub async fn authors(store: &dyn Store, tenant: &TenantId) -> Result<Vec<AuthorCount>> {
-    let query = Query::index(
-        Table::Books,
-        Index::Gsi2,
-        keys::books_by_author(tenant),
-        SortKeyRange::All,
-    );
+    let query = Query::index(Table::Books, Index::Gsi2, keys::books_by_author(tenant), SortKeyRange::All);
     let mut counts: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    for book in books_in(store, query)
-        .await?
-        .into_iter()
-        .filter(|b| b.is_active)
-    {
-        let entry = counts
-            .entry(book.author.key_form())
-            .or_insert_with(|| (book.author.to_string(), 0));
+    for book in books_in(store, query).await?.into_iter().filter(|b| b.is_active) {
+        let entry = counts.entry(book.author.key_form()).or_insert_with(|| (book.author.to_string(), 0));
         entry.1 += 1;
     }
-    Ok(counts
-        .into_values()
-        .map(|(author, book_count)| AuthorCount { author, book_count })
-        .collect())
+    Ok(counts.into_values().map(|(author, book_count)| AuthorCount { author, book_count }).collect())
 }
 
 /// Books for a user: same categories and authors as what they bought and favourited
 /// (and their preferences), best rated first, never one they already bought. A user
 /// with no history gets the shop's best rated books.
-pub async fn recommendations(
-    store: &dyn Store,
-    tenant: &TenantId,
-    user: &UserId,
-    limit: usize,
-) -> Result<Vec<Book>> {
+pub async fn recommendations(store: &dyn Store, tenant: &TenantId, user: &UserId, limit: usize) -> Result<Vec<Book>> {
     let profile = crate::accounts::get_user(store, tenant, user).await?;
     let purchases = crate::orders::user_purchases(store, tenant, user).await?;
-    let favorites =
-        crate::accounts::list(store, crate::accounts::BookList::Favorites, tenant, user).await?;
+    let favorites = crate::accounts::list(store, crate::accounts::BookList::Favorites, tenant, user).await?;
 
-    let bought: HashSet<BookId> = purchases
-        .iter()
-        .flat_map(|p| p.items.iter().map(|i| i.book_id))
-        .collect();
-    let mut categories: HashSet<String> = purchases
-        .iter()
-        .flat_map(|p| p.items.iter().map(|i| i.category.to_lowercase()))
-        .collect();
-    let mut authors: HashSet<String> = purchases
-        .iter()
-        .flat_map(|p| p.items.iter().map(|i| i.author.to_lowercase()))
-        .collect();
+    let bought: HashSet<BookId> = purchases.iter().flat_map(|p| p.items.iter().map(|i| i.book_id)).collect();
+    let mut categories: HashSet<String> =
+        purchases.iter().flat_map(|p| p.items.iter().map(|i| i.category.to_lowercase())).collect();
+    let mut authors: HashSet<String> =
+        purchases.iter().flat_map(|p| p.items.iter().map(|i| i.author.to_lowercase())).collect();
     for favorite in &favorites {
         if let Some(book) = find_book(store, tenant, &favorite.book_id).await? {
             categories.insert(book.category.key_form());
@@ -491,22 +367,12 @@ pub async fn recommendations(
     categories.extend(profile.preferences.categories.iter().map(KeyText::key_form));
     authors.extend(profile.preferences.authors.iter().map(KeyText::key_form));
 
-    let all = list_books(
-        store,
-        tenant,
-        &BookFilters {
-            sort: BookSort::Rating,
-            ..Default::default()
-        },
-    )
-    .await?;
+    let all = list_books(store, tenant, &BookFilters { sort: BookSort::Rating, ..Default::default() }).await?;
     let fresh = |b: &&Book| !bought.contains(&b.book_id) && b.stock_quantity > 0;
     let related: Vec<Book> = all
         .iter()
         .filter(fresh)
-        .filter(|b| {
-            categories.contains(&b.category.key_form()) || authors.contains(&b.author.key_form())
-        })
+        .filter(|b| categories.contains(&b.category.key_form()) || authors.contains(&b.author.key_form()))
         .take(limit)
         .cloned()
         .collect();
@@ -541,52 +407,21 @@ impl BookFilterParams {
         ) -> Result<Option<T>> {
             match raw {
                 None => Ok(None),
-                Some(text) => parse(text).map(Some).ok_or_else(|| {
-                    Error::bad_request("invalid_query", format!("{name}: must be {allowed}"))
-                }),
+                Some(text) => parse(text)
+                    .map(Some)
+                    .ok_or_else(|| Error::bad_request("invalid_query", format!("{name}: must be {allowed}"))),
             }
         }
         let filters = BookFilters {
-            category: field(
-                "category",
-                &self.category,
-                |s| KeyText::parse(s).ok(),
-                "1-100 characters without '#'",
-            )?,
-            author: field(
-                "author",
-                &self.author,
-                |s| KeyText::parse(s).ok(),
-                "1-100 characters without '#'",
-            )?,
-            min_price: field(
-                "min_price",
-                &self.min_price,
-                |s| Money::parse(s).ok(),
-                "a decimal amount like 9.95",
-            )?,
-            max_price: field(
-                "max_price",
-                &self.max_price,
-                |s| Money::parse(s).ok(),
-                "a decimal amount like 9.95",
-            )?,
+            category: field("category", &self.category, |s| KeyText::parse(s).ok(), "1-100 characters without '#'")?,
+            author: field("author", &self.author, |s| KeyText::parse(s).ok(), "1-100 characters without '#'")?,
+            min_price: field("min_price", &self.min_price, |s| Money::parse(s).ok(), "a decimal amount like 9.95")?,
+            max_price: field("max_price", &self.max_price, |s| Money::parse(s).ok(), "a decimal amount like 9.95")?,
             min_year: field("min_year", &self.min_year, |s| s.parse().ok(), "a year")?,
             max_year: field("max_year", &self.max_year, |s| s.parse().ok(), "a year")?,
-            min_rating: field(
-                "min_rating",
-                &self.min_rating,
-                |s| Rating::parse(s).ok(),
-                "a number from 0 to 5",
-            )?,
-            in_stock: field(
-                "in_stock",
-                &self.in_stock,
-                |s| s.parse().ok(),
-                "true or false",
-            )?,
-            sort: field("sort", &self.sort, BookSort::parse, BookSort::ALLOWED)?
-                .unwrap_or_default(),
+            min_rating: field("min_rating", &self.min_rating, |s| Rating::parse(s).ok(), "a number from 0 to 5")?,
+            in_stock: field("in_stock", &self.in_stock, |s| s.parse().ok(), "true or false")?,
+            sort: field("sort", &self.sort, BookSort::parse, BookSort::ALLOWED)?.unwrap_or_default(),
         };
         Ok(filters)
     }

@@ -61,21 +61,14 @@ pub struct RuntimeConfig {
 impl RuntimeConfig {
     /// A configuration for tests and examples: generous limits, a fixed secret.
     pub fn for_tests() -> Self {
-        let generous = RateLimit {
-            per_second: 100_000,
-            burst: 100_000,
-        };
+        let generous = RateLimit { per_second: 100_000, burst: 100_000 };
         Self {
             stage: "test".to_owned(),
             jwt_secret: Secret::new("test-secret-that-is-long-enough-for-hs256"),
             token_ttl_seconds: 3600,
             tax_rate: Decimal::new(4, 2),
             cors_origins: vec!["http://localhost:5173".to_owned()],
-            rate_limits: RateLimits {
-                read: generous,
-                write: generous,
-                auth: generous,
-            },
+            rate_limits: RateLimits { read: generous, write: generous, auth: generous },
             max_body_bytes: 1024 * 1024,
         }
     }

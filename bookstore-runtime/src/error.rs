@@ -30,25 +30,16 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: impl Into<String>, message: impl std::fmt::Display) -> Self {
-        Error::Invalid {
-            field: field.into(),
-            message: message.to_string(),
-        }
+        Error::Invalid { field: field.into(), message: message.to_string() }
     }
     pub fn not_found(what: impl Into<String>) -> Self {
         Error::NotFound(what.into())
     }
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        Error::Conflict {
-            code,
-            message: message.into(),
-        }
+        Error::Conflict { code, message: message.into() }
     }
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        Error::BadRequest {
-            code,
-            message: message.into(),
-        }
+        Error::BadRequest { code, message: message.into() }
     }
 }
 

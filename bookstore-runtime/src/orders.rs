@@ -16,13 +16,12 @@ use utoipa::ToSchema;
 
 use crate::catalog;
 use crate::domain::{
-    Book, BookId, CartLine, Money, Purchase, PurchaseId, PurchaseItem, PurchaseStatus, Quantity,
-    ShippingAddress, TenantId, UserId,
+    Book, BookId, CartLine, Money, Purchase, PurchaseId, PurchaseItem, PurchaseStatus, Quantity, ShippingAddress,
+    TenantId, UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::{
-    self, Condition, Index, Item, Query, SortKeyRange, Store, StoreError, Table, UpdateAction,
-    WriteAction, keys,
+    self, Condition, Index, Item, Query, SortKeyRange, Store, StoreError, Table, UpdateAction, WriteAction, keys,
 };
 
 /// Distinct books one cart may hold: a checkout writes two actions per line plus two,
@@ -32,16 +31,9 @@ pub const MAX_CART_LINES: usize = (store::MAX_TRANSACTION_ACTIONS - 2) / 2;
 /// How long a checkout's idempotency key is remembered.
 const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
 
-pub async fn cart_lines(
-    store: &dyn Store,
-    tenant: &TenantId,
-    user: &UserId,
-) -> Result<Vec<CartLine>> {
-    let query = Query::table(
-        Table::ShoppingCart,
-        keys::user_partition(tenant, user),
-        SortKeyRange::BeginsWith("CART#".into()),
-    );
+pub async fn cart_lines(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Result<Vec<CartLine>> {
+    let query =
+        Query::table(Table::ShoppingCart, keys::user_partition(tenant, user), SortKeyRange::BeginsWith("CART#".into()));
     Ok(store::query_all(store, query)
         .await?
         .into_iter()
@@ -75,12 +67,7 @@ fn tax_on(subtotal: Money, tax_rate: Decimal) -> Money {
     Money::rounded(subtotal.amount() * tax_rate)
 }
 
-pub async fn view_cart(
-    store: &dyn Store,
-    tenant: &TenantId,
-    user: &UserId,
-    tax_rate: Decimal,
-) -> Result<CartView> {
+pub async fn view_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, tax_rate: Decimal) -> Result<CartView> {
     let mut items = Vec::new();
     for line in cart_lines(store, tenant, user).await? {
         let Some(book) = catalog::find_book(store, tenant, &line.book_id).await? else {
@@ -109,29 +96,19 @@ pub async fn view_cart(
 
 fn require_stock(book: &Book, quantity: Quantity) -> Result<()> {
     if !book.is_active {
-        return Err(Error::conflict(
-            "book_unavailable",
-            format!("\"{}\" is not for sale", book.title),
-        ));
+        return Err(Error::conflict("book_unavailable", format!("\"{}\" is not for sale", book.title)));
     }
     if book.stock_quantity < quantity.get() {
         return Err(Error::conflict(
             "insufficient_stock",
-            format!(
-                "only {} copies of \"{}\" are left",
-                book.stock_quantity, book.title
-            ),
+            format!("only {} copies of \"{}\" are left", book.stock_quantity, book.title),
         ));
     }
     Ok(())
 }
 
 fn line_item(line: &CartLine) -> Result<Item> {
-    Ok(store::record_item(
-        line,
-        &keys::cart_line(&line.tenant_id, &line.user_id, &line.book_id),
-        &[],
-    )?)
+    Ok(store::record_item(line, &keys::cart_line(&line.tenant_id, &line.user_id, &line.book_id), &[])?)
 }
 
 /// Adds copies of a book to the cart (adding to the line if it is there already).
@@ -148,22 +125,11 @@ pub async fn add_to_cart(
     let existing = lines.iter().find(|l| l.book_id == *book_id);
     let (line, condition) = match existing {
         Some(line) => {
-            let total = Quantity::new(i64::from(line.quantity.get()) + i64::from(quantity.get()))
-                .map_err(|_| {
-                Error::invalid(
-                    "quantity",
-                    format!("a cart line holds at most {} copies", Quantity::MAX),
-                )
+            let total = Quantity::new(i64::from(line.quantity.get()) + i64::from(quantity.get())).map_err(|_| {
+                Error::invalid("quantity", format!("a cart line holds at most {} copies", Quantity::MAX))
             })?;
             let condition = Condition::Equals("quantity".into(), line.quantity.get().into());
-            (
-                CartLine {
-                    quantity: total,
-                    updated_at: now,
-                    ..line.clone()
-                },
-                condition,
-            )
+            (CartLine { quantity: total, updated_at: now, ..line.clone() }, condition)
         }
         None => {
             if lines.len() >= MAX_CART_LINES {
@@ -184,14 +150,10 @@ pub async fn add_to_cart(
         }
     };
     require_stock(&book, line.quantity)?;
-    match store
-        .put(Table::ShoppingCart, line_item(&line)?, Some(condition))
-        .await
-    {
-        Err(StoreError::ConditionFailed { .. }) => Err(Error::conflict(
-            "cart_changed",
-            "the cart changed meanwhile; try again",
-        )),
+    match store.put(Table::ShoppingCart, line_item(&line)?, Some(condition)).await {
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(Error::conflict("cart_changed", "the cart changed meanwhile; try again"))
+        }
         other => Ok(other?),
     }
 }
@@ -214,38 +176,15 @@ pub async fn set_cart_quantity(
         .ok_or_else(|| Error::not_found("book in your cart"))?;
     let book = catalog::get_book(store, tenant, book_id).await?;
     require_stock(&book, quantity)?;
-    let line = CartLine {
-        quantity,
-        updated_at: now,
-        ..current
-    };
-    match store
-        .put(
-            Table::ShoppingCart,
-            line_item(&line)?,
-            Some(Condition::Exists),
-        )
-        .await
-    {
+    let line = CartLine { quantity, updated_at: now, ..current };
+    match store.put(Table::ShoppingCart, line_item(&line)?, Some(Condition::Exists)).await {
         Err(StoreError::ConditionFailed { .. }) => Err(Error::not_found("book in your cart")),
         other => Ok(other?),
     }
 }
 
-pub async fn remove_from_cart(
-    store: &dyn Store,
-    tenant: &TenantId,
-    user: &UserId,
-    book_id: &BookId,
-) -> Result<()> {
-    match store
-        .delete(
-            Table::ShoppingCart,
-            &keys::cart_line(tenant, user, book_id),
-            Some(Condition::Exists),
-        )
-        .await
-    {
+pub async fn remove_from_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, book_id: &BookId) -> Result<()> {
+    match store.delete(Table::ShoppingCart, &keys::cart_line(tenant, user, book_id), Some(Condition::Exists)).await {
         Err(StoreError::ConditionFailed { .. }) => Err(Error::not_found("book in your cart")),
         other => other.map(|_| ()).map_err(Error::from),
     }
@@ -295,10 +234,7 @@ impl IdempotencyKey {
         if (1..=255).contains(&raw.len()) && raw.bytes().all(|b| b.is_ascii_graphic()) {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(Error::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1-255 visible ASCII characters",
-            ))
+            Err(Error::bad_request("invalid_idempotency_key", "Idempotency-Key must be 1-255 visible ASCII characters"))
         }
     }
     fn digest(&self) -> String {
@@ -318,19 +254,13 @@ pub struct CheckoutOutcome {
 }
 
 fn purchase_item(purchase: &Purchase) -> Result<Item> {
-    let key = keys::purchase(
-        &purchase.tenant_id,
-        &purchase.user_id,
-        &purchase.purchase_id,
-    );
+    let key = keys::purchase(&purchase.tenant_id, &purchase.user_id, &purchase.purchase_id);
     let by_time = (
         Index::Gsi1,
         keys::purchases_by_time(&purchase.tenant_id),
         format!(
             "{}#{}",
-            purchase
-                .created_at
-                .to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            purchase.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
             purchase.purchase_id
         ),
     );
@@ -346,13 +276,7 @@ async fn replay(
     key: &IdempotencyKey,
     fingerprint: &str,
 ) -> Result<Option<Purchase>> {
-    let Some(record) = store
-        .get(
-            Table::Idempotency,
-            &keys::idempotency(tenant, user, &key.digest()),
-        )
-        .await?
-    else {
+    let Some(record) = store.get(Table::Idempotency, &keys::idempotency(tenant, user, &key.digest())).await? else {
         return Ok(None);
     };
     if record.get("fingerprint").and_then(|v| v.as_str()) != Some(fingerprint) {
@@ -366,9 +290,7 @@ async fn replay(
         .and_then(|v| v.as_str())
         .and_then(|s| PurchaseId::parse(s).ok())
         .ok_or_else(|| Error::Internal("idempotency record without purchase".to_owned()))?;
-    get_purchase(store, tenant, user, &purchase_id)
-        .await
-        .map(Some)
+    get_purchase(store, tenant, user, &purchase_id).await.map(Some)
 }
 
 /// Turns the cart into a purchase: prices, tax and totals computed here, stock
@@ -384,41 +306,20 @@ pub async fn checkout(
     purchase_id: PurchaseId,
     now: DateTime<Utc>,
 ) -> Result<CheckoutOutcome> {
-    let fingerprint = hex(&Sha256::digest(
-        serde_json::to_vec(request).unwrap_or_default(),
-    ));
+    let fingerprint = hex(&Sha256::digest(serde_json::to_vec(request).unwrap_or_default()));
     if let Some(key) = idempotency
         && let Some(purchase) = replay(store, tenant, user, key, &fingerprint).await?
     {
-        return Ok(CheckoutOutcome {
-            purchase,
-            replayed: true,
-        });
+        return Ok(CheckoutOutcome { purchase, replayed: true });
     }
-    let attempt = prepare_and_commit(
-        store,
-        tenant,
-        user,
-        request,
-        idempotency,
-        &fingerprint,
-        tax_rate,
-        purchase_id,
-        now,
-    )
-    .await;
+    let attempt =
+        prepare_and_commit(store, tenant, user, request, idempotency, &fingerprint, tax_rate, purchase_id, now).await;
     match (attempt, idempotency) {
-        (Ok(purchase), _) => Ok(CheckoutOutcome {
-            purchase,
-            replayed: false,
-        }),
+        (Ok(purchase), _) => Ok(CheckoutOutcome { purchase, replayed: false }),
         // A concurrent call with the same key may have won; it emptied the cart too.
         (Err(err @ (Error::Conflict { .. } | Error::Unprocessable { .. })), Some(key)) => {
             match replay(store, tenant, user, key, &fingerprint).await? {
-                Some(purchase) => Ok(CheckoutOutcome {
-                    purchase,
-                    replayed: true,
-                }),
+                Some(purchase) => Ok(CheckoutOutcome { purchase, replayed: true }),
                 None => Err(err),
             }
         }
@@ -440,24 +341,16 @@ async fn prepare_and_commit(
 ) -> Result<Purchase> {
     let lines = cart_lines(store, tenant, user).await?;
     if lines.is_empty() {
-        return Err(Error::Unprocessable {
-            code: "cart_empty",
-            message: "the cart is empty".to_owned(),
-        });
+        return Err(Error::Unprocessable { code: "cart_empty", message: "the cart is empty".to_owned() });
     }
     let mut books = Vec::with_capacity(lines.len());
     for line in &lines {
-        let book = catalog::find_book(store, tenant, &line.book_id)
-            .await?
-            .ok_or_else(|| {
-                Error::conflict(
-                    "book_unavailable",
-                    format!(
-                        "book {} is no longer sold; remove it from the cart",
-                        line.book_id
-                    ),
-                )
-            })?;
+        let book = catalog::find_book(store, tenant, &line.book_id).await?.ok_or_else(|| {
+            Error::conflict(
+                "book_unavailable",
+                format!("book {} is no longer sold; remove it from the cart", line.book_id),
+            )
+        })?;
         require_stock(&book, line.quantity)?;
         books.push(book);
     }
@@ -504,17 +397,11 @@ async fn prepare_and_commit(
             actions: vec![
                 UpdateAction::Add("stock_quantity".into(), -q),
                 UpdateAction::Add("version".into(), 1),
-                UpdateAction::Set(
-                    "updated_at".into(),
-                    serde_json::to_value(now).unwrap_or_default(),
-                ),
+                UpdateAction::Set("updated_at".into(), serde_json::to_value(now).unwrap_or_default()),
             ],
             condition: Some(Condition::All(vec![
                 Condition::AtLeast("stock_quantity".into(), q),
-                Condition::Equals(
-                    "price".into(),
-                    serde_json::to_value(book.price).unwrap_or_default(),
-                ),
+                Condition::Equals("price".into(), serde_json::to_value(book.price).unwrap_or_default()),
                 Condition::Equals("is_active".into(), true.into()),
             ])),
         });
@@ -536,10 +423,7 @@ async fn prepare_and_commit(
         record.insert("sk".into(), record_key.sk.into());
         record.insert("purchase_id".into(), purchase_id.to_string().into());
         record.insert("fingerprint".into(), fingerprint.into());
-        record.insert(
-            "expires_at".into(),
-            (now.timestamp() + IDEMPOTENCY_TTL_SECONDS).into(),
-        );
+        record.insert("expires_at".into(), (now.timestamp() + IDEMPOTENCY_TTL_SECONDS).into());
         actions.push(WriteAction::Put {
             table: Table::Idempotency,
             item: record,
@@ -573,9 +457,7 @@ async fn explain_cancellation(
         }
         let book = &books[line_index];
         match catalog::find_book(store, tenant, &book.book_id).await {
-            Ok(Some(now))
-                if now.stock_quantity < lines[line_index].quantity.get() || !now.is_active =>
-            {
+            Ok(Some(now)) if now.stock_quantity < lines[line_index].quantity.get() || !now.is_active => {
                 short.push(format!("\"{}\" ({} left)", now.title, now.stock_quantity))
             }
             Ok(Some(now)) => repriced.push(format!("\"{}\" (now {})", now.title, now.price)),
@@ -583,23 +465,11 @@ async fn explain_cancellation(
         }
     }
     if !short.is_empty() {
-        Error::conflict(
-            "insufficient_stock",
-            format!("not enough stock for {}", short.join(", ")),
-        )
+        Error::conflict("insufficient_stock", format!("not enough stock for {}", short.join(", ")))
     } else if !repriced.is_empty() {
-        Error::conflict(
-            "price_changed",
-            format!(
-                "prices changed for {}; review the cart",
-                repriced.join(", ")
-            ),
-        )
+        Error::conflict("price_changed", format!("prices changed for {}; review the cart", repriced.join(", ")))
     } else {
-        Error::conflict(
-            "cart_changed",
-            "the cart changed during checkout; review it and try again",
-        )
+        Error::conflict("cart_changed", "the cart changed during checkout; review it and try again")
     }
 }
 
@@ -618,11 +488,7 @@ pub async fn get_purchase(
 }
 
 /// The user's purchases, newest first.
-pub async fn user_purchases(
-    store: &dyn Store,
-    tenant: &TenantId,
-    user: &UserId,
-) -> Result<Vec<Purchase>> {
+pub async fn user_purchases(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Result<Vec<Purchase>> {
     let query = Query::table(
         Table::Purchases,
         keys::user_partition(tenant, user),
@@ -657,48 +523,29 @@ pub struct CategorySpend {
     pub spent: Money,
 }
 
-pub async fn summary(
-    store: &dyn Store,
-    tenant: &TenantId,
-    user: &UserId,
-) -> Result<PurchaseSummary> {
+pub async fn summary(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Result<PurchaseSummary> {
     let purchases: Vec<Purchase> = user_purchases(store, tenant, user)
         .await?
         .into_iter()
-        .filter(|p| {
-            !matches!(
-                p.status,
-                PurchaseStatus::Cancelled | PurchaseStatus::PaymentFailed
-            )
-        })
+        .filter(|p| !matches!(p.status, PurchaseStatus::Cancelled | PurchaseStatus::PaymentFailed))
         .collect();
     let total_spent: Money = purchases.iter().map(|p| p.total_amount).sum();
     let mut by_status = BTreeMap::new();
     let mut categories: BTreeMap<String, (u64, Money)> = BTreeMap::new();
     let mut items_bought = 0;
     for purchase in &purchases {
-        let status = serde_json::to_value(purchase.status)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
+        let status =
+            serde_json::to_value(purchase.status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
         *by_status.entry(status).or_insert(0) += 1;
         for item in &purchase.items {
             items_bought += u64::from(item.quantity.get());
-            let entry = categories
-                .entry(item.category.clone())
-                .or_insert((0, Money::ZERO));
+            let entry = categories.entry(item.category.clone()).or_insert((0, Money::ZERO));
             entry.0 += u64::from(item.quantity.get());
             entry.1 = entry.1 + item.subtotal;
         }
     }
-    let mut top_categories: Vec<CategorySpend> = categories
-        .into_iter()
-        .map(|(category, (items, spent))| CategorySpend {
-            category,
-            items,
-            spent,
-        })
-        .collect();
+    let mut top_categories: Vec<CategorySpend> =
+        categories.into_iter().map(|(category, (items, spent))| CategorySpend { category, items, spent }).collect();
     top_categories.sort_by(|a, b| b.spent.cmp(&a.spent).then(a.category.cmp(&b.category)));
     top_categories.truncate(5);
     let average_order = if purchases.is_empty() {

@@ -47,10 +47,7 @@ pub struct TokenKeys {
 
 impl TokenKeys {
     pub fn new(secret: Secret, ttl_seconds: i64) -> Self {
-        Self {
-            secret,
-            ttl_seconds,
-        }
+        Self { secret, ttl_seconds }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -61,19 +58,9 @@ impl TokenKeys {
 
     /// Issues a token for the user, valid for `ttl_seconds` from `now`.
     pub fn issue(&self, user: UserId, tenant: &TenantId, role: Role, now: i64) -> String {
-        let claims = Claims {
-            sub: user,
-            tenant_id: tenant.clone(),
-            role,
-            iat: now,
-            exp: now + self.ttl_seconds,
-        };
+        let claims = Claims { sub: user, tenant_id: tenant.clone(), role, iat: now, exp: now + self.ttl_seconds };
         let payload = serde_json::to_vec(&claims).unwrap_or_default();
-        let signing_input = format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(HEADER_HS256),
-            URL_SAFE_NO_PAD.encode(payload)
-        );
+        let signing_input = format!("{}.{}", URL_SAFE_NO_PAD.encode(HEADER_HS256), URL_SAFE_NO_PAD.encode(payload));
         let mut mac = self.mac();
         mac.update(signing_input.as_bytes());
         let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
@@ -97,16 +84,11 @@ impl TokenKeys {
         if header.alg != "HS256" {
             return Err(bad("token algorithm is not accepted"));
         }
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature)
-            .map_err(|_| bad("token signature is malformed"))?;
+        let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| bad("token signature is malformed"))?;
         let mut mac = self.mac();
-        let (signing_input, _) = token
-            .rsplit_once('.')
-            .ok_or_else(|| bad("token is malformed"))?;
+        let (signing_input, _) = token.rsplit_once('.').ok_or_else(|| bad("token is malformed"))?;
         mac.update(signing_input.as_bytes());
-        mac.verify_slice(&signature)
-            .map_err(|_| bad("token signature is invalid"))?;
+        mac.verify_slice(&signature).map_err(|_| bad("token signature is invalid"))?;
         let claims: Claims = URL_SAFE_NO_PAD
             .decode(payload)
             .ok()
@@ -124,9 +106,7 @@ impl TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys")
-            .field("secret", &self.secret)
-            .finish()
+        f.debug_struct("TokenKeys").field("secret", &self.secret).finish()
     }
 }
 
@@ -143,9 +123,7 @@ impl Caller {
     pub fn require_admin(&self) -> Result<(), Error> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Customer => Err(Error::Forbidden(
-                "this action needs the admin role".to_owned(),
-            )),
+            Role::Customer => Err(Error::Forbidden("this action needs the admin role".to_owned())),
         }
     }
 }
@@ -155,9 +133,7 @@ pub fn bearer_token(parts: &Parts) -> Result<&str, Error> {
         .headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| Error::Unauthorized("missing Authorization header".to_owned()))?;
-    let value = value
-        .to_str()
-        .map_err(|_| Error::Unauthorized("Authorization header is not text".to_owned()))?;
+    let value = value.to_str().map_err(|_| Error::Unauthorized("Authorization header is not text".to_owned()))?;
     value
         .strip_prefix("Bearer ")
         .map(str::trim)
@@ -171,34 +147,20 @@ impl FromRequestParts<AppState> for Caller {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let token = bearer_token(parts)?;
         let claims = state.tokens.verify(token, chrono::Utc::now().timestamp())?;
-        let class = if parts.method == Method::GET {
-            RouteClass::Read
-        } else {
-            RouteClass::Write
-        };
+        let class = if parts.method == Method::GET { RouteClass::Read } else { RouteClass::Write };
         state.limiter.check(&claims.tenant_id, class)?;
         crate::accounts::require_active_tenant(state.store.as_ref(), &claims.tenant_id).await?;
-        Ok(Caller {
-            user_id: claims.sub,
-            tenant: claims.tenant_id,
-            role: claims.role,
-        })
+        Ok(Caller { user_id: claims.sub, tenant: claims.tenant_id, role: claims.role })
     }
 }
 
 /// The tenant named by `X-Tenant-Id` on register and login (the only routes without a token).
 pub fn header_tenant(headers: &axum::http::HeaderMap) -> Result<TenantId, Error> {
-    let raw = headers.get("x-tenant-id").ok_or_else(|| {
-        Error::bad_request(
-            "missing_tenant",
-            "send the shop's id in the X-Tenant-Id header",
-        )
-    })?;
-    let raw = raw
-        .to_str()
-        .map_err(|_| Error::bad_request("invalid_tenant", "X-Tenant-Id is not text"))?;
-    TenantId::parse(raw)
-        .map_err(|e| Error::bad_request("invalid_tenant", format!("X-Tenant-Id: {e}")))
+    let raw = headers
+        .get("x-tenant-id")
+        .ok_or_else(|| Error::bad_request("missing_tenant", "send the shop's id in the X-Tenant-Id header"))?;
+    let raw = raw.to_str().map_err(|_| Error::bad_request("invalid_tenant", "X-Tenant-Id is not text"))?;
+    TenantId::parse(raw).map_err(|e| Error::bad_request("invalid_tenant", format!("X-Tenant-Id: {e}")))
 }
 
 #[cfg(test)]
@@ -228,11 +190,7 @@ mod tests {
         let (_, rest) = token.split_once('.').expect("three parts");
         let none_header = URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#);
         let (payload, _) = rest.split_once('.').expect("three parts");
-        assert!(
-            keys()
-                .verify(&format!("{none_header}.{payload}."), 1_001)
-                .is_err()
-        );
+        assert!(keys().verify(&format!("{none_header}.{payload}."), 1_001).is_err());
         let other = TokenKeys::new(Secret::new("x".repeat(32)), 3600);
         assert!(other.verify(&token, 1_001).is_err());
     }
@@ -243,10 +201,6 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let forged = serde_json::json!({"sub": UserId::new_v7(), "tenant_id": "shop-b", "role": "admin", "iat": 1000, "exp": 4600});
         let forged = URL_SAFE_NO_PAD.encode(forged.to_string());
-        assert!(
-            keys()
-                .verify(&format!("{}.{forged}.{}", parts[0], parts[2]), 1_001)
-                .is_err()
-        );
+        assert!(keys().verify(&format!("{}.{forged}.{}", parts[0], parts[2]), 1_001).is_err());
     }
 }

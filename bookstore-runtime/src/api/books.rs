@@ -43,11 +43,7 @@ async fn list_books(
     ApiQuery(filter_params): ApiQuery<BookFilterParams>,
 ) -> Result<Json<Paginated<Book>>, ApiError> {
     let filters = filter_params.parse()?;
-    let scope = scope_of(&[
-        caller.tenant.as_str(),
-        "books",
-        &filter_params.fingerprint(),
-    ]);
+    let scope = scope_of(&[caller.tenant.as_str(), "books", &filter_params.fingerprint()]);
     let request = PageRequest::parse(&page, 20, &state.cursors, scope)?;
     let books = catalog::list_books(state.store.as_ref(), &caller.tenant, &filters).await?;
     Ok(Json(request.page(books, &state.cursors)))
@@ -61,21 +57,10 @@ async fn create_book(
     ApiJson(new): ApiJson<NewBook>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
-    let book = catalog::create_book(
-        state.store.as_ref(),
-        &caller.tenant,
-        BookId::new_v7(),
-        new,
-        Utc::now(),
-    )
-    .await?;
+    let book = catalog::create_book(state.store.as_ref(), &caller.tenant, BookId::new_v7(), new, Utc::now()).await?;
     tracing::info!(tenant = %caller.tenant, book = %book.book_id, "book created");
     let location = format!("/api/v1/books/{}", book.book_id);
-    Ok((
-        StatusCode::CREATED,
-        [(header::LOCATION, location)],
-        Json(book),
-    ))
+    Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(book)))
 }
 
 #[utoipa::path(get, path = "/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
@@ -98,14 +83,7 @@ async fn update_book(
     ApiJson(patch): ApiJson<BookPatch>,
 ) -> Result<Json<Book>, ApiError> {
     caller.require_admin()?;
-    let book = catalog::update_book(
-        state.store.as_ref(),
-        &caller.tenant,
-        &book_id(&raw)?,
-        patch,
-        Utc::now(),
-    )
-    .await?;
+    let book = catalog::update_book(state.store.as_ref(), &caller.tenant, &book_id(&raw)?, patch, Utc::now()).await?;
     Ok(Json(book))
 }
 
@@ -129,9 +107,7 @@ async fn book_by_isbn(
     ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<Book>, ApiError> {
     let isbn = path_value("isbn", &raw, Isbn::parse)?;
-    Ok(Json(
-        catalog::book_by_isbn(state.store.as_ref(), &caller.tenant, &isbn).await?,
-    ))
+    Ok(Json(catalog::book_by_isbn(state.store.as_ref(), &caller.tenant, &isbn).await?))
 }
 
 /// A list that is short enough to come whole.
@@ -142,13 +118,8 @@ pub struct Listing<T> {
 
 #[utoipa::path(get, path = "/categories", tag = "books", security(("bearer" = [])),
     responses((status = 200, body = Listing<CategoryCount>)))]
-async fn categories(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Listing<CategoryCount>>, ApiError> {
-    Ok(Json(Listing {
-        data: catalog::categories(state.store.as_ref(), &caller.tenant).await?,
-    }))
+async fn categories(State(state): State<AppState>, caller: Caller) -> Result<Json<Listing<CategoryCount>>, ApiError> {
+    Ok(Json(Listing { data: catalog::categories(state.store.as_ref(), &caller.tenant).await? }))
 }
 
 #[utoipa::path(get, path = "/authors", tag = "books", security(("bearer" = [])), params(PageParams),
@@ -158,12 +129,7 @@ async fn authors(
     caller: Caller,
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Paginated<AuthorCount>>, ApiError> {
-    let request = PageRequest::parse(
-        &page,
-        50,
-        &state.cursors,
-        scope_of(&[caller.tenant.as_str(), "authors"]),
-    )?;
+    let request = PageRequest::parse(&page, 50, &state.cursors, scope_of(&[caller.tenant.as_str(), "authors"]))?;
     let authors = catalog::authors(state.store.as_ref(), &caller.tenant).await?;
     Ok(Json(request.page(authors, &state.cursors)))
 }
@@ -194,14 +160,8 @@ async fn recommendations(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=50).contains(n))
-            .ok_or_else(|| {
-                Error::bad_request(
-                    "invalid_query",
-                    "limit: must be a whole number from 1 to 50",
-                )
-            })?,
+            .ok_or_else(|| Error::bad_request("invalid_query", "limit: must be a whole number from 1 to 50"))?,
     };
-    let books =
-        catalog::recommendations(state.store.as_ref(), &caller.tenant, &user, limit).await?;
+    let books = catalog::recommendations(state.store.as_ref(), &caller.tenant, &user, limit).await?;
     Ok(Json(Listing { data: books }))
 }

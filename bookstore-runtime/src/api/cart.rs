@@ -25,21 +25,12 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 async fn current_cart(state: &AppState, caller: &Caller) -> Result<Json<CartView>, ApiError> {
-    let cart = orders::view_cart(
-        state.store.as_ref(),
-        &caller.tenant,
-        &caller.user_id,
-        state.config.tax_rate,
-    )
-    .await?;
+    let cart = orders::view_cart(state.store.as_ref(), &caller.tenant, &caller.user_id, state.config.tax_rate).await?;
     Ok(Json(cart))
 }
 
 #[utoipa::path(get, path = "", tag = "cart", security(("bearer" = [])), responses((status = 200, body = CartView)))]
-async fn view_cart(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<CartView>, ApiError> {
+async fn view_cart(State(state): State<AppState>, caller: Caller) -> Result<Json<CartView>, ApiError> {
     current_cart(&state, &caller).await
 }
 
@@ -86,15 +77,8 @@ async fn update_line(
     ApiJson(body): ApiJson<CartQuantity>,
 ) -> Result<Json<CartView>, ApiError> {
     let book = path_value("book_id", &raw, BookId::parse)?;
-    orders::set_cart_quantity(
-        state.store.as_ref(),
-        &caller.tenant,
-        &caller.user_id,
-        &book,
-        body.quantity,
-        Utc::now(),
-    )
-    .await?;
+    orders::set_cart_quantity(state.store.as_ref(), &caller.tenant, &caller.user_id, &book, body.quantity, Utc::now())
+        .await?;
     current_cart(&state, &caller).await
 }
 
@@ -111,10 +95,7 @@ async fn remove_line(
 }
 
 #[utoipa::path(delete, path = "/clear", tag = "cart", security(("bearer" = [])), responses((status = 200, body = CartView)))]
-async fn clear_cart(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<CartView>, ApiError> {
+async fn clear_cart(State(state): State<AppState>, caller: Caller) -> Result<Json<CartView>, ApiError> {
     orders::clear_cart(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
     current_cart(&state, &caller).await
 }

@@ -39,12 +39,7 @@ impl From<crate::store::StoreError> for ApiError {
 }
 
 pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
-    let body = ErrorBody {
-        error: ErrorDetail {
-            code: code.to_owned(),
-            message: message.into(),
-        },
-    };
+    let body = ErrorBody { error: ErrorDetail { code: code.to_owned(), message: message.into() } };
     (status, axum::Json(body)).into_response()
 }
 
@@ -54,32 +49,18 @@ impl IntoResponse for ApiError {
             Error::BadRequest { code, message } => (StatusCode::BAD_REQUEST, code, message),
             Error::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message),
             Error::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
-            Error::NotFound(what) => (
-                StatusCode::NOT_FOUND,
-                "not_found",
-                format!("{what} not found"),
-            ),
+            Error::NotFound(what) => (StatusCode::NOT_FOUND, "not_found", format!("{what} not found")),
             Error::Conflict { code, message } => (StatusCode::CONFLICT, code, message),
-            Error::Invalid { field, message } => (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "validation_failed",
-                format!("{field}: {message}"),
-            ),
-            Error::Unprocessable { code, message } => {
-                (StatusCode::UNPROCESSABLE_ENTITY, code, message)
+            Error::Invalid { field, message } => {
+                (StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("{field}: {message}"))
             }
-            Error::PayloadTooLarge(message) => {
-                (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
-            }
-            Error::RateLimited {
-                retry_after_seconds,
-            } => {
+            Error::Unprocessable { code, message } => (StatusCode::UNPROCESSABLE_ENTITY, code, message),
+            Error::PayloadTooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message),
+            Error::RateLimited { retry_after_seconds } => {
                 let mut response = error_response(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",
-                    format!(
-                        "too many requests for this tenant; retry after {retry_after_seconds} s"
-                    ),
+                    format!("too many requests for this tenant; retry after {retry_after_seconds} s"),
                 );
                 if let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);
@@ -88,11 +69,7 @@ impl IntoResponse for ApiError {
             }
             Error::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
-                (
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal",
-                    "internal error".to_owned(),
-                )
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
             }
         };
         error_response(status, code, message)
@@ -103,17 +80,13 @@ impl From<JsonRejection> for ApiError {
     fn from(rejection: JsonRejection) -> Self {
         let message = rejection.body_text();
         ApiError(match rejection {
-            JsonRejection::JsonDataError(_) => Error::Unprocessable {
-                code: "validation_failed",
-                message: strip_axum_prefix(&message),
-            },
-            JsonRejection::MissingJsonContentType(_) => Error::bad_request(
-                "unsupported_media_type",
-                "send the body as application/json",
-            ),
-            JsonRejection::BytesRejection(_) if rejection_is_too_large(&message) => {
-                Error::PayloadTooLarge(message)
+            JsonRejection::JsonDataError(_) => {
+                Error::Unprocessable { code: "validation_failed", message: strip_axum_prefix(&message) }
             }
+            JsonRejection::MissingJsonContentType(_) => {
+                Error::bad_request("unsupported_media_type", "send the body as application/json")
+            }
+            JsonRejection::BytesRejection(_) if rejection_is_too_large(&message) => Error::PayloadTooLarge(message),
             _ => Error::bad_request("malformed_json", strip_axum_prefix(&message)),
         })
     }
@@ -125,10 +98,7 @@ fn rejection_is_too_large(message: &str) -> bool {
 
 /// axum's messages start with "Failed to deserialize the JSON body into the target type: ".
 fn strip_axum_prefix(message: &str) -> String {
-    message
-        .split_once(": ")
-        .map(|(_, rest)| rest.to_owned())
-        .unwrap_or_else(|| message.to_owned())
+    message.split_once(": ").map(|(_, rest)| rest.to_owned()).unwrap_or_else(|| message.to_owned())
 }
 
 impl From<PathRejection> for ApiError {

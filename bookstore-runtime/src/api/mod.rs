@@ -51,10 +51,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: SharedStore, config: RuntimeConfig) -> Self {
         Self {
-            tokens: Arc::new(TokenKeys::new(
-                config.jwt_secret.clone(),
-                config.token_ttl_seconds,
-            )),
+            tokens: Arc::new(TokenKeys::new(config.jwt_secret.clone(), config.token_ttl_seconds)),
             cursors: Arc::new(CursorKeys::derive(&config.jwt_secret)),
             limiter: Arc::new(RateLimiter::new(config.rate_limits)),
             config: Arc::new(config),
@@ -78,12 +75,7 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
         );
     }
 }
@@ -107,10 +99,7 @@ pub fn app(state: AppState) -> Router {
     let (router, doc) = routes().split_for_parts();
     let doc = Arc::new(doc);
     router
-        .route(
-            "/openapi.json",
-            get(move || async move { Json(doc.as_ref().clone()) }),
-        )
+        .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
         .fallback(|| async { error_response(StatusCode::NOT_FOUND, "not_found", "no such route") })
         .method_not_allowed_fallback(|| async {
             error_response(
@@ -122,11 +111,7 @@ pub fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(cors(&state.config))
         .layer(CatchPanicLayer::custom(|_| {
-            error_response(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "internal",
-                "internal error",
-            )
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
         }))
         .layer(middleware::from_fn(request_log))
         .with_state(state)
@@ -136,12 +121,7 @@ fn cors(config: &RuntimeConfig) -> CorsLayer {
     let origins = if config.cors_origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
     } else {
-        AllowOrigin::list(
-            config
-                .cors_origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
+        AllowOrigin::list(config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     CorsLayer::new()
         .allow_origin(origins)
@@ -162,9 +142,7 @@ async fn request_log(request: Request, next: Next) -> Response {
         .headers()
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
-        .filter(|v| {
-            (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        })
+        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     let method = request.method().clone();
@@ -196,18 +174,10 @@ struct Health {
 async fn health(State(state): State<AppState>) -> Response {
     let probe = crate::store::Key::new("TENANT#health", "TENANT");
     match state.store.get(crate::store::Table::Tenants, &probe).await {
-        Ok(_) => Json(Health {
-            status: "ok",
-            stage: state.config.stage.clone(),
-        })
-        .into_response(),
+        Ok(_) => Json(Health { status: "ok", stage: state.config.stage.clone() }).into_response(),
         Err(err) => {
             tracing::error!(error = %err, "health check failed");
-            error_response(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable",
-                "the store does not answer",
-            )
+            error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store does not answer")
         }
     }
 }

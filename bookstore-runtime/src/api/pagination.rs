@@ -71,29 +71,19 @@ impl CursorKeys {
         let mut hasher = Sha256::new();
         hasher.update(b"bookstore cursor key v1\0");
         hasher.update(secret.expose().as_bytes());
-        Self {
-            key: hasher.finalize().to_vec(),
-        }
+        Self { key: hasher.finalize().to_vec() }
     }
 
     fn sign(&self, payload: &[u8]) -> Vec<u8> {
-        let mut mac = HmacSha256::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
         mac.update(payload);
         mac.finalize().into_bytes().to_vec()
     }
 
     fn encode(&self, offset: usize, scope: &str) -> String {
-        let payload = serde_json::to_vec(&CursorPayload {
-            o: offset,
-            q: scope.to_owned(),
-        })
-        .unwrap_or_default();
-        format!(
-            "{}.{}",
-            URL_SAFE_NO_PAD.encode(&payload),
-            URL_SAFE_NO_PAD.encode(self.sign(&payload))
-        )
+        let payload = serde_json::to_vec(&CursorPayload { o: offset, q: scope.to_owned() }).unwrap_or_default();
+        format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(self.sign(&payload)))
     }
 
     fn decode(&self, cursor: &str, scope: &str) -> Result<usize, Error> {
@@ -101,8 +91,8 @@ impl CursorKeys {
         let (payload, signature) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
         let signature = URL_SAFE_NO_PAD.decode(signature).map_err(|_| invalid())?;
-        let mut mac = HmacSha256::new_from_slice(&self.key)
-            .unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
+        let mut mac =
+            HmacSha256::new_from_slice(&self.key).unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
         mac.update(&payload);
         mac.verify_slice(&signature).map_err(|_| invalid())?;
         let payload: CursorPayload = serde_json::from_slice(&payload).map_err(|_| invalid())?;
@@ -133,38 +123,26 @@ pub fn scope_of(parts: &[&str]) -> String {
 
 impl PageRequest {
     /// Reads `page`, `limit` and `cursor`; `scope` names the caller and the query.
-    pub fn parse(
-        params: &PageParams,
-        default_limit: usize,
-        keys: &CursorKeys,
-        scope: String,
-    ) -> Result<Self, Error> {
+    pub fn parse(params: &PageParams, default_limit: usize, keys: &CursorKeys, scope: String) -> Result<Self, Error> {
         let limit = match &params.limit {
-            Some(raw) => PageLimit::parse(raw)
-                .map_err(|e| Error::bad_request("invalid_query", format!("limit: {e}")))?
-                .get(),
+            Some(raw) => {
+                PageLimit::parse(raw).map_err(|e| Error::bad_request("invalid_query", format!("limit: {e}")))?.get()
+            }
             None => default_limit,
         };
-        let offset = match (&params.cursor, &params.page) {
-            (Some(cursor), _) => keys.decode(cursor, &scope)?,
-            (None, Some(raw)) => {
-                let page = raw
-                    .trim()
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|p| (1..=1_000_000).contains(p))
-                    .ok_or_else(|| {
-                        Error::bad_request("invalid_query", "page: must be a whole number from 1")
-                    })?;
-                (page - 1) * limit
-            }
-            (None, None) => 0,
-        };
-        Ok(Self {
-            offset,
-            limit,
-            scope,
-        })
+        let offset =
+            match (&params.cursor, &params.page) {
+                (Some(cursor), _) => keys.decode(cursor, &scope)?,
+                (None, Some(raw)) => {
+                    let page =
+                        raw.trim().parse::<usize>().ok().filter(|p| (1..=1_000_000).contains(p)).ok_or_else(|| {
+                            Error::bad_request("invalid_query", "page: must be a whole number from 1")
+                        })?;
+                    (page - 1) * limit
+                }
+                (None, None) => 0,
+            };
+        Ok(Self { offset, limit, scope })
     }
 
     /// Cuts one page out of the full, ordered result and describes it.
@@ -185,8 +163,7 @@ impl PageRequest {
                 has_next,
                 has_previous,
                 next_cursor: has_next.then(|| keys.encode(end, &self.scope)),
-                previous_cursor: has_previous
-                    .then(|| keys.encode(start.saturating_sub(self.limit), &self.scope)),
+                previous_cursor: has_previous.then(|| keys.encode(start.saturating_sub(self.limit), &self.scope)),
             },
         }
     }
@@ -206,27 +183,13 @@ mod tests {
 
     #[test]
     fn cursors_walk_forward_and_back() {
-        let first = request(
-            PageParams {
-                limit: Some("2".into()),
-                ..Default::default()
-            },
-            "s",
-        )
-        .expect("valid");
+        let first = request(PageParams { limit: Some("2".into()), ..Default::default() }, "s").expect("valid");
         let page = first.page((0..5).collect::<Vec<_>>(), &keys());
         assert_eq!(page.data, vec![0, 1]);
         assert_eq!(page.pagination.total_pages, 3);
         let next = page.pagination.next_cursor.expect("has next");
-        let second = request(
-            PageParams {
-                limit: Some("2".into()),
-                cursor: Some(next),
-                ..Default::default()
-            },
-            "s",
-        )
-        .expect("valid");
+        let second = request(PageParams { limit: Some("2".into()), cursor: Some(next), ..Default::default() }, "s")
+            .expect("valid");
         let page = second.page((0..5).collect::<Vec<_>>(), &keys());
         assert_eq!(page.data, vec![2, 3]);
         assert_eq!(page.pagination.current_page, 2);
@@ -235,58 +198,17 @@ mod tests {
 
     #[test]
     fn tampered_foreign_or_garbage_cursors_are_bad_requests() {
-        let first = request(
-            PageParams {
-                limit: Some("2".into()),
-                ..Default::default()
-            },
-            "s",
-        )
-        .expect("valid");
-        let cursor = first
-            .page((0..5).collect::<Vec<_>>(), &keys())
-            .pagination
-            .next_cursor
-            .expect("next");
+        let first = request(PageParams { limit: Some("2".into()), ..Default::default() }, "s").expect("valid");
+        let cursor = first.page((0..5).collect::<Vec<_>>(), &keys()).pagination.next_cursor.expect("next");
         let (payload, sig) = cursor.split_once('.').expect("two parts");
         let forged_payload = URL_SAFE_NO_PAD.encode(r#"{"o":0,"q":"s"}"#);
-        for bad in [
-            format!("{forged_payload}.{sig}"),
-            "garbage".to_owned(),
-            format!("{payload}."),
-            "%%%.###".to_owned(),
-        ] {
-            let parsed = request(
-                PageParams {
-                    cursor: Some(bad.clone()),
-                    ..Default::default()
-                },
-                "s",
-            );
-            assert!(
-                matches!(
-                    parsed,
-                    Err(Error::BadRequest {
-                        code: "invalid_cursor",
-                        ..
-                    })
-                ),
-                "{bad}"
-            );
+        for bad in
+            [format!("{forged_payload}.{sig}"), "garbage".to_owned(), format!("{payload}."), "%%%.###".to_owned()]
+        {
+            let parsed = request(PageParams { cursor: Some(bad.clone()), ..Default::default() }, "s");
+            assert!(matches!(parsed, Err(Error::BadRequest { code: "invalid_cursor", .. })), "{bad}");
         }
-        let foreign = request(
-            PageParams {
-                cursor: Some(cursor),
-                ..Default::default()
-            },
-            "other-scope",
-        );
-        assert!(matches!(
-            foreign,
-            Err(Error::BadRequest {
-                code: "invalid_cursor",
-                ..
-            })
-        ));
+        let foreign = request(PageParams { cursor: Some(cursor), ..Default::default() }, "other-scope");
+        assert!(matches!(foreign, Err(Error::BadRequest { code: "invalid_cursor", .. })));
     }
 }

@@ -37,15 +37,13 @@ async fn checkout(
     headers: HeaderMap,
     ApiJson(request): ApiJson<CheckoutRequest>,
 ) -> Result<Response, ApiError> {
-    let idempotency = match headers.get("idempotency-key") {
-        None => None,
-        Some(value) => Some(IdempotencyKey::parse(value.to_str().map_err(|_| {
-            Error::bad_request(
-                "invalid_idempotency_key",
-                "Idempotency-Key must be visible ASCII",
-            )
-        })?)?),
-    };
+    let idempotency =
+        match headers.get("idempotency-key") {
+            None => None,
+            Some(value) => Some(IdempotencyKey::parse(value.to_str().map_err(|_| {
+                Error::bad_request("invalid_idempotency_key", "Idempotency-Key must be visible ASCII")
+            })?)?),
+        };
     let outcome = orders::checkout(
         state.store.as_ref(),
         &caller.tenant,
@@ -62,9 +60,7 @@ async fn checkout(
     }
     let mut response = (StatusCode::CREATED, Json(outcome.purchase)).into_response();
     if outcome.replayed {
-        response
-            .headers_mut()
-            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+        response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
     }
     Ok(response)
 }
@@ -87,22 +83,16 @@ async fn list_purchases(
     let status = match filter.status.as_deref() {
         None => None,
         Some(raw) => Some(PurchaseStatus::parse(raw).ok_or_else(|| {
-            Error::bad_request("invalid_query", "status: must be PENDING, PAYMENT_PROCESSED, SHIPPED, DELIVERED, CANCELLED or PAYMENT_FAILED")
+            Error::bad_request(
+                "invalid_query",
+                "status: must be PENDING, PAYMENT_PROCESSED, SHIPPED, DELIVERED, CANCELLED or PAYMENT_FAILED",
+            )
         })?),
     };
-    let scope = scope_of(&[
-        caller.tenant.as_str(),
-        &caller.user_id.to_string(),
-        "purchases",
-        &format!("{status:?}"),
-    ]);
+    let scope = scope_of(&[caller.tenant.as_str(), &caller.user_id.to_string(), "purchases", &format!("{status:?}")]);
     let request = PageRequest::parse(&page, 20, &state.cursors, scope)?;
-    let purchases =
-        orders::user_purchases(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
-    let matching = purchases
-        .into_iter()
-        .filter(|p| status.is_none_or(|s| p.status == s))
-        .collect();
+    let purchases = orders::user_purchases(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
+    let matching = purchases.into_iter().filter(|p| status.is_none_or(|s| p.status == s)).collect();
     Ok(Json(request.page(matching, &state.cursors)))
 }
 
@@ -114,18 +104,11 @@ async fn get_purchase(
     ApiPath(raw): ApiPath<String>,
 ) -> Result<Json<Purchase>, ApiError> {
     let id = path_value("purchase_id", &raw, PurchaseId::parse)?;
-    Ok(Json(
-        orders::get_purchase(state.store.as_ref(), &caller.tenant, &caller.user_id, &id).await?,
-    ))
+    Ok(Json(orders::get_purchase(state.store.as_ref(), &caller.tenant, &caller.user_id, &id).await?))
 }
 
 #[utoipa::path(get, path = "/analytics/summary", tag = "purchases", security(("bearer" = [])),
     responses((status = 200, body = PurchaseSummary)))]
-async fn summary(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<PurchaseSummary>, ApiError> {
-    Ok(Json(
-        orders::summary(state.store.as_ref(), &caller.tenant, &caller.user_id).await?,
-    ))
+async fn summary(State(state): State<AppState>, caller: Caller) -> Result<Json<PurchaseSummary>, ApiError> {
+    Ok(Json(orders::summary(state.store.as_ref(), &caller.tenant, &caller.user_id).await?))
 }

@@ -32,10 +32,7 @@ pub struct RateLimiter {
 
 impl RateLimiter {
     pub fn new(limits: RateLimits) -> Self {
-        Self {
-            limits,
-            buckets: Mutex::new(HashMap::new()),
-        }
+        Self { limits, buckets: Mutex::new(HashMap::new()) }
     }
 
     fn limit(&self, class: RouteClass) -> RateLimit {
@@ -55,17 +52,9 @@ impl RateLimiter {
         let limit = self.limit(class);
         let rate = f64::from(limit.per_second.max(1));
         let burst = f64::from(limit.burst.max(1));
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let bucket = buckets.entry((tenant.clone(), class)).or_insert(Bucket {
-            tokens: burst,
-            refilled_at: now,
-        });
-        let elapsed = now
-            .saturating_duration_since(bucket.refilled_at)
-            .as_secs_f64();
+        let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let bucket = buckets.entry((tenant.clone(), class)).or_insert(Bucket { tokens: burst, refilled_at: now });
+        let elapsed = now.saturating_duration_since(bucket.refilled_at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.refilled_at = now;
         if bucket.tokens >= 1.0 {
@@ -73,9 +62,7 @@ impl RateLimiter {
             Ok(())
         } else {
             let wait = ((1.0 - bucket.tokens) / rate).ceil().max(1.0);
-            Err(Error::RateLimited {
-                retry_after_seconds: wait as u64,
-            })
+            Err(Error::RateLimited { retry_after_seconds: wait as u64 })
         }
     }
 }
@@ -87,15 +74,8 @@ mod tests {
     use super::*;
 
     fn limiter() -> RateLimiter {
-        let one = RateLimit {
-            per_second: 1,
-            burst: 2,
-        };
-        RateLimiter::new(RateLimits {
-            read: one,
-            write: one,
-            auth: one,
-        })
+        let one = RateLimit { per_second: 1, burst: 2 };
+        RateLimiter::new(RateLimits { read: one, write: one, auth: one })
     }
 
     #[test]
@@ -106,17 +86,8 @@ mod tests {
         assert!(limiter.check_at(&tenant, RouteClass::Read, start).is_ok());
         assert!(limiter.check_at(&tenant, RouteClass::Read, start).is_ok());
         let refused = limiter.check_at(&tenant, RouteClass::Read, start);
-        assert!(matches!(
-            refused,
-            Err(Error::RateLimited {
-                retry_after_seconds: 1
-            })
-        ));
-        assert!(
-            limiter
-                .check_at(&tenant, RouteClass::Read, start + Duration::from_secs(1))
-                .is_ok()
-        );
+        assert!(matches!(refused, Err(Error::RateLimited { retry_after_seconds: 1 })));
+        assert!(limiter.check_at(&tenant, RouteClass::Read, start + Duration::from_secs(1)).is_ok());
     }
 
     #[test]

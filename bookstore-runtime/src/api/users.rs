@@ -44,18 +44,8 @@ pub struct Session {
 }
 
 fn session(state: &AppState, user: &crate::domain::User) -> Session {
-    let token = state.tokens.issue(
-        user.user_id,
-        &user.tenant_id,
-        user.role,
-        Utc::now().timestamp(),
-    );
-    Session {
-        token,
-        token_type: "Bearer",
-        expires_in: state.tokens.ttl_seconds,
-        user: Profile::from(user),
-    }
+    let token = state.tokens.issue(user.user_id, &user.tenant_id, user.role, Utc::now().timestamp());
+    Session { token, token_type: "Bearer", expires_in: state.tokens.ttl_seconds, user: Profile::from(user) }
 }
 
 #[utoipa::path(post, path = "/register", tag = "users",
@@ -70,15 +60,8 @@ async fn register(
     let tenant = header_tenant(&headers)?;
     state.limiter.check(&tenant, RouteClass::Auth)?;
     accounts::require_active_tenant(state.store.as_ref(), &tenant).await?;
-    let user = accounts::register(
-        state.store.as_ref(),
-        &tenant,
-        UserId::new_v7(),
-        &body,
-        Role::Customer,
-        Utc::now(),
-    )
-    .await?;
+    let user =
+        accounts::register(state.store.as_ref(), &tenant, UserId::new_v7(), &body, Role::Customer, Utc::now()).await?;
     tracing::info!(tenant = %tenant, user = %user.user_id, "user registered");
     Ok((StatusCode::CREATED, Json(session(&state, &user))))
 }
@@ -136,18 +119,12 @@ async fn validate_token(
     accounts::get_user(state.store.as_ref(), &claims.tenant_id, &claims.sub)
         .await
         .map_err(|_| Error::Unauthorized("the token's user no longer exists".to_owned()))?;
-    Ok(Json(TokenValidity {
-        valid: true,
-        claims,
-    }))
+    Ok(Json(TokenValidity { valid: true, claims }))
 }
 
 #[utoipa::path(get, path = "/profile", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
-async fn get_profile(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<Json<Profile>, ApiError> {
+async fn get_profile(State(state): State<AppState>, caller: Caller) -> Result<Json<Profile>, ApiError> {
     let user = accounts::get_user(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
     Ok(Json(Profile::from(&user)))
 }
@@ -159,14 +136,8 @@ async fn put_profile(
     caller: Caller,
     ApiJson(change): ApiJson<ProfileChange>,
 ) -> Result<Json<Profile>, ApiError> {
-    let user = accounts::update_profile(
-        state.store.as_ref(),
-        &caller.tenant,
-        &caller.user_id,
-        change,
-        Utc::now(),
-    )
-    .await?;
+    let user =
+        accounts::update_profile(state.store.as_ref(), &caller.tenant, &caller.user_id, change, Utc::now()).await?;
     Ok(Json(Profile::from(&user)))
 }
 
@@ -177,14 +148,9 @@ async fn put_preferences(
     caller: Caller,
     ApiJson(preferences): ApiJson<Preferences>,
 ) -> Result<Json<Profile>, ApiError> {
-    let user = accounts::update_preferences(
-        state.store.as_ref(),
-        &caller.tenant,
-        &caller.user_id,
-        preferences,
-        Utc::now(),
-    )
-    .await?;
+    let user =
+        accounts::update_preferences(state.store.as_ref(), &caller.tenant, &caller.user_id, preferences, Utc::now())
+            .await?;
     Ok(Json(Profile::from(&user)))
 }
 
@@ -203,24 +169,16 @@ async fn list_page(
     list: BookList,
     params: &PageParams,
 ) -> Result<Json<Paginated<ListedBookView>>, ApiError> {
-    let scope = scope_of(&[
-        caller.tenant.as_str(),
-        &caller.user_id.to_string(),
-        &format!("{list:?}"),
-    ]);
+    let scope = scope_of(&[caller.tenant.as_str(), &caller.user_id.to_string(), &format!("{list:?}")]);
     let request = PageRequest::parse(params, 20, &state.cursors, scope)?;
-    let entries =
-        accounts::list(state.store.as_ref(), list, &caller.tenant, &caller.user_id).await?;
+    let entries = accounts::list(state.store.as_ref(), list, &caller.tenant, &caller.user_id).await?;
     let page = request.page(entries, &state.cursors);
     let mut data = Vec::with_capacity(page.data.len());
     for entry in page.data {
         let book = catalog::find_book(state.store.as_ref(), &caller.tenant, &entry.book_id).await?;
         data.push(ListedBookView { entry, book });
     }
-    Ok(Json(Paginated {
-        data,
-        pagination: page.pagination,
-    }))
+    Ok(Json(Paginated { data, pagination: page.pagination }))
 }
 
 #[utoipa::path(get, path = "/favorites", tag = "users", security(("bearer" = [])), params(PageParams),
@@ -278,14 +236,8 @@ async fn remove_favorite(
     ApiPath(raw): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let book = book_id(&raw)?;
-    accounts::remove_from_list(
-        state.store.as_ref(),
-        BookList::Favorites,
-        &caller.tenant,
-        &caller.user_id,
-        &book,
-    )
-    .await?;
+    accounts::remove_from_list(state.store.as_ref(), BookList::Favorites, &caller.tenant, &caller.user_id, &book)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -314,10 +266,9 @@ async fn add_to_wishlist(
         WishlistEntry::default()
     } else {
         serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => Error::Unprocessable {
-                code: "validation_failed",
-                message: e.to_string(),
-            },
+            serde_json::error::Category::Data => {
+                Error::Unprocessable { code: "validation_failed", message: e.to_string() }
+            }
             _ => Error::bad_request("malformed_json", e.to_string()),
         })?
     };
@@ -344,13 +295,7 @@ async fn remove_from_wishlist(
     ApiPath(raw): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     let book = book_id(&raw)?;
-    accounts::remove_from_list(
-        state.store.as_ref(),
-        BookList::Wishlist,
-        &caller.tenant,
-        &caller.user_id,
-        &book,
-    )
-    .await?;
+    accounts::remove_from_list(state.store.as_ref(), BookList::Wishlist, &caller.tenant, &caller.user_id, &book)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,6 +11,6 @@ pub use book::{Book, BookPatch, NewBook, valid_language, valid_publication_year}
 pub use purchase::{CartLine, Purchase, PurchaseItem, PurchaseStatus, ShippingAddress};
 pub use user::{Preferences, Role, Tenant, User};
 pub use values::{
-    BookId, Email, Isbn, KeyText, Money, PageLimit, PurchaseId, Quantity, Rating, TenantId, Text,
-    UserId, ValueError, WishlistPriority,
+    BookId, Email, Isbn, KeyText, Money, PageLimit, PurchaseId, Quantity, Rating, TenantId, Text, UserId, ValueError,
+    WishlistPriority,
 };

@@ -54,16 +54,12 @@ pub struct TenantId(String);
 impl TenantId {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let ok_len = (3..=32).contains(&raw.len());
-        let ok_chars = raw
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let ok_chars = raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let ok_start = raw.bytes().next().is_some_and(|b| b.is_ascii_lowercase());
         if ok_len && ok_chars && ok_start && !raw.ends_with('-') {
             Ok(Self(raw.to_owned()))
         } else {
-            Err(refuse(
-                "tenant id must be 3-32 characters of a-z, 0-9 and '-', starting with a letter",
-            ))
+            Err(refuse("tenant id must be 3-32 characters of a-z, 0-9 and '-', starting with a letter"))
         }
     }
     pub fn as_str(&self) -> &str {
@@ -89,9 +85,7 @@ macro_rules! uuid_id {
                 Self(id)
             }
             pub fn parse(raw: &str) -> Result<Self, ValueError> {
-                Uuid::try_parse(raw)
-                    .map(Self)
-                    .map_err(|_| refuse(concat!($what, " id must be a UUID")))
+                Uuid::try_parse(raw).map(Self).map_err(|_| refuse(concat!($what, " id must be a UUID")))
             }
             pub fn uuid(&self) -> Uuid {
                 self.0
@@ -140,16 +134,10 @@ impl Isbn {
                     .enumerate()
                     .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
                     .sum();
-                if sum % 10 == 0 {
-                    Ok(Self(compact))
-                } else {
-                    Err(refuse("isbn checksum does not match"))
-                }
+                if sum.is_multiple_of(10) { Ok(Self(compact)) } else { Err(refuse("isbn checksum does not match")) }
             }
             10 if compact[..9].bytes().all(|b| b.is_ascii_digit())
-                && compact[9..]
-                    .bytes()
-                    .all(|b| b.is_ascii_digit() || b == b'X') =>
+                && compact[9..].bytes().all(|b| b.is_ascii_digit() || b == b'X') =>
             {
                 let sum: u32 = compact
                     .bytes()
@@ -159,24 +147,19 @@ impl Isbn {
                         digit * (10 - i as u32)
                     })
                     .sum();
-                if sum % 11 != 0 {
+                if !sum.is_multiple_of(11) {
                     return Err(refuse("isbn checksum does not match"));
                 }
                 Ok(Self::from_isbn10_body(&compact[..9]))
             }
-            _ => Err(refuse(
-                "isbn must be 13 digits (or 10 with a valid check digit)",
-            )),
+            _ => Err(refuse("isbn must be 13 digits (or 10 with a valid check digit)")),
         }
     }
 
     fn from_isbn10_body(body9: &str) -> Self {
         let mut digits = format!("978{body9}");
-        let sum: u32 = digits
-            .bytes()
-            .enumerate()
-            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
-            .sum();
+        let sum: u32 =
+            digits.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 }).sum();
         digits.push(char::from(b'0' + ((10 - sum % 10) % 10) as u8));
         Self(digits)
     }
@@ -184,11 +167,8 @@ impl Isbn {
     /// Builds a valid ISBN-13 from a 12-digit body by computing its check digit.
     pub fn from_body(body12: u64) -> Self {
         let body = format!("{:012}", body12 % 1_000_000_000_000);
-        let sum: u32 = body
-            .bytes()
-            .enumerate()
-            .map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 })
-            .sum();
+        let sum: u32 =
+            body.bytes().enumerate().map(|(i, b)| u32::from(b - b'0') * if i % 2 == 0 { 1 } else { 3 }).sum();
         Self(format!("{body}{}", (10 - sum % 10) % 10))
     }
 
@@ -214,14 +194,8 @@ impl Email {
                     && !domain.ends_with('.')
                     && !domain.contains('@')
             })
-            && email
-                .chars()
-                .all(|c| c.is_ascii_graphic() && c != '#' && c != '"' && c != '\\');
-        if valid {
-            Ok(Self(email))
-        } else {
-            Err(refuse("email must look like name@example.com"))
-        }
+            && email.chars().all(|c| c.is_ascii_graphic() && c != '#' && c != '"' && c != '\\');
+        if valid { Ok(Self(email)) } else { Err(refuse("email must look like name@example.com")) }
     }
     pub fn as_str(&self) -> &str {
         &self.0
@@ -278,8 +252,8 @@ impl Money {
         Ok(Self(amount.round_dp(2)))
     }
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
-        let amount = Decimal::from_str_exact(raw.trim())
-            .map_err(|_| refuse("amount must be a decimal number like 19.90"))?;
+        let amount =
+            Decimal::from_str_exact(raw.trim()).map_err(|_| refuse("amount must be a decimal number like 19.90"))?;
         Self::new(amount)
     }
     /// Rounds any computed amount to cents, half away from zero (commercial rounding).
@@ -327,9 +301,7 @@ impl<'de> Deserialize<'de> for Money {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
             _ => {
-                return Err(serde::de::Error::custom(
-                    "amount must be a decimal string like \"19.90\"",
-                ));
+                return Err(serde::de::Error::custom("amount must be a decimal string like \"19.90\""));
             }
         };
         Money::parse(&text).map_err(serde::de::Error::custom)
@@ -364,9 +336,8 @@ impl Serialize for Quantity {
 impl<'de> Deserialize<'de> for Quantity {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
-        let n = value.as_i64().ok_or_else(|| {
-            serde::de::Error::custom("quantity must be a whole number from 1 to 99")
-        })?;
+        let n =
+            value.as_i64().ok_or_else(|| serde::de::Error::custom("quantity must be a whole number from 1 to 99"))?;
         Quantity::new(n).map_err(serde::de::Error::custom)
     }
 }
@@ -384,8 +355,8 @@ impl Rating {
         Ok(Self(value.round_dp(1)))
     }
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
-        let value = Decimal::from_str_exact(raw.trim())
-            .map_err(|_| refuse("rating must be a number between 0 and 5"))?;
+        let value =
+            Decimal::from_str_exact(raw.trim()).map_err(|_| refuse("rating must be a number between 0 and 5"))?;
         Self::new(value)
     }
     pub fn value(&self) -> Decimal {
@@ -406,9 +377,7 @@ impl<'de> Deserialize<'de> for Rating {
             serde_json::Value::String(s) => s.clone(),
             serde_json::Value::Number(n) => n.to_string(),
             _ => {
-                return Err(serde::de::Error::custom(
-                    "rating must be a number between 0 and 5",
-                ));
+                return Err(serde::de::Error::custom("rating must be a number between 0 and 5"));
             }
         };
         Rating::parse(&text).map_err(serde::de::Error::custom)
@@ -442,9 +411,8 @@ impl Default for WishlistPriority {
 impl<'de> Deserialize<'de> for WishlistPriority {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let value = serde_json::Value::deserialize(d)?;
-        let n = value.as_i64().ok_or_else(|| {
-            serde::de::Error::custom("priority must be a whole number from 1 to 5")
-        })?;
+        let n =
+            value.as_i64().ok_or_else(|| serde::de::Error::custom("priority must be a whole number from 1 to 5"))?;
         WishlistPriority::new(n).map_err(serde::de::Error::custom)
     }
 }

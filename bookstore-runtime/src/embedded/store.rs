@@ -12,20 +12,16 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use chrono::Utc;
-use redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-    WriteTransaction,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use tokio::sync::oneshot;
 
 use crate::store::{
-    ChangeKind, ChangeRecord, Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store,
-    StoreError, Table, UpdateAction, WriteAction, apply_update, check_transaction,
+    ChangeKind, ChangeRecord, Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table,
+    UpdateAction, WriteAction, apply_update, check_transaction,
 };
 
 type ItemTable = TableDefinition<'static, (&'static str, &'static str), &'static [u8]>;
-type IndexTable =
-    TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()>;
+type IndexTable = TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()>;
 
 const CHANGES: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("changes");
 /// The most requests committed together; bounds the latency one fsync adds to each.
@@ -75,10 +71,13 @@ fn index_entry(item: &Item, index: Index) -> Option<(String, String)> {
     Some((pk.to_owned(), sk.to_owned()))
 }
 
+/// The (old, new) images of each action of a write request.
+type Images = Vec<(Option<Item>, Option<Item>)>;
+
 /// A group of writes to commit; `outcome` gets one (old, new) image pair per action.
 struct WriteRequest {
     actions: Vec<WriteAction>,
-    outcome: oneshot::Sender<Result<Vec<(Option<Item>, Option<Item>)>, StoreError>>,
+    outcome: oneshot::Sender<Result<Images, StoreError>>,
 }
 
 /// The embedded store: a redb file under the data directory, or memory for tests.
@@ -102,16 +101,13 @@ impl Drop for EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path)
-            .map_err(|e| storage(format!("cannot open {}: {e}", path.display())))?;
+        let db = Database::create(path).map_err(|e| storage(format!("cannot open {}: {e}", path.display())))?;
         Self::start(db)
     }
 
     /// A store that lives in memory only.
     pub fn in_memory() -> Result<Self, StoreError> {
-        let db = Database::builder()
-            .create_with_backend(redb::backends::InMemoryBackend::new())
-            .map_err(storage)?;
+        let db = Database::builder().create_with_backend(redb::backends::InMemoryBackend::new()).map_err(storage)?;
         Self::start(db)
     }
 
@@ -125,34 +121,23 @@ impl EmbeddedStore {
             .name("store-writer".to_owned())
             .spawn(move || run_writer(&writer_db, requests, next_sequence))
             .map_err(storage)?;
-        Ok(Self {
-            db,
-            writer: Some(writer),
-            writer_thread: Some(writer_thread),
-        })
+        Ok(Self { db, writer: Some(writer), writer_thread: Some(writer_thread) })
     }
 
-    async fn write(
-        &self,
-        actions: Vec<WriteAction>,
-    ) -> Result<Vec<(Option<Item>, Option<Item>)>, StoreError> {
+    async fn write(&self, actions: Vec<WriteAction>) -> Result<Images, StoreError> {
         let (outcome, answer) = oneshot::channel();
         self.writer
             .as_ref()
             .ok_or_else(|| storage("store is closing"))?
             .send(WriteRequest { actions, outcome })
             .map_err(|_| storage("store writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| storage("store writer has stopped"))?
+        answer.await.map_err(|_| storage("store writer has stopped"))?
     }
 
     fn read_item(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let items = txn.open_table(items_table(table)).map_err(storage)?;
-        let found = items
-            .get((key.pk.as_str(), key.sk.as_str()))
-            .map_err(storage)?;
+        let found = items.get((key.pk.as_str(), key.sk.as_str())).map_err(storage)?;
         found.map(|v| decode(v.value())).transpose()
     }
 }
@@ -162,8 +147,7 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
     for table in Table::ALL {
         txn.open_table(items_table(table)).map_err(storage)?;
         for index in table.indexes() {
-            txn.open_table(index_table(table, *index))
-                .map_err(storage)?;
+            txn.open_table(index_table(table, *index)).map_err(storage)?;
         }
     }
     txn.open_table(CHANGES).map_err(storage)?;
@@ -173,11 +157,7 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
 fn last_sequence(db: &Database) -> Result<u64, StoreError> {
     let txn = db.begin_read().map_err(storage)?;
     let changes = txn.open_table(CHANGES).map_err(storage)?;
-    Ok(changes
-        .last()
-        .map_err(storage)?
-        .map(|(k, _)| k.value())
-        .unwrap_or(0))
+    Ok(changes.last().map_err(storage)?.map(|(k, _)| k.value()).unwrap_or(0))
 }
 
 fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_sequence: u64) {
@@ -207,16 +187,12 @@ fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_se
     }
 }
 
-type Outcome = Result<Vec<(Option<Item>, Option<Item>)>, StoreError>;
+type Outcome = Result<Images, StoreError>;
 
 /// Applies each request of the group in order inside one redb transaction, then commits.
 /// A request whose conditions fail is answered with its error and writes nothing; an
 /// I/O error fails the whole group, and nothing of it is committed.
-fn commit_group(
-    db: &Database,
-    group: &[WriteRequest],
-    next_sequence: &mut u64,
-) -> Result<Vec<Outcome>, StoreError> {
+fn commit_group(db: &Database, group: &[WriteRequest], next_sequence: &mut u64) -> Result<Vec<Outcome>, StoreError> {
     let txn = db.begin_write().map_err(storage)?;
     let mut outcomes = Vec::with_capacity(group.len());
     for request in group {
@@ -249,9 +225,7 @@ fn commit_group(
                     at: now,
                 };
                 let mut changes = txn.open_table(CHANGES).map_err(storage)?;
-                changes
-                    .insert(*next_sequence, encode(&record)?.as_slice())
-                    .map_err(storage)?;
+                changes.insert(*next_sequence, encode(&record)?.as_slice()).map_err(storage)?;
                 *next_sequence += 1;
             }
         }
@@ -264,35 +238,20 @@ fn commit_group(
 /// Reads the current images, checks every condition and computes the new images,
 /// writing nothing. Single-action requests report `ConditionFailed`; transactions
 /// report `TransactionCancelled` with the positions that failed.
-fn plan(
-    txn: &WriteTransaction,
-    actions: &[WriteAction],
-) -> Result<Vec<(Option<Item>, Option<Item>)>, StoreError> {
+fn plan(txn: &WriteTransaction, actions: &[WriteAction]) -> Result<Images, StoreError> {
     check_transaction(actions)?;
     let mut planned = Vec::with_capacity(actions.len());
     let mut failed = Vec::new();
     for (position, action) in actions.iter().enumerate() {
-        let key = action
-            .key()
-            .ok_or_else(|| StoreError::Invalid("item without pk/sk".into()))?;
+        let key = action.key().ok_or_else(|| StoreError::Invalid("item without pk/sk".into()))?;
         let current = {
-            let items = txn
-                .open_table(items_table(action.table()))
-                .map_err(storage)?;
-            let found = items
-                .get((key.pk.as_str(), key.sk.as_str()))
-                .map_err(storage)?;
+            let items = txn.open_table(items_table(action.table())).map_err(storage)?;
+            let found = items.get((key.pk.as_str(), key.sk.as_str())).map_err(storage)?;
             found.map(|v| decode(v.value())).transpose()?
         };
         let (condition, new) = match action {
-            WriteAction::Put {
-                item, condition, ..
-            } => (condition.as_ref(), Some(item.clone())),
-            WriteAction::Update {
-                actions: updates,
-                condition,
-                ..
-            } => {
+            WriteAction::Put { item, condition, .. } => (condition.as_ref(), Some(item.clone())),
+            WriteAction::Update { actions: updates, condition, .. } => {
                 let mut item = current.clone().unwrap_or_else(|| key_item(&key));
                 apply_update(&mut item, updates)?;
                 keep_key(&mut item, &key);
@@ -310,10 +269,7 @@ fn plan(
         [] => Ok(planned),
         _ if actions.len() == 1 => {
             let key = actions[0].key().unwrap_or_else(|| Key::new("", ""));
-            Err(StoreError::ConditionFailed {
-                table: actions[0].table(),
-                key,
-            })
+            Err(StoreError::ConditionFailed { table: actions[0].table(), key })
         }
         _ => Err(StoreError::TransactionCancelled { failed }),
     }
@@ -355,21 +311,12 @@ fn write_item(
         if before == after {
             continue;
         }
-        let mut entries = txn
-            .open_table(index_table(table, *index))
-            .map_err(storage)?;
+        let mut entries = txn.open_table(index_table(table, *index)).map_err(storage)?;
         if let Some((gpk, gsk)) = &before {
-            entries
-                .remove((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str()))
-                .map_err(storage)?;
+            entries.remove((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str())).map_err(storage)?;
         }
         if let Some((gpk, gsk)) = &after {
-            entries
-                .insert(
-                    (gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str()),
-                    (),
-                )
-                .map_err(storage)?;
+            entries.insert((gpk.as_str(), gsk.as_str(), key.pk.as_str(), key.sk.as_str()), ()).map_err(storage)?;
         }
     }
     Ok(())
@@ -411,16 +358,10 @@ impl EmbeddedStore {
         if !bounds_ordered(&lower, &upper) {
             return Ok(QueryPage::default());
         }
-        let range = items
-            .range::<(&str, &str)>((lower, upper))
-            .map_err(storage)?;
+        let range = items.range::<(&str, &str)>((lower, upper)).map_err(storage)?;
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut page = QueryPage::default();
-        let rows: Box<dyn Iterator<Item = _>> = if query.forward {
-            Box::new(range)
-        } else {
-            Box::new(range.rev())
-        };
+        let rows: Box<dyn Iterator<Item = _>> = if query.forward { Box::new(range) } else { Box::new(range.rev()) };
         for row in rows {
             let (_, value) = row.map_err(storage)?;
             if page.items.len() == limit {
@@ -434,9 +375,7 @@ impl EmbeddedStore {
 
     fn query_index(&self, query: &Query, index: Index) -> Result<QueryPage, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
-        let entries = txn
-            .open_table(index_table(query.table, index))
-            .map_err(storage)?;
+        let entries = txn.open_table(index_table(query.table, index)).map_err(storage)?;
         let items = txn.open_table(items_table(query.table)).map_err(storage)?;
         let mut scratch = String::new();
         let (lo, hi) = sort_bounds(&query.sk, &mut scratch);
@@ -444,12 +383,7 @@ impl EmbeddedStore {
         let mut lower = Bound::Included((gpk, lo, "", ""));
         let mut upper = Bound::Included((gpk, hi, KEY_END, KEY_END));
         if let Some(after) = &query.start_after {
-            let position = (
-                gpk,
-                attr(after, index.sk_attr()),
-                attr(after, "pk"),
-                attr(after, "sk"),
-            );
+            let position = (gpk, attr(after, index.sk_attr()), attr(after, "pk"), attr(after, "sk"));
             if query.forward {
                 lower = Bound::Excluded(position);
             } else {
@@ -459,16 +393,10 @@ impl EmbeddedStore {
         if !bounds_ordered(&lower, &upper) {
             return Ok(QueryPage::default());
         }
-        let range = entries
-            .range::<(&str, &str, &str, &str)>((lower, upper))
-            .map_err(storage)?;
+        let range = entries.range::<(&str, &str, &str, &str)>((lower, upper)).map_err(storage)?;
         let limit = query.limit.unwrap_or(usize::MAX);
         let mut page = QueryPage::default();
-        let rows: Box<dyn Iterator<Item = _>> = if query.forward {
-            Box::new(range)
-        } else {
-            Box::new(range.rev())
-        };
+        let rows: Box<dyn Iterator<Item = _>> = if query.forward { Box::new(range) } else { Box::new(range.rev()) };
         for row in rows {
             let (entry, _) = row.map_err(storage)?;
             if page.items.len() == limit {
@@ -498,19 +426,8 @@ impl Store for EmbeddedStore {
         self.read_item(table, key)
     }
 
-    async fn put(
-        &self,
-        table: Table,
-        item: Item,
-        condition: Option<Condition>,
-    ) -> Result<(), StoreError> {
-        self.write(vec![WriteAction::Put {
-            table,
-            item,
-            condition,
-        }])
-        .await
-        .map(|_| ())
+    async fn put(&self, table: Table, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.write(vec![WriteAction::Put { table, item, condition }]).await.map(|_| ())
     }
 
     async fn update(
@@ -520,32 +437,13 @@ impl Store for EmbeddedStore {
         actions: Vec<UpdateAction>,
         condition: Option<Condition>,
     ) -> Result<Item, StoreError> {
-        let action = WriteAction::Update {
-            table,
-            key: key.clone(),
-            actions,
-            condition,
-        };
+        let action = WriteAction::Update { table, key: key.clone(), actions, condition };
         let mut images = self.write(vec![action]).await?;
-        images
-            .pop()
-            .and_then(|(_, new)| new)
-            .ok_or_else(|| storage("update produced no image"))
+        images.pop().and_then(|(_, new)| new).ok_or_else(|| storage("update produced no image"))
     }
 
-    async fn delete(
-        &self,
-        table: Table,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, StoreError> {
-        let mut images = self
-            .write(vec![WriteAction::Delete {
-                table,
-                key: key.clone(),
-                condition,
-            }])
-            .await?;
+    async fn delete(&self, table: Table, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
+        let mut images = self.write(vec![WriteAction::Delete { table, key: key.clone(), condition }]).await?;
         Ok(images.pop().and_then(|(old, _)| old))
     }
 
@@ -555,14 +453,10 @@ impl Store for EmbeddedStore {
         }
         match query.index {
             None => self.query_table(&query),
-            Some(index) if query.table.indexes().contains(&index) => {
-                self.query_index(&query, index)
+            Some(index) if query.table.indexes().contains(&index) => self.query_index(&query, index),
+            Some(index) => {
+                Err(StoreError::Invalid(format!("table {} has no index {}", query.table.name(), index.name())))
             }
-            Some(index) => Err(StoreError::Invalid(format!(
-                "table {} has no index {}",
-                query.table.name(),
-                index.name()
-            ))),
         }
     }
 
@@ -570,26 +464,16 @@ impl Store for EmbeddedStore {
         check_transaction(&actions)?;
         match self.write(actions).await {
             Ok(_) => Ok(()),
-            Err(StoreError::ConditionFailed { .. }) => {
-                Err(StoreError::TransactionCancelled { failed: vec![0] })
-            }
+            Err(StoreError::ConditionFailed { .. }) => Err(StoreError::TransactionCancelled { failed: vec![0] }),
             Err(err) => Err(err),
         }
     }
 
-    async fn changes_after(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<ChangeRecord>, StoreError> {
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let changes = txn.open_table(CHANGES).map_err(storage)?;
         let mut records = Vec::new();
-        for row in changes
-            .range((after.saturating_add(1))..)
-            .map_err(storage)?
-            .take(limit)
-        {
+        for row in changes.range((after.saturating_add(1))..).map_err(storage)?.take(limit) {
             let (_, value) = row.map_err(storage)?;
             records.push(serde_json::from_slice(value.value()).map_err(storage)?);
         }

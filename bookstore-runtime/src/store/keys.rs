@@ -34,10 +34,7 @@ pub fn book_partition(tenant: &TenantId, book: &BookId) -> String {
 pub const BOOK_SK_PREFIX: &str = "BOOK#";
 
 pub fn book(tenant: &TenantId, book: &BookId, isbn: &Isbn) -> Key {
-    Key::new(
-        book_partition(tenant, book),
-        format!("{BOOK_SK_PREFIX}{isbn}"),
-    )
+    Key::new(book_partition(tenant, book), format!("{BOOK_SK_PREFIX}{isbn}"))
 }
 
 /// Marker row that makes an ISBN unique within a tenant.
@@ -99,8 +96,5 @@ pub fn purchases_by_time(tenant: &TenantId) -> String {
 
 /// Idempotency keys are hashed so any client string is a safe key component.
 pub fn idempotency(tenant: &TenantId, user: &UserId, idempotency_key_sha256: &str) -> Key {
-    Key::new(
-        user_partition(tenant, user),
-        format!("IDEMPOTENCY#{idempotency_key_sha256}"),
-    )
+    Key::new(user_partition(tenant, user), format!("IDEMPOTENCY#{idempotency_key_sha256}"))
 }

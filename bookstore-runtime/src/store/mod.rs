@@ -117,18 +117,12 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Self {
-            pk: pk.into(),
-            sk: sk.into(),
-        }
+        Self { pk: pk.into(), sk: sk.into() }
     }
 
     /// Reads the key attributes of an item.
     pub fn of(item: &Item) -> Option<Key> {
-        Some(Key::new(
-            item.get("pk")?.as_str()?,
-            item.get("sk")?.as_str()?,
-        ))
+        Some(Key::new(item.get("pk")?.as_str()?, item.get("sk")?.as_str()?))
     }
 }
 
@@ -154,10 +148,9 @@ impl Condition {
             Condition::Exists => current.is_some(),
             Condition::NotExists => current.is_none(),
             Condition::Equals(attr, value) => current.and_then(|i| i.get(attr)) == Some(value),
-            Condition::AtLeast(attr, min) => current
-                .and_then(|i| i.get(attr))
-                .and_then(Value::as_i64)
-                .is_some_and(|n| n >= *min),
+            Condition::AtLeast(attr, min) => {
+                current.and_then(|i| i.get(attr)).and_then(Value::as_i64).is_some_and(|n| n >= *min)
+            }
             Condition::All(all) => all.iter().all(|c| c.holds(current)),
         }
     }
@@ -184,9 +177,9 @@ pub fn apply_update(item: &mut Item, actions: &[UpdateAction]) -> Result<(), Sto
             UpdateAction::Add(attr, delta) => {
                 let current = match item.get(attr) {
                     None => 0,
-                    Some(v) => v.as_i64().ok_or_else(|| {
-                        StoreError::Invalid(format!("attribute {attr} is not an integer"))
-                    })?,
+                    Some(v) => {
+                        v.as_i64().ok_or_else(|| StoreError::Invalid(format!("attribute {attr} is not an integer")))?
+                    }
                 };
                 let next = current
                     .checked_add(*delta)
@@ -240,9 +233,9 @@ impl WriteAction {
     pub fn key(&self) -> Option<Key> {
         match self {
             WriteAction::Put { item, .. } => Key::of(item),
-            WriteAction::Update { key, .. }
-            | WriteAction::Delete { key, .. }
-            | WriteAction::Check { key, .. } => Some(key.clone()),
+            WriteAction::Update { key, .. } | WriteAction::Delete { key, .. } | WriteAction::Check { key, .. } => {
+                Some(key.clone())
+            }
         }
     }
 }
@@ -284,21 +277,10 @@ pub struct Query {
 
 impl Query {
     pub fn table(table: Table, pk: impl Into<String>, sk: SortKeyRange) -> Self {
-        Self {
-            table,
-            index: None,
-            pk: pk.into(),
-            sk,
-            forward: true,
-            limit: None,
-            start_after: None,
-        }
+        Self { table, index: None, pk: pk.into(), sk, forward: true, limit: None, start_after: None }
     }
     pub fn index(table: Table, index: Index, pk: impl Into<String>, sk: SortKeyRange) -> Self {
-        Self {
-            index: Some(index),
-            ..Self::table(table, pk, sk)
-        }
+        Self { index: Some(index), ..Self::table(table, pk, sk) }
     }
     pub fn backward(mut self) -> Self {
         self.forward = false;
@@ -357,12 +339,7 @@ pub enum StoreError {
 #[async_trait::async_trait]
 pub trait Store: Send + Sync + 'static {
     async fn get(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError>;
-    async fn put(
-        &self,
-        table: Table,
-        item: Item,
-        condition: Option<Condition>,
-    ) -> Result<(), StoreError>;
+    async fn put(&self, table: Table, item: Item, condition: Option<Condition>) -> Result<(), StoreError>;
     /// Applies the actions to the item (creating it when absent and the condition allows)
     /// and returns the new image.
     async fn update(
@@ -373,21 +350,12 @@ pub trait Store: Send + Sync + 'static {
         condition: Option<Condition>,
     ) -> Result<Item, StoreError>;
     /// Deletes the item and returns the old image (`None` when it was absent).
-    async fn delete(
-        &self,
-        table: Table,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<Option<Item>, StoreError>;
+    async fn delete(&self, table: Table, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError>;
     async fn query(&self, query: Query) -> Result<QueryPage, StoreError>;
     /// Applies every action or none (at most `MAX_TRANSACTION_ACTIONS`, one per item).
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError>;
     /// Change records with a sequence number greater than `after`, oldest first.
-    async fn changes_after(
-        &self,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<ChangeRecord>, StoreError>;
+    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError>;
 }
 
 /// A shared handle to a store adapter.
@@ -416,13 +384,9 @@ pub fn check_transaction(actions: &[WriteAction]) -> Result<(), StoreError> {
     }
     let mut seen = std::collections::HashSet::new();
     for action in actions {
-        let key = action
-            .key()
-            .ok_or_else(|| StoreError::Invalid("item without pk/sk".to_owned()))?;
+        let key = action.key().ok_or_else(|| StoreError::Invalid("item without pk/sk".to_owned()))?;
         if !seen.insert((action.table(), key)) {
-            return Err(StoreError::Invalid(
-                "a transaction touches an item twice".to_owned(),
-            ));
+            return Err(StoreError::Invalid("a transaction touches an item twice".to_owned()));
         }
     }
     Ok(())
@@ -434,8 +398,8 @@ pub fn record_item<T: Serialize>(
     key: &Key,
     index_keys: &[(Index, String, String)],
 ) -> Result<Item, StoreError> {
-    let Value::Object(mut item) = serde_json::to_value(record)
-        .map_err(|e| StoreError::Invalid(format!("record does not serialise: {e}")))?
+    let Value::Object(mut item) =
+        serde_json::to_value(record).map_err(|e| StoreError::Invalid(format!("record does not serialise: {e}")))?
     else {
         return Err(StoreError::Invalid("record is not an object".to_owned()));
     };

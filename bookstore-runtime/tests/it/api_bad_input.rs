@@ -50,38 +50,18 @@ fn protected_routes(book: &str) -> Vec<(Method, String)> {
 async fn every_protected_route_refuses_missing_expired_tampered_and_unsigned_tokens() {
     let app = TestApp::new().await;
     let shop = app.shop("shop-a").await;
-    let book = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await["book_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let book = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await["book_id"].as_str().expect("id").to_owned();
     let tenant = TenantId::parse("shop-a").expect("tenant");
     let now = chrono::Utc::now().timestamp();
-    let expired = app
-        .state
-        .tokens
-        .issue(UserId::new_v7(), &tenant, Role::Admin, now - 7200);
+    let expired = app.state.tokens.issue(UserId::new_v7(), &tenant, Role::Admin, now - 7200);
     let parts: Vec<&str> = shop.admin.split('.').collect();
     let mut claims: serde_json::Value =
         serde_json::from_slice(&URL_SAFE_NO_PAD.decode(parts[1]).expect("b64")).expect("json");
     claims["role"] = json!("admin");
     claims["tenant_id"] = json!("shop-b");
-    let tampered = format!(
-        "{}.{}.{}",
-        parts[0],
-        URL_SAFE_NO_PAD.encode(claims.to_string()),
-        parts[2]
-    );
-    let unsigned = format!(
-        "{}.{}.",
-        URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
-        parts[1]
-    );
-    let hs512 = format!(
-        "{}.{}.{}",
-        URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#),
-        parts[1],
-        parts[2]
-    );
+    let tampered = format!("{}.{}.{}", parts[0], URL_SAFE_NO_PAD.encode(claims.to_string()), parts[2]);
+    let unsigned = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#), parts[1]);
+    let hs512 = format!("{}.{}.{}", URL_SAFE_NO_PAD.encode(r#"{"alg":"HS512","typ":"JWT"}"#), parts[1], parts[2]);
     let bad_tokens: Vec<Option<String>> = vec![
         None,
         Some(expired),
@@ -93,23 +73,12 @@ async fn every_protected_route_refuses_missing_expired_tampered_and_unsigned_tok
     ];
     for (method, path) in protected_routes(&book) {
         for token in &bad_tokens {
-            let reply = app
-                .call(method.clone(), &path, token.as_deref(), Some(json!({})))
-                .await;
-            assert_eq!(
-                reply.status,
-                StatusCode::UNAUTHORIZED,
-                "{method} {path} with {token:?}"
-            );
+            let reply = app.call(method.clone(), &path, token.as_deref(), Some(json!({}))).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{method} {path} with {token:?}");
         }
     }
     let basic = app
-        .send(
-            Request::get("/api/v1/cart")
-                .header("authorization", "Basic YTpi")
-                .body(Body::empty())
-                .expect("request"),
-        )
+        .send(Request::get("/api/v1/cart").header("authorization", "Basic YTpi").body(Body::empty()).expect("request"))
         .await;
     assert_eq!(basic.status, StatusCode::UNAUTHORIZED);
 }
@@ -118,37 +87,21 @@ async fn every_protected_route_refuses_missing_expired_tampered_and_unsigned_tok
 async fn customers_get_403_on_admin_routes_and_nothing_changes() {
     let app = TestApp::new().await;
     let shop = app.shop("shop-a").await;
-    let book = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await["book_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let book = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await["book_id"].as_str().expect("id").to_owned();
     let cases = [
         (
             Method::POST,
             "/api/v1/books".to_owned(),
             json!({"isbn": isbn(2), "title": "T", "author": "A", "category": "C", "price": "1.00", "stock_quantity": 1, "publication_year": 2000}),
         ),
-        (
-            Method::PUT,
-            format!("/api/v1/books/{book}"),
-            json!({"stock_quantity": 0}),
-        ),
+        (Method::PUT, format!("/api/v1/books/{book}"), json!({"stock_quantity": 0})),
         (Method::DELETE, format!("/api/v1/books/{book}"), json!({})),
     ];
     for (method, path, body) in cases {
-        let reply = app
-            .call(method.clone(), &path, Some(&shop.alice), Some(body))
-            .await;
+        let reply = app.call(method.clone(), &path, Some(&shop.alice), Some(body)).await;
         assert_eq!(reply.status, StatusCode::FORBIDDEN, "{method} {path}");
     }
-    let still = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/books/{book}"),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let still = app.call(Method::GET, &format!("/api/v1/books/{book}"), Some(&shop.alice), None).await;
     assert_eq!(still.body["stock_quantity"], 5);
 }
 
@@ -163,35 +116,18 @@ async fn malformed_bodies_are_4xx() {
             .body(body)
             .expect("request")
     };
-    let big = format!(
-        "{{\"book_id\": \"{}\", \"pad\": \"{}\"}}",
-        uuid::Uuid::now_v7(),
-        "x".repeat(2 * 1024 * 1024)
-    );
+    let big = format!("{{\"book_id\": \"{}\", \"pad\": \"{}\"}}", uuid::Uuid::now_v7(), "x".repeat(2 * 1024 * 1024));
     let too_large = app.send(send(Body::from(big), "application/json")).await;
     assert_eq!(too_large.status, StatusCode::PAYLOAD_TOO_LARGE);
-    let not_utf8 = app
-        .send(send(
-            Body::from(vec![b'{', b'"', 0xff, 0xfe, b'"', b'}']),
-            "application/json",
-        ))
-        .await;
+    let not_utf8 = app.send(send(Body::from(vec![b'{', b'"', 0xff, 0xfe, b'"', b'}']), "application/json")).await;
     assert_eq!(not_utf8.status, StatusCode::BAD_REQUEST);
     let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
     let deep = app.send(send(Body::from(nested), "application/json")).await;
     assert!(deep.status.is_client_error(), "{}", deep.status);
-    let deep_object = format!(
-        "{{\"book_id\": {}1{}}}",
-        "{\"a\":".repeat(10_000),
-        "}".repeat(10_000)
-    );
-    let deep = app
-        .send(send(Body::from(deep_object), "application/json"))
-        .await;
+    let deep_object = format!("{{\"book_id\": {}1{}}}", "{\"a\":".repeat(10_000), "}".repeat(10_000));
+    let deep = app.send(send(Body::from(deep_object), "application/json")).await;
     assert!(deep.status.is_client_error());
-    let truncated = app
-        .send(send(Body::from("{\"book_id\": "), "application/json"))
-        .await;
+    let truncated = app.send(send(Body::from("{\"book_id\": "), "application/json")).await;
     assert_eq!(truncated.status, StatusCode::BAD_REQUEST);
     let wrong_type = app.send(send(Body::from("{}"), "text/plain")).await;
     assert!(wrong_type.status.is_client_error());
@@ -204,22 +140,14 @@ async fn malformed_bodies_are_4xx() {
         )
         .await;
     assert_eq!(unknown_field.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(
-        unknown_field.body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("price")
-    );
+    assert!(unknown_field.body["error"]["message"].as_str().expect("message").contains("price"));
 }
 
 #[tokio::test]
 async fn ids_with_separators_or_garbage_never_reach_a_key() {
     let app = TestApp::new().await;
     let shop = app.shop("shop-a").await;
-    let book = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await["book_id"]
-        .as_str()
-        .expect("id")
-        .to_owned();
+    let book = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await["book_id"].as_str().expect("id").to_owned();
     let forged = [
         format!("{book}%23BOOK%23{}", isbn(1)),
         "shop-a%23x".to_owned(),
@@ -242,40 +170,14 @@ async fn ids_with_separators_or_garbage_never_reach_a_key() {
             } else {
                 Method::GET
             };
-            let reply = app
-                .call(
-                    method,
-                    &path,
-                    Some(&shop.alice),
-                    Some(json!({"quantity": 1})),
-                )
-                .await;
-            assert_eq!(
-                reply.status,
-                StatusCode::BAD_REQUEST,
-                "{path}: {}",
-                reply.body
-            );
+            let reply = app.call(method, &path, Some(&shop.alice), Some(json!({"quantity": 1}))).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}: {}", reply.body);
             assert_eq!(reply.code(), "invalid_path");
         }
     }
-    let isbn_forged = app
-        .call(
-            Method::GET,
-            "/api/v1/books/by-isbn/978%23x",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let isbn_forged = app.call(Method::GET, "/api/v1/books/by-isbn/978%23x", Some(&shop.alice), None).await;
     assert_eq!(isbn_forged.status, StatusCode::BAD_REQUEST);
-    let bad_checksum = app
-        .call(
-            Method::GET,
-            "/api/v1/books/by-isbn/9788437604948",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let bad_checksum = app.call(Method::GET, "/api/v1/books/by-isbn/9788437604948", Some(&shop.alice), None).await;
     assert_eq!(bad_checksum.status, StatusCode::BAD_REQUEST);
 }
 
@@ -285,9 +187,7 @@ async fn unknown_routes_methods_and_bad_idempotency_keys_use_the_envelope() {
     let shop = app.shop("shop-a").await;
     let missing = app.call(Method::GET, "/api/v1/nothing", None, None).await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
-    let wrong_method = app
-        .call(Method::PATCH, "/api/v1/cart", Some(&shop.alice), None)
-        .await;
+    let wrong_method = app.call(Method::PATCH, "/api/v1/cart", Some(&shop.alice), None).await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(wrong_method.code(), "method_not_allowed");
     let long_key = "k".repeat(300);
@@ -306,51 +206,22 @@ async fn unknown_routes_methods_and_bad_idempotency_keys_use_the_envelope() {
 #[tokio::test]
 async fn the_tenant_rate_limit_answers_429_with_retry_after() {
     let mut config = bookstore_runtime::config::RuntimeConfig::for_tests();
-    config.rate_limits.read = bookstore_runtime::config::RateLimit {
-        per_second: 1,
-        burst: 3,
-    };
+    config.rate_limits.read = bookstore_runtime::config::RateLimit { per_second: 1, burst: 3 };
     let app = TestApp::with_config(config).await;
     let shop = app.shop("shop-a").await;
     let mut statuses = Vec::new();
     for _ in 0..5 {
-        statuses.push(
-            app.call(Method::GET, "/api/v1/cart", Some(&shop.alice), None)
-                .await,
-        );
+        statuses.push(app.call(Method::GET, "/api/v1/cart", Some(&shop.alice), None).await);
     }
-    let limited = statuses
-        .iter()
-        .find(|r| r.status == StatusCode::TOO_MANY_REQUESTS)
-        .expect("a 429");
+    let limited = statuses.iter().find(|r| r.status == StatusCode::TOO_MANY_REQUESTS).expect("a 429");
     assert_eq!(limited.code(), "rate_limited");
-    assert_eq!(
-        limited.headers.get("retry-after").map(|v| v.as_bytes()),
-        Some(&b"1"[..])
-    );
-    let writes = app
-        .call(
-            Method::DELETE,
-            "/api/v1/cart/clear",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
-    assert_eq!(
-        writes.status,
-        StatusCode::OK,
-        "writes have their own budget"
-    );
+    assert_eq!(limited.headers.get("retry-after").map(|v| v.as_bytes()), Some(&b"1"[..]));
+    let writes = app.call(Method::DELETE, "/api/v1/cart/clear", Some(&shop.alice), None).await;
+    assert_eq!(writes.status, StatusCode::OK, "writes have their own budget");
     app.add_tenant("shop-b").await;
     let (other, _) = app.user("shop-b", "x@shop-b.test", Role::Customer).await;
-    let other_tenant = app
-        .call(Method::GET, "/api/v1/cart", Some(&other), None)
-        .await;
-    assert_eq!(
-        other_tenant.status,
-        StatusCode::OK,
-        "tenants have separate budgets"
-    );
+    let other_tenant = app.call(Method::GET, "/api/v1/cart", Some(&other), None).await;
+    assert_eq!(other_tenant.status, StatusCode::OK, "tenants have separate budgets");
 }
 
 #[tokio::test]
@@ -368,10 +239,7 @@ async fn cors_allows_only_the_stage_origins() {
     };
     let allowed = app.send(preflight("http://localhost:5173")).await;
     assert_eq!(
-        allowed
-            .headers
-            .get("access-control-allow-origin")
-            .map(|v| v.as_bytes()),
+        allowed.headers.get("access-control-allow-origin").map(|v| v.as_bytes()),
         Some(&b"http://localhost:5173"[..])
     );
     let refused = app.send(preflight("https://evil.example")).await;

@@ -16,46 +16,23 @@ async fn cart_lines_add_update_remove_and_clear() {
     let book = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await;
     let id = book["book_id"].as_str().expect("id");
     let added = app
-        .call(
-            Method::POST,
-            "/api/v1/cart/add",
-            Some(&shop.alice),
-            Some(json!({"book_id": id, "quantity": 2})),
-        )
+        .call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 2})))
         .await;
     assert_eq!(added.status, StatusCode::OK);
     let again = app
-        .call(
-            Method::POST,
-            "/api/v1/cart/add",
-            Some(&shop.alice),
-            Some(json!({"book_id": id, "quantity": 1})),
-        )
+        .call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 1})))
         .await;
-    assert_eq!(
-        again.body["items"][0]["quantity"], 3,
-        "adding the same book adds to its line"
-    );
+    assert_eq!(again.body["items"][0]["quantity"], 3, "adding the same book adds to its line");
     assert_eq!(again.body["subtotal"], "30.00");
     assert_eq!(again.body["tax"], "1.20");
     assert_eq!(again.body["total"], "31.20");
     let too_many = app
-        .call(
-            Method::POST,
-            "/api/v1/cart/add",
-            Some(&shop.alice),
-            Some(json!({"book_id": id, "quantity": 3})),
-        )
+        .call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 3})))
         .await;
     assert_eq!(too_many.status, StatusCode::CONFLICT);
     assert_eq!(too_many.code(), "insufficient_stock");
     let updated = app
-        .call(
-            Method::PUT,
-            &format!("/api/v1/cart/update/{id}"),
-            Some(&shop.alice),
-            Some(json!({"quantity": 1})),
-        )
+        .call(Method::PUT, &format!("/api/v1/cart/update/{id}"), Some(&shop.alice), Some(json!({"quantity": 1})))
         .await;
     assert_eq!(updated.body["items"][0]["quantity"], 1);
     let not_in_cart = app
@@ -67,43 +44,14 @@ async fn cart_lines_add_update_remove_and_clear() {
         )
         .await;
     assert_eq!(not_in_cart.status, StatusCode::NOT_FOUND);
-    let bobs = app
-        .call(Method::GET, "/api/v1/cart", Some(&shop.bob), None)
-        .await;
+    let bobs = app.call(Method::GET, "/api/v1/cart", Some(&shop.bob), None).await;
     assert_eq!(bobs.body["items"], json!([]), "carts are per user");
-    let removed = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/cart/remove/{id}"),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let removed = app.call(Method::DELETE, &format!("/api/v1/cart/remove/{id}"), Some(&shop.alice), None).await;
     assert_eq!(removed.body["items"], json!([]));
-    let removed_twice = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/cart/remove/{id}"),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let removed_twice = app.call(Method::DELETE, &format!("/api/v1/cart/remove/{id}"), Some(&shop.alice), None).await;
     assert_eq!(removed_twice.status, StatusCode::NOT_FOUND);
-    app.call(
-        Method::POST,
-        "/api/v1/cart/add",
-        Some(&shop.alice),
-        Some(json!({"book_id": id, "quantity": 1})),
-    )
-    .await;
-    let cleared = app
-        .call(
-            Method::DELETE,
-            "/api/v1/cart/clear",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 1}))).await;
+    let cleared = app.call(Method::DELETE, "/api/v1/cart/clear", Some(&shop.alice), None).await;
     assert_eq!(cleared.body["item_count"], 0);
 }
 
@@ -111,19 +59,8 @@ async fn cart_lines_add_update_remove_and_clear() {
 async fn quantities_must_be_whole_numbers_from_1_to_99() {
     let app = TestApp::new().await;
     let shop = app.shop("shop-a").await;
-    let id = app
-        .book(&shop.admin, &isbn(1), "Rayuela", 500, "10.00")
-        .await["book_id"]
-        .clone();
-    for quantity in [
-        json!(0),
-        json!(-1),
-        json!(1.5),
-        json!(100),
-        json!("2"),
-        json!(null),
-        json!(1e9),
-    ] {
+    let id = app.book(&shop.admin, &isbn(1), "Rayuela", 500, "10.00").await["book_id"].clone();
+    for quantity in [json!(0), json!(-1), json!(1.5), json!(100), json!("2"), json!(null), json!(1e9)] {
         let reply = app
             .call(
                 Method::POST,
@@ -133,33 +70,13 @@ async fn quantities_must_be_whole_numbers_from_1_to_99() {
             )
             .await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{quantity}");
-        assert!(
-            reply.body["error"]["message"]
-                .as_str()
-                .expect("message")
-                .contains("quantity")
-        );
+        assert!(reply.body["error"]["message"].as_str().expect("message").contains("quantity"));
     }
-    app.call(
-        Method::POST,
-        "/api/v1/cart/add",
-        Some(&shop.alice),
-        Some(json!({"book_id": id, "quantity": 99})),
-    )
-    .await;
+    app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 99}))).await;
     let over = app
-        .call(
-            Method::POST,
-            "/api/v1/cart/add",
-            Some(&shop.alice),
-            Some(json!({"book_id": id, "quantity": 1})),
-        )
+        .call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 1})))
         .await;
-    assert_eq!(
-        over.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "a line holds at most 99"
-    );
+    assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY, "a line holds at most 99");
 }
 
 #[tokio::test]
@@ -167,52 +84,19 @@ async fn a_cart_refuses_more_lines_than_one_checkout_transaction_holds() {
     let app = TestApp::new().await;
     let shop = app.shop("shop-a").await;
     for n in 0..=MAX_CART_LINES {
-        let id = app
-            .book(
-                &shop.admin,
-                &isbn(n as u64),
-                &format!("Libro {n}"),
-                5,
-                "1.00",
-            )
-            .await["book_id"]
-            .clone();
+        let id = app.book(&shop.admin, &isbn(n as u64), &format!("Libro {n}"), 5, "1.00").await["book_id"].clone();
         let reply = app
-            .call(
-                Method::POST,
-                "/api/v1/cart/add",
-                Some(&shop.alice),
-                Some(json!({"book_id": id, "quantity": 1})),
-            )
+            .call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 1})))
             .await;
         if n < MAX_CART_LINES {
             assert_eq!(reply.status, StatusCode::OK);
         } else {
-            assert_eq!(
-                reply.status,
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "{}",
-                reply.body
-            );
+            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
         }
     }
-    let checkout = app
-        .call(
-            Method::POST,
-            "/api/v1/purchases/checkout",
-            Some(&shop.alice),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(
-        checkout.status,
-        StatusCode::CREATED,
-        "a full cart still checks out in one transaction"
-    );
-    assert_eq!(
-        checkout.body["items"].as_array().expect("items").len(),
-        MAX_CART_LINES
-    );
+    let checkout = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
+    assert_eq!(checkout.status, StatusCode::CREATED, "a full cart still checks out in one transaction");
+    assert_eq!(checkout.body["items"].as_array().expect("items").len(), MAX_CART_LINES);
 }
 
 #[tokio::test]
@@ -220,25 +104,11 @@ async fn checkout_prices_taxes_decrements_stock_and_clears_the_cart() {
     let app = TestApp::new().await;
     let shop = app.shop("shop-a").await;
     let a = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.99").await["book_id"].clone();
-    let b = app
-        .book(&shop.admin, &isbn(2), "Ficciones", 2, "7.45")
-        .await["book_id"]
-        .clone();
-    app.call(
-        Method::POST,
-        "/api/v1/cart/add",
-        Some(&shop.alice),
-        Some(json!({"book_id": a, "quantity": 3})),
-    )
-    .await;
-    app.call(
-        Method::POST,
-        "/api/v1/cart/add",
-        Some(&shop.alice),
-        Some(json!({"book_id": b, "quantity": 2})),
-    )
-    .await;
-    let address = json!({"name": "Alicia", "line1": "Calle Mayor 1", "city": "Madrid", "postal_code": "28013", "country": "ES"});
+    let b = app.book(&shop.admin, &isbn(2), "Ficciones", 2, "7.45").await["book_id"].clone();
+    app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": a, "quantity": 3}))).await;
+    app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": b, "quantity": 2}))).await;
+    let address =
+        json!({"name": "Alicia", "line1": "Calle Mayor 1", "city": "Madrid", "postal_code": "28013", "country": "ES"});
     let reply = app
         .call(
             Method::POST,
@@ -251,83 +121,30 @@ async fn checkout_prices_taxes_decrements_stock_and_clears_the_cart() {
     let purchase = &reply.body;
     assert_eq!(purchase["status"], "PENDING");
     assert_eq!(purchase["subtotal"], "47.87");
-    assert_eq!(
-        purchase["tax"], "1.91",
-        "4 % of 47.87 = 1.9148, rounded half away from zero"
-    );
+    assert_eq!(purchase["tax"], "1.91", "4 % of 47.87 = 1.9148, rounded half away from zero");
     assert_eq!(purchase["total_amount"], "49.78");
     assert_eq!(purchase["payment_method"], "paypal");
-    let stock_a = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/books/{}", a.as_str().expect("id")),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let stock_a =
+        app.call(Method::GET, &format!("/api/v1/books/{}", a.as_str().expect("id")), Some(&shop.alice), None).await;
     assert_eq!(stock_a.body["stock_quantity"], 2);
-    let cart = app
-        .call(Method::GET, "/api/v1/cart", Some(&shop.alice), None)
-        .await;
+    let cart = app.call(Method::GET, "/api/v1/cart", Some(&shop.alice), None).await;
     assert_eq!(cart.body["items"], json!([]));
 
     let id = purchase["purchase_id"].as_str().expect("id");
-    let read = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/purchases/{id}"),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let read = app.call(Method::GET, &format!("/api/v1/purchases/{id}"), Some(&shop.alice), None).await;
     assert_eq!(read.body, *purchase);
-    let listed = app
-        .call(
-            Method::GET,
-            "/api/v1/purchases?status=pending",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let listed = app.call(Method::GET, "/api/v1/purchases?status=pending", Some(&shop.alice), None).await;
     assert_eq!(listed.body["pagination"]["total_items"], 1);
-    let none = app
-        .call(
-            Method::GET,
-            "/api/v1/purchases?status=SHIPPED",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let none = app.call(Method::GET, "/api/v1/purchases?status=SHIPPED", Some(&shop.alice), None).await;
     assert_eq!(none.body["pagination"]["total_items"], 0);
-    let bad_status = app
-        .call(
-            Method::GET,
-            "/api/v1/purchases?status=LOST",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let bad_status = app.call(Method::GET, "/api/v1/purchases?status=LOST", Some(&shop.alice), None).await;
     assert_eq!(bad_status.status, StatusCode::BAD_REQUEST);
-    let summary = app
-        .call(
-            Method::GET,
-            "/api/v1/purchases/analytics/summary",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let summary = app.call(Method::GET, "/api/v1/purchases/analytics/summary", Some(&shop.alice), None).await;
     assert_eq!(summary.body["purchase_count"], 1);
     assert_eq!(summary.body["total_spent"], "49.78");
     assert_eq!(summary.body["items_bought"], 5);
 
-    let empty = app
-        .call(
-            Method::POST,
-            "/api/v1/purchases/checkout",
-            Some(&shop.alice),
-            Some(json!({})),
-        )
-        .await;
+    let empty = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
     assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(empty.code(), "cart_empty");
 }
@@ -337,67 +154,25 @@ async fn checkout_with_stale_stock_is_409_naming_the_book_and_writes_nothing() {
     let app = TestApp::new().await;
     let shop = app.shop("shop-a").await;
     let plenty = app.book(&shop.admin, &isbn(1), "Rayuela", 5, "10.00").await["book_id"].clone();
-    let scarce = app
-        .book(&shop.admin, &isbn(2), "Ficciones", 2, "10.00")
-        .await;
+    let scarce = app.book(&shop.admin, &isbn(2), "Ficciones", 2, "10.00").await;
     let scarce_id = scarce["book_id"].as_str().expect("id");
-    app.call(
-        Method::POST,
-        "/api/v1/cart/add",
-        Some(&shop.alice),
-        Some(json!({"book_id": plenty, "quantity": 1})),
-    )
-    .await;
-    app.call(
-        Method::POST,
-        "/api/v1/cart/add",
-        Some(&shop.alice),
-        Some(json!({"book_id": scarce_id, "quantity": 2})),
-    )
-    .await;
-    app.call(
-        Method::PUT,
-        &format!("/api/v1/books/{scarce_id}"),
-        Some(&shop.admin),
-        Some(json!({"stock_quantity": 1})),
-    )
-    .await;
-    let reply = app
-        .call(
-            Method::POST,
-            "/api/v1/purchases/checkout",
-            Some(&shop.alice),
-            Some(json!({})),
-        )
+    app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": plenty, "quantity": 1})))
         .await;
+    app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": scarce_id, "quantity": 2})))
+        .await;
+    app.call(Method::PUT, &format!("/api/v1/books/{scarce_id}"), Some(&shop.admin), Some(json!({"stock_quantity": 1})))
+        .await;
+    let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.code(), "insufficient_stock");
-    assert!(
-        reply.body["error"]["message"]
-            .as_str()
-            .expect("message")
-            .contains("Ficciones")
-    );
+    assert!(reply.body["error"]["message"].as_str().expect("message").contains("Ficciones"));
     let plenty_now = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/books/{}", plenty.as_str().expect("id")),
-            Some(&shop.alice),
-            None,
-        )
+        .call(Method::GET, &format!("/api/v1/books/{}", plenty.as_str().expect("id")), Some(&shop.alice), None)
         .await;
     assert_eq!(plenty_now.body["stock_quantity"], 5, "no stock was taken");
-    let cart = app
-        .call(Method::GET, "/api/v1/cart", Some(&shop.alice), None)
-        .await;
-    assert_eq!(
-        cart.body["items"].as_array().expect("items").len(),
-        2,
-        "the cart is intact"
-    );
-    let purchases = app
-        .call(Method::GET, "/api/v1/purchases", Some(&shop.alice), None)
-        .await;
+    let cart = app.call(Method::GET, "/api/v1/cart", Some(&shop.alice), None).await;
+    assert_eq!(cart.body["items"].as_array().expect("items").len(), 2, "the cart is intact");
+    let purchases = app.call(Method::GET, "/api/v1/purchases", Some(&shop.alice), None).await;
     assert_eq!(purchases.body["pagination"]["total_items"], 0);
 }
 
@@ -405,23 +180,13 @@ async fn checkout_with_stale_stock_is_409_naming_the_book_and_writes_nothing() {
 async fn fifty_concurrent_checkouts_for_the_last_copy_sell_it_once() {
     let app = Arc::new(TestApp::new().await);
     let shop = app.shop("shop-a").await;
-    let book = app
-        .book(&shop.admin, &isbn(1), "El último ejemplar", 1, "10.00")
-        .await;
+    let book = app.book(&shop.admin, &isbn(1), "El último ejemplar", 1, "10.00").await;
     let id = book["book_id"].as_str().expect("id").to_owned();
     let mut buyers = Vec::new();
     for n in 0..50 {
-        let (token, _) = app
-            .user("shop-a", &format!("buyer{n}@shop-a.test"), Role::Customer)
-            .await;
-        let reply = app
-            .call(
-                Method::POST,
-                "/api/v1/cart/add",
-                Some(&token),
-                Some(json!({"book_id": id, "quantity": 1})),
-            )
-            .await;
+        let (token, _) = app.user("shop-a", &format!("buyer{n}@shop-a.test"), Role::Customer).await;
+        let reply =
+            app.call(Method::POST, "/api/v1/cart/add", Some(&token), Some(json!({"book_id": id, "quantity": 1}))).await;
         assert_eq!(reply.status, StatusCode::OK);
         buyers.push(token);
     }
@@ -429,14 +194,7 @@ async fn fifty_concurrent_checkouts_for_the_last_copy_sell_it_once() {
     for token in buyers {
         let app = Arc::clone(&app);
         tasks.spawn(async move {
-            app.call(
-                Method::POST,
-                "/api/v1/purchases/checkout",
-                Some(&token),
-                Some(json!({})),
-            )
-            .await
-            .status
+            app.call(Method::POST, "/api/v1/purchases/checkout", Some(&token), Some(json!({}))).await.status
         });
     }
     let mut created = 0;
@@ -449,14 +207,7 @@ async fn fifty_concurrent_checkouts_for_the_last_copy_sell_it_once() {
         }
     }
     assert_eq!((created, conflicts), (1, 49));
-    let after = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/books/{id}"),
-            Some(&shop.admin),
-            None,
-        )
-        .await;
+    let after = app.call(Method::GET, &format!("/api/v1/books/{id}"), Some(&shop.admin), None).await;
     assert_eq!(after.body["stock_quantity"], 0);
 }
 
@@ -464,17 +215,8 @@ async fn fifty_concurrent_checkouts_for_the_last_copy_sell_it_once() {
 async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
     let app = Arc::new(TestApp::new().await);
     let shop = app.shop("shop-a").await;
-    let id = app
-        .book(&shop.admin, &isbn(1), "Rayuela", 50, "10.00")
-        .await["book_id"]
-        .clone();
-    app.call(
-        Method::POST,
-        "/api/v1/cart/add",
-        Some(&shop.alice),
-        Some(json!({"book_id": id, "quantity": 2})),
-    )
-    .await;
+    let id = app.book(&shop.admin, &isbn(1), "Rayuela", 50, "10.00").await["book_id"].clone();
+    app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 2}))).await;
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..10 {
         let (app, token) = (Arc::clone(&app), shop.alice.clone());
@@ -496,18 +238,10 @@ async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
         ids.insert(reply.body["purchase_id"].as_str().expect("id").to_owned());
     }
     assert_eq!(ids.len(), 1, "every retry returns the same purchase");
-    let purchases = app
-        .call(Method::GET, "/api/v1/purchases", Some(&shop.alice), None)
-        .await;
+    let purchases = app.call(Method::GET, "/api/v1/purchases", Some(&shop.alice), None).await;
     assert_eq!(purchases.body["pagination"]["total_items"], 1);
-    let book = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/books/{}", id.as_str().expect("id")),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let book =
+        app.call(Method::GET, &format!("/api/v1/books/{}", id.as_str().expect("id")), Some(&shop.alice), None).await;
     assert_eq!(book.body["stock_quantity"], 48, "stock taken once");
     let replay = app
         .call_with(
@@ -518,13 +252,7 @@ async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
             &[("idempotency-key", "order-42")],
         )
         .await;
-    assert_eq!(
-        replay
-            .headers
-            .get("idempotent-replayed")
-            .map(|v| v.as_bytes()),
-        Some(&b"true"[..])
-    );
+    assert_eq!(replay.headers.get("idempotent-replayed").map(|v| v.as_bytes()), Some(&b"true"[..]));
     let different = app
         .call_with(
             Method::POST,
@@ -545,9 +273,5 @@ async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
             &[("idempotency-key", "order-42")],
         )
         .await;
-    assert_eq!(
-        bob_same_key.code(),
-        "cart_empty",
-        "keys are per user: bob's is new"
-    );
+    assert_eq!(bob_same_key.code(), "cart_empty", "keys are per user: bob's is new");
 }

@@ -10,35 +10,18 @@ use crate::support::{TestApp, isbn};
 async fn register_then_login_returns_tokens_for_the_header_tenant() {
     let app = TestApp::new().await;
     app.add_tenant("shop-a").await;
-    let body =
-        json!({"email": "Ana@Example.com", "password": "correct-horse", "first_name": "Ana"});
+    let body = json!({"email": "Ana@Example.com", "password": "correct-horse", "first_name": "Ana"});
     let reply = app
-        .call_with(
-            Method::POST,
-            "/api/v1/users/register",
-            None,
-            Some(body.clone()),
-            &[("x-tenant-id", "shop-a")],
-        )
+        .call_with(Method::POST, "/api/v1/users/register", None, Some(body.clone()), &[("x-tenant-id", "shop-a")])
         .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
     assert_eq!(reply.body["user"]["email"], "ana@example.com");
     assert_eq!(reply.body["user"]["role"], "customer");
-    assert!(
-        reply.body["user"].get("password_hash").is_none(),
-        "the hash never leaves"
-    );
+    assert!(reply.body["user"].get("password_hash").is_none(), "the hash never leaves");
     assert_eq!(reply.body["expires_in"], 3600);
 
-    let again = app
-        .call_with(
-            Method::POST,
-            "/api/v1/users/register",
-            None,
-            Some(body),
-            &[("x-tenant-id", "shop-a")],
-        )
-        .await;
+    let again =
+        app.call_with(Method::POST, "/api/v1/users/register", None, Some(body), &[("x-tenant-id", "shop-a")]).await;
     assert_eq!(again.status, StatusCode::CONFLICT);
     assert_eq!(again.code(), "email_taken");
 
@@ -53,20 +36,11 @@ async fn register_then_login_returns_tokens_for_the_header_tenant() {
         .await;
     assert_eq!(login.status, StatusCode::OK);
     let token = login.body["token"].as_str().expect("token");
-    let profile = app
-        .call(Method::GET, "/api/v1/users/profile", Some(token), None)
-        .await;
+    let profile = app.call(Method::GET, "/api/v1/users/profile", Some(token), None).await;
     assert_eq!(profile.status, StatusCode::OK);
     assert_eq!(profile.body["tenant_id"], "shop-a");
 
-    let check = app
-        .call(
-            Method::POST,
-            "/api/v1/users/validate-token",
-            None,
-            Some(json!({"token": token})),
-        )
-        .await;
+    let check = app.call(Method::POST, "/api/v1/users/validate-token", None, Some(json!({"token": token}))).await;
     assert_eq!(check.status, StatusCode::OK);
     assert_eq!(check.body["claims"]["tenant_id"], "shop-a");
 }
@@ -77,17 +51,9 @@ async fn the_same_email_may_register_in_two_tenants() {
     app.add_tenant("shop-a").await;
     app.add_tenant("shop-b").await;
     for tenant in ["shop-a", "shop-b"] {
-        let body =
-            json!({"email": "same@example.com", "password": "correct-horse", "first_name": "Same"});
-        let reply = app
-            .call_with(
-                Method::POST,
-                "/api/v1/users/register",
-                None,
-                Some(body),
-                &[("x-tenant-id", tenant)],
-            )
-            .await;
+        let body = json!({"email": "same@example.com", "password": "correct-horse", "first_name": "Same"});
+        let reply =
+            app.call_with(Method::POST, "/api/v1/users/register", None, Some(body), &[("x-tenant-id", tenant)]).await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
 }
@@ -101,15 +67,8 @@ async fn login_failures_do_not_say_which_part_was_wrong() {
         json!({"email": "ana@example.com", "password": "wrong-password"}),
         json!({"email": "nobody@example.com", "password": "password-123"}),
     ] {
-        let reply = app
-            .call_with(
-                Method::POST,
-                "/api/v1/users/login",
-                None,
-                Some(body),
-                &[("x-tenant-id", "shop-a")],
-            )
-            .await;
+        let reply =
+            app.call_with(Method::POST, "/api/v1/users/login", None, Some(body), &[("x-tenant-id", "shop-a")]).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         assert_eq!(reply.body["error"]["message"], "email or password is wrong");
     }
@@ -128,37 +87,16 @@ async fn login_failures_do_not_say_which_part_was_wrong() {
 #[tokio::test]
 async fn register_needs_a_valid_existing_tenant_header() {
     let app = TestApp::new().await;
-    let body =
-        json!({"email": "ana@example.com", "password": "correct-horse", "first_name": "Ana"});
-    let missing = app
-        .call(
-            Method::POST,
-            "/api/v1/users/register",
-            None,
-            Some(body.clone()),
-        )
-        .await;
+    let body = json!({"email": "ana@example.com", "password": "correct-horse", "first_name": "Ana"});
+    let missing = app.call(Method::POST, "/api/v1/users/register", None, Some(body.clone())).await;
     assert_eq!(missing.status, StatusCode::BAD_REQUEST);
     assert_eq!(missing.code(), "missing_tenant");
     let forged = app
-        .call_with(
-            Method::POST,
-            "/api/v1/users/register",
-            None,
-            Some(body.clone()),
-            &[("x-tenant-id", "shop#a")],
-        )
+        .call_with(Method::POST, "/api/v1/users/register", None, Some(body.clone()), &[("x-tenant-id", "shop#a")])
         .await;
     assert_eq!(forged.code(), "invalid_tenant");
-    let unknown = app
-        .call_with(
-            Method::POST,
-            "/api/v1/users/register",
-            None,
-            Some(body),
-            &[("x-tenant-id", "nowhere")],
-        )
-        .await;
+    let unknown =
+        app.call_with(Method::POST, "/api/v1/users/register", None, Some(body), &[("x-tenant-id", "nowhere")]).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
 }
 
@@ -167,39 +105,15 @@ async fn registration_fields_are_validated_by_name() {
     let app = TestApp::new().await;
     app.add_tenant("shop-a").await;
     let cases = [
-        (
-            json!({"email": "not-an-email", "password": "correct-horse", "first_name": "A"}),
-            "email",
-        ),
-        (
-            json!({"email": "a@b.com", "password": "short", "first_name": "A"}),
-            "password",
-        ),
-        (
-            json!({"email": "a@b.com", "password": "correct-horse", "first_name": ""}),
-            "first_name",
-        ),
-        (
-            json!({"email": "a@b.com", "password": "correct-horse", "first_name": "A", "role": "admin"}),
-            "role",
-        ),
+        (json!({"email": "not-an-email", "password": "correct-horse", "first_name": "A"}), "email"),
+        (json!({"email": "a@b.com", "password": "short", "first_name": "A"}), "password"),
+        (json!({"email": "a@b.com", "password": "correct-horse", "first_name": ""}), "first_name"),
+        (json!({"email": "a@b.com", "password": "correct-horse", "first_name": "A", "role": "admin"}), "role"),
     ];
     for (body, field) in cases {
-        let reply = app
-            .call_with(
-                Method::POST,
-                "/api/v1/users/register",
-                None,
-                Some(body),
-                &[("x-tenant-id", "shop-a")],
-            )
-            .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{field}: {}",
-            reply.body
-        );
+        let reply =
+            app.call_with(Method::POST, "/api/v1/users/register", None, Some(body), &[("x-tenant-id", "shop-a")]).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{field}: {}", reply.body);
         let message = reply.body["error"]["message"].as_str().expect("message");
         assert!(message.contains(field), "{field} not named in {message}");
     }
@@ -220,47 +134,19 @@ async fn profile_and_preferences_update_and_are_validated() {
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["first_name"], "Alicia");
     let prefs = json!({"categories": ["Ficción"], "authors": ["Borges"], "language": "es", "newsletter": true});
-    let reply = app
-        .call(
-            Method::PUT,
-            "/api/v1/users/preferences",
-            Some(&shop.alice),
-            Some(prefs.clone()),
-        )
-        .await;
+    let reply = app.call(Method::PUT, "/api/v1/users/preferences", Some(&shop.alice), Some(prefs.clone())).await;
     assert_eq!(reply.status, StatusCode::OK);
     assert_eq!(reply.body["preferences"], prefs);
     let bad = app
-        .call(
-            Method::PUT,
-            "/api/v1/users/preferences",
-            Some(&shop.alice),
-            Some(json!({"language": "spanish"})),
-        )
+        .call(Method::PUT, "/api/v1/users/preferences", Some(&shop.alice), Some(json!({"language": "spanish"})))
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     let bad = app
-        .call(
-            Method::PUT,
-            "/api/v1/users/preferences",
-            Some(&shop.alice),
-            Some(json!({"categories": ["a#b"]})),
-        )
+        .call(Method::PUT, "/api/v1/users/preferences", Some(&shop.alice), Some(json!({"categories": ["a#b"]})))
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
-    let role = app
-        .call(
-            Method::PUT,
-            "/api/v1/users/profile",
-            Some(&shop.alice),
-            Some(json!({"role": "admin"})),
-        )
-        .await;
-    assert_eq!(
-        role.status,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "role cannot be changed by the user"
-    );
+    let role = app.call(Method::PUT, "/api/v1/users/profile", Some(&shop.alice), Some(json!({"role": "admin"}))).await;
+    assert_eq!(role.status, StatusCode::UNPROCESSABLE_ENTITY, "role cannot be changed by the user");
 }
 
 #[tokio::test]
@@ -270,93 +156,35 @@ async fn favorites_and_wishlist_add_list_page_and_remove() {
     let mut ids = Vec::new();
     for n in 0..3 {
         ids.push(
-            app.book(&shop.admin, &isbn(n), &format!("Libro {n}"), 5, "10.00")
-                .await["book_id"]
+            app.book(&shop.admin, &isbn(n), &format!("Libro {n}"), 5, "10.00").await["book_id"]
                 .as_str()
                 .expect("id")
                 .to_owned(),
         );
     }
     for id in &ids {
-        let added = app
-            .call(
-                Method::POST,
-                &format!("/api/v1/users/favorites/{id}"),
-                Some(&shop.alice),
-                None,
-            )
-            .await;
+        let added = app.call(Method::POST, &format!("/api/v1/users/favorites/{id}"), Some(&shop.alice), None).await;
         assert_eq!(added.status, StatusCode::CREATED);
     }
-    let twice = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/users/favorites/{}", ids[0]),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let twice = app.call(Method::POST, &format!("/api/v1/users/favorites/{}", ids[0]), Some(&shop.alice), None).await;
     assert_eq!(twice.status, StatusCode::CONFLICT);
-    let page = app
-        .call(
-            Method::GET,
-            "/api/v1/users/favorites?limit=2",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let page = app.call(Method::GET, "/api/v1/users/favorites?limit=2", Some(&shop.alice), None).await;
     assert_eq!(page.status, StatusCode::OK);
     assert_eq!(page.body["data"].as_array().expect("data").len(), 2);
     assert_eq!(page.body["pagination"]["total_items"], 3);
-    assert_eq!(
-        page.body["data"][0]["book"]["title"]
-            .as_str()
-            .map(|t| t.starts_with("Libro")),
-        Some(true)
-    );
-    let cursor = page.body["pagination"]["next_cursor"]
-        .as_str()
-        .expect("next");
+    assert_eq!(page.body["data"][0]["book"]["title"].as_str().map(|t| t.starts_with("Libro")), Some(true));
+    let cursor = page.body["pagination"]["next_cursor"].as_str().expect("next");
     let next = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/users/favorites?limit=2&cursor={cursor}"),
-            Some(&shop.alice),
-            None,
-        )
+        .call(Method::GET, &format!("/api/v1/users/favorites?limit=2&cursor={cursor}"), Some(&shop.alice), None)
         .await;
     assert_eq!(next.body["data"].as_array().expect("data").len(), 1);
-    let bobs = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/users/favorites?cursor={cursor}"),
-            Some(&shop.bob),
-            None,
-        )
-        .await;
-    assert_eq!(
-        bobs.status,
-        StatusCode::BAD_REQUEST,
-        "a cursor is bound to its caller"
-    );
+    let bobs = app.call(Method::GET, &format!("/api/v1/users/favorites?cursor={cursor}"), Some(&shop.bob), None).await;
+    assert_eq!(bobs.status, StatusCode::BAD_REQUEST, "a cursor is bound to its caller");
 
-    let removed = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/users/favorites/{}", ids[0]),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let removed =
+        app.call(Method::DELETE, &format!("/api/v1/users/favorites/{}", ids[0]), Some(&shop.alice), None).await;
     assert_eq!(removed.status, StatusCode::NO_CONTENT);
-    let gone = app
-        .call(
-            Method::DELETE,
-            &format!("/api/v1/users/favorites/{}", ids[0]),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let gone = app.call(Method::DELETE, &format!("/api/v1/users/favorites/{}", ids[0]), Some(&shop.alice), None).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 
     let wish = app
@@ -369,53 +197,20 @@ async fn favorites_and_wishlist_add_list_page_and_remove() {
         .await;
     assert_eq!(wish.status, StatusCode::CREATED);
     assert_eq!(wish.body["priority"], 1);
-    let default_priority = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/users/wishlist/{}", ids[2]),
-            Some(&shop.alice),
-            None,
-        )
-        .await;
+    let default_priority =
+        app.call(Method::POST, &format!("/api/v1/users/wishlist/{}", ids[2]), Some(&shop.alice), None).await;
     assert_eq!(default_priority.body["priority"], 3);
-    for bad in [
-        json!({"priority": 0}),
-        json!({"priority": 6}),
-        json!({"priority": 2.5}),
-        json!({"rank": 1}),
-    ] {
-        let reply = app
-            .call(
-                Method::POST,
-                &format!("/api/v1/users/wishlist/{}", ids[0]),
-                Some(&shop.alice),
-                Some(bad),
-            )
-            .await;
+    for bad in [json!({"priority": 0}), json!({"priority": 6}), json!({"priority": 2.5}), json!({"rank": 1})] {
+        let reply =
+            app.call(Method::POST, &format!("/api/v1/users/wishlist/{}", ids[0]), Some(&shop.alice), Some(bad)).await;
         assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let list = app
-        .call(
-            Method::GET,
-            "/api/v1/users/wishlist",
-            Some(&shop.alice),
-            None,
-        )
-        .await;
-    let priorities: Vec<i64> = list.body["data"]
-        .as_array()
-        .expect("data")
-        .iter()
-        .map(|e| e["priority"].as_i64().expect("p"))
-        .collect();
+    let list = app.call(Method::GET, "/api/v1/users/wishlist", Some(&shop.alice), None).await;
+    let priorities: Vec<i64> =
+        list.body["data"].as_array().expect("data").iter().map(|e| e["priority"].as_i64().expect("p")).collect();
     assert_eq!(priorities, vec![1, 3], "highest priority first");
     let missing = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/users/wishlist/{}", uuid::Uuid::now_v7()),
-            Some(&shop.alice),
-            None,
-        )
+        .call(Method::POST, &format!("/api/v1/users/wishlist/{}", uuid::Uuid::now_v7()), Some(&shop.alice), None)
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }

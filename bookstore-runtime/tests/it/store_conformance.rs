@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use bookstore_runtime::embedded::EmbeddedStore;
 use bookstore_runtime::store::{
-    ChangeKind, Condition, Index, Item, Key, Query, SortKeyRange, Store, StoreError, Table,
-    UpdateAction, WriteAction, query_all,
+    ChangeKind, Condition, Index, Item, Key, Query, SortKeyRange, Store, StoreError, Table, UpdateAction, WriteAction,
+    query_all,
 };
 use serde_json::{Value, json};
 
@@ -37,63 +37,23 @@ async fn put_get_and_conditions(store: &dyn Store, ns: &str) {
     let key = Key::new(&pk, "USER#a@x.com");
     assert_eq!(store.get(Table::Users, &key).await.expect("get"), None);
     store
-        .put(
-            Table::Users,
-            item(&pk, "USER#a@x.com", json!({"n": 1})),
-            Some(Condition::NotExists),
-        )
+        .put(Table::Users, item(&pk, "USER#a@x.com", json!({"n": 1})), Some(Condition::NotExists))
         .await
         .expect("first put");
-    let again = store
-        .put(
-            Table::Users,
-            item(&pk, "USER#a@x.com", json!({"n": 2})),
-            Some(Condition::NotExists),
-        )
-        .await;
-    assert!(
-        matches!(again, Err(StoreError::ConditionFailed { .. })),
-        "{again:?}"
-    );
-    let stored = store
-        .get(Table::Users, &key)
-        .await
-        .expect("get")
-        .expect("present");
-    assert_eq!(
-        stored["n"],
-        json!(1),
-        "a failed conditional put must change nothing"
-    );
+    let again = store.put(Table::Users, item(&pk, "USER#a@x.com", json!({"n": 2})), Some(Condition::NotExists)).await;
+    assert!(matches!(again, Err(StoreError::ConditionFailed { .. })), "{again:?}");
+    let stored = store.get(Table::Users, &key).await.expect("get").expect("present");
+    assert_eq!(stored["n"], json!(1), "a failed conditional put must change nothing");
     let wrong = store
-        .put(
-            Table::Users,
-            item(&pk, "USER#a@x.com", json!({"n": 3})),
-            Some(Condition::Equals("n".into(), json!(9))),
-        )
+        .put(Table::Users, item(&pk, "USER#a@x.com", json!({"n": 3})), Some(Condition::Equals("n".into(), json!(9))))
         .await;
     assert!(wrong.is_err());
     store
-        .put(
-            Table::Users,
-            item(&pk, "USER#a@x.com", json!({"n": 3})),
-            Some(Condition::Equals("n".into(), json!(1))),
-        )
+        .put(Table::Users, item(&pk, "USER#a@x.com", json!({"n": 3})), Some(Condition::Equals("n".into(), json!(1))))
         .await
         .expect("guarded put");
-    assert_eq!(
-        store
-            .get(Table::Users, &key)
-            .await
-            .expect("get")
-            .expect("present")["n"],
-        json!(3)
-    );
-    assert_eq!(
-        store.get(Table::Books, &key).await.expect("get"),
-        None,
-        "tables are separate"
-    );
+    assert_eq!(store.get(Table::Users, &key).await.expect("get").expect("present")["n"], json!(3));
+    assert_eq!(store.get(Table::Books, &key).await.expect("get"), None, "tables are separate");
 }
 
 async fn update_and_delete(store: &dyn Store, ns: &str) {
@@ -102,10 +62,7 @@ async fn update_and_delete(store: &dyn Store, ns: &str) {
         .update(
             Table::Books,
             &key,
-            vec![
-                UpdateAction::Add("stock".into(), 5),
-                UpdateAction::Set("t".into(), json!("x")),
-            ],
+            vec![UpdateAction::Add("stock".into(), 5), UpdateAction::Set("t".into(), json!("x"))],
             Some(Condition::NotExists),
         )
         .await
@@ -125,10 +82,7 @@ async fn update_and_delete(store: &dyn Store, ns: &str) {
         .update(
             Table::Books,
             &key,
-            vec![
-                UpdateAction::Add("stock".into(), -5),
-                UpdateAction::Remove("t".into()),
-            ],
+            vec![UpdateAction::Add("stock".into(), -5), UpdateAction::Remove("t".into())],
             Some(Condition::AtLeast("stock".into(), 5)),
         )
         .await
@@ -139,135 +93,61 @@ async fn update_and_delete(store: &dyn Store, ns: &str) {
         .update(
             Table::Books,
             &key,
-            vec![
-                UpdateAction::Set("s".into(), json!("a")),
-                UpdateAction::Add("s".into(), 1),
-            ],
+            vec![UpdateAction::Set("s".into(), json!("a")), UpdateAction::Add("s".into(), 1)],
             None,
         )
         .await;
     assert!(not_number.is_err(), "adding to text is refused");
     assert!(
-        store
-            .get(Table::Books, &key)
-            .await
-            .expect("get")
-            .expect("present")
-            .get("s")
-            .is_none(),
+        store.get(Table::Books, &key).await.expect("get").expect("present").get("s").is_none(),
         "a refused update writes nothing"
     );
-    let old = store
-        .delete(Table::Books, &key, Some(Condition::Exists))
-        .await
-        .expect("delete");
+    let old = store.delete(Table::Books, &key, Some(Condition::Exists)).await.expect("delete");
     assert_eq!(old.expect("old image")["stock"], json!(0));
-    let twice = store
-        .delete(Table::Books, &key, Some(Condition::Exists))
-        .await;
+    let twice = store.delete(Table::Books, &key, Some(Condition::Exists)).await;
     assert!(matches!(twice, Err(StoreError::ConditionFailed { .. })));
-    assert_eq!(
-        store
-            .delete(Table::Books, &key, None)
-            .await
-            .expect("unconditional delete"),
-        None
-    );
+    assert_eq!(store.delete(Table::Books, &key, None).await.expect("unconditional delete"), None);
 }
 
 async fn queries_and_pages(store: &dyn Store, ns: &str) {
     let pk = format!("{ns}#cart");
     for n in 0..7 {
-        store
-            .put(
-                Table::ShoppingCart,
-                item(&pk, &format!("CART#{n}"), json!({"n": n})),
-                None,
-            )
-            .await
-            .expect("put");
+        store.put(Table::ShoppingCart, item(&pk, &format!("CART#{n}"), json!({"n": n})), None).await.expect("put");
     }
-    store
-        .put(Table::ShoppingCart, item(&pk, "OTHER#1", json!({})), None)
+    store.put(Table::ShoppingCart, item(&pk, "OTHER#1", json!({})), None).await.expect("put");
+    store.put(Table::ShoppingCart, item(&format!("{pk}x"), "CART#0", json!({})), None).await.expect("put");
+    let all = query_all(store, Query::table(Table::ShoppingCart, &pk, SortKeyRange::BeginsWith("CART#".into())))
         .await
-        .expect("put");
-    store
-        .put(
-            Table::ShoppingCart,
-            item(&format!("{pk}x"), "CART#0", json!({})),
-            None,
-        )
-        .await
-        .expect("put");
-    let all = query_all(
-        store,
-        Query::table(
-            Table::ShoppingCart,
-            &pk,
-            SortKeyRange::BeginsWith("CART#".into()),
-        ),
-    )
-    .await
-    .expect("query");
+        .expect("query");
     let ns_seen: Vec<i64> = all.iter().map(|i| i["n"].as_i64().expect("n")).collect();
-    assert_eq!(
-        ns_seen,
-        vec![0, 1, 2, 3, 4, 5, 6],
-        "only this partition and prefix, ascending"
-    );
+    assert_eq!(ns_seen, vec![0, 1, 2, 3, 4, 5, 6], "only this partition and prefix, ascending");
     let mut pages = Vec::new();
-    let mut query = Query::table(
-        Table::ShoppingCart,
-        &pk,
-        SortKeyRange::BeginsWith("CART#".into()),
-    )
-    .backward()
-    .limit(3);
+    let mut query =
+        Query::table(Table::ShoppingCart, &pk, SortKeyRange::BeginsWith("CART#".into())).backward().limit(3);
     loop {
         let page = store.query(query.clone()).await.expect("page");
-        pages.push(
-            page.items
-                .iter()
-                .map(|i| i["n"].as_i64().expect("n"))
-                .collect::<Vec<_>>(),
-        );
+        pages.push(page.items.iter().map(|i| i["n"].as_i64().expect("n")).collect::<Vec<_>>());
         match page.last_evaluated {
             Some(last) => query.start_after = Some(last),
             None => break,
         }
     }
     let flat: Vec<i64> = pages.concat();
-    assert_eq!(
-        flat,
-        vec![6, 5, 4, 3, 2, 1, 0],
-        "descending pages cover everything once: {pages:?}"
-    );
+    assert_eq!(flat, vec![6, 5, 4, 3, 2, 1, 0], "descending pages cover everything once: {pages:?}");
     let between = query_all(
         store,
-        Query::table(
-            Table::ShoppingCart,
-            &pk,
-            SortKeyRange::Between("CART#2".into(), "CART#4".into()),
-        ),
+        Query::table(Table::ShoppingCart, &pk, SortKeyRange::Between("CART#2".into(), "CART#4".into())),
     )
     .await
     .expect("between");
     assert_eq!(between.len(), 3);
-    let everything = query_all(
-        store,
-        Query::table(Table::ShoppingCart, &pk, SortKeyRange::All),
-    )
-    .await
-    .expect("all");
+    let everything = query_all(store, Query::table(Table::ShoppingCart, &pk, SortKeyRange::All)).await.expect("all");
     assert_eq!(everything.len(), 8);
 }
 
 async fn secondary_indexes(store: &dyn Store, ns: &str) {
     let index_pk = format!("{ns}#CATEGORY");
-    for (n, category) in ["poesia", "ficcion", "ficcion", "historia"]
-        .iter()
-        .enumerate()
-    {
+    for (n, category) in ["poesia", "ficcion", "ficcion", "historia"].iter().enumerate() {
         let book = item(
             &format!("{ns}#book{n}"),
             "BOOK#1",
@@ -275,83 +155,42 @@ async fn secondary_indexes(store: &dyn Store, ns: &str) {
         );
         store.put(Table::Books, book, None).await.expect("put");
     }
-    store
-        .put(
-            Table::Books,
-            item(&format!("{ns}#claim"), "UNIQUE#ISBN", json!({})),
-            None,
-        )
-        .await
-        .expect("sparse item");
+    store.put(Table::Books, item(&format!("{ns}#claim"), "UNIQUE#ISBN", json!({})), None).await.expect("sparse item");
     let fiction = query_all(
         store,
-        Query::index(
-            Table::Books,
-            Index::Gsi1,
-            &index_pk,
-            SortKeyRange::BeginsWith("ficcion#".into()),
-        ),
+        Query::index(Table::Books, Index::Gsi1, &index_pk, SortKeyRange::BeginsWith("ficcion#".into())),
     )
     .await
     .expect("gsi");
     assert_eq!(fiction.len(), 2);
-    let all = query_all(
-        store,
-        Query::index(Table::Books, Index::Gsi1, &index_pk, SortKeyRange::All),
-    )
-    .await
-    .expect("gsi");
+    let all =
+        query_all(store, Query::index(Table::Books, Index::Gsi1, &index_pk, SortKeyRange::All)).await.expect("gsi");
     let order: Vec<i64> = all.iter().map(|i| i["n"].as_i64().expect("n")).collect();
-    assert_eq!(
-        order,
-        vec![1, 2, 3, 0],
-        "ordered by index sort key; items without index keys are absent"
-    );
+    assert_eq!(order, vec![1, 2, 3, 0], "ordered by index sort key; items without index keys are absent");
     // Moving an item in the index removes its old entry.
     store
         .put(
             Table::Books,
-            item(
-                &format!("{ns}#book0"),
-                "BOOK#1",
-                json!({"gsi1pk": index_pk, "gsi1sk": "ficcion#book0", "n": 0}),
-            ),
+            item(&format!("{ns}#book0"), "BOOK#1", json!({"gsi1pk": index_pk, "gsi1sk": "ficcion#book0", "n": 0})),
             None,
         )
         .await
         .expect("re-put");
     let fiction = query_all(
         store,
-        Query::index(
-            Table::Books,
-            Index::Gsi1,
-            &index_pk,
-            SortKeyRange::BeginsWith("ficcion#".into()),
-        ),
+        Query::index(Table::Books, Index::Gsi1, &index_pk, SortKeyRange::BeginsWith("ficcion#".into())),
     )
     .await
     .expect("gsi");
     assert_eq!(fiction.len(), 3);
     let poetry = query_all(
         store,
-        Query::index(
-            Table::Books,
-            Index::Gsi1,
-            &index_pk,
-            SortKeyRange::BeginsWith("poesia#".into()),
-        ),
+        Query::index(Table::Books, Index::Gsi1, &index_pk, SortKeyRange::BeginsWith("poesia#".into())),
     )
     .await
     .expect("gsi");
     assert!(poetry.is_empty(), "the old index entry is gone");
-    store
-        .delete(
-            Table::Books,
-            &Key::new(format!("{ns}#book1"), "BOOK#1"),
-            None,
-        )
-        .await
-        .expect("delete");
+    store.delete(Table::Books, &Key::new(format!("{ns}#book1"), "BOOK#1"), None).await.expect("delete");
     let paged = store
         .query(Query::index(Table::Books, Index::Gsi1, &index_pk, SortKeyRange::All).limit(2))
         .await
@@ -359,39 +198,15 @@ async fn secondary_indexes(store: &dyn Store, ns: &str) {
     assert_eq!(paged.items.len(), 2);
     let mut rest = Query::index(Table::Books, Index::Gsi1, &index_pk, SortKeyRange::All);
     rest.start_after = paged.last_evaluated;
-    assert_eq!(
-        query_all(store, rest).await.expect("rest").len(),
-        1,
-        "a deleted item leaves the index"
-    );
-    let undefined = store
-        .query(Query::index(
-            Table::ShoppingCart,
-            Index::Gsi1,
-            "x",
-            SortKeyRange::All,
-        ))
-        .await;
+    assert_eq!(query_all(store, rest).await.expect("rest").len(), 1, "a deleted item leaves the index");
+    let undefined = store.query(Query::index(Table::ShoppingCart, Index::Gsi1, "x", SortKeyRange::All)).await;
     assert!(matches!(undefined, Err(StoreError::Invalid(_))));
 }
 
 async fn transactions(store: &dyn Store, ns: &str) {
     let stock = Key::new(format!("{ns}#tx-book"), "BOOK#1");
-    store
-        .put(
-            Table::Books,
-            item(&stock.pk, &stock.sk, json!({"stock": 1})),
-            None,
-        )
-        .await
-        .expect("put");
-    let order = |id: &str| {
-        item(
-            &format!("{ns}#tx-user"),
-            &format!("PURCHASE#{id}"),
-            json!({}),
-        )
-    };
+    store.put(Table::Books, item(&stock.pk, &stock.sk, json!({"stock": 1})), None).await.expect("put");
+    let order = |id: &str| item(&format!("{ns}#tx-user"), &format!("PURCHASE#{id}"), json!({}));
     let buy = |id: &str| {
         vec![
             WriteAction::Update {
@@ -400,30 +215,14 @@ async fn transactions(store: &dyn Store, ns: &str) {
                 actions: vec![UpdateAction::Add("stock".into(), -1)],
                 condition: Some(Condition::AtLeast("stock".into(), 1)),
             },
-            WriteAction::Put {
-                table: Table::Purchases,
-                item: order(id),
-                condition: Some(Condition::NotExists),
-            },
+            WriteAction::Put { table: Table::Purchases, item: order(id), condition: Some(Condition::NotExists) },
         ]
     };
-    store
-        .transact_write(buy("p1"))
-        .await
-        .expect("first purchase");
+    store.transact_write(buy("p1")).await.expect("first purchase");
     let second = store.transact_write(buy("p2")).await;
+    assert_eq!(second, Err(StoreError::TransactionCancelled { failed: vec![0] }));
     assert_eq!(
-        second,
-        Err(StoreError::TransactionCancelled { failed: vec![0] })
-    );
-    assert_eq!(
-        store
-            .get(
-                Table::Purchases,
-                &Key::new(format!("{ns}#tx-user"), "PURCHASE#p2")
-            )
-            .await
-            .expect("get"),
+        store.get(Table::Purchases, &Key::new(format!("{ns}#tx-user"), "PURCHASE#p2")).await.expect("get"),
         None,
         "nothing of a cancelled transaction is written"
     );
@@ -433,87 +232,34 @@ async fn transactions(store: &dyn Store, ns: &str) {
             key: stock.clone(),
             condition: Condition::Equals("stock".into(), json!(0)),
         },
-        WriteAction::Put {
-            table: Table::Purchases,
-            item: order("p3"),
-            condition: None,
-        },
+        WriteAction::Put { table: Table::Purchases, item: order("p3"), condition: None },
     ];
     store.transact_write(check).await.expect("check passes");
     let too_many: Vec<WriteAction> = (0..101)
-        .map(|n| WriteAction::Put {
-            table: Table::Purchases,
-            item: order(&format!("many{n}")),
-            condition: None,
-        })
+        .map(|n| WriteAction::Put { table: Table::Purchases, item: order(&format!("many{n}")), condition: None })
         .collect();
-    assert!(matches!(
-        store.transact_write(too_many).await,
-        Err(StoreError::Invalid(_))
-    ));
+    assert!(matches!(store.transact_write(too_many).await, Err(StoreError::Invalid(_))));
     let twice = vec![
-        WriteAction::Put {
-            table: Table::Purchases,
-            item: order("dup"),
-            condition: None,
-        },
+        WriteAction::Put { table: Table::Purchases, item: order("dup"), condition: None },
         WriteAction::Delete {
             table: Table::Purchases,
             key: Key::new(format!("{ns}#tx-user"), "PURCHASE#dup"),
             condition: None,
         },
     ];
-    assert!(matches!(
-        store.transact_write(twice).await,
-        Err(StoreError::Invalid(_))
-    ));
-    assert!(matches!(
-        store.transact_write(Vec::new()).await,
-        Err(StoreError::Invalid(_))
-    ));
+    assert!(matches!(store.transact_write(twice).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.transact_write(Vec::new()).await, Err(StoreError::Invalid(_))));
 }
 
 async fn change_feed(store: &dyn Store, ns: &str) {
-    let start = store
-        .changes_after(0, usize::MAX)
-        .await
-        .expect("changes")
-        .last()
-        .map_or(0, |r| r.sequence);
+    let start = store.changes_after(0, usize::MAX).await.expect("changes").last().map_or(0, |r| r.sequence);
     let key = Key::new(format!("{ns}#feed"), "BOOK#1");
-    store
-        .put(Table::Books, item(&key.pk, &key.sk, json!({"v": 1})), None)
-        .await
-        .expect("insert");
-    store
-        .update(
-            Table::Books,
-            &key,
-            vec![UpdateAction::Add("v".into(), 1)],
-            None,
-        )
-        .await
-        .expect("modify");
-    let failed = store
-        .put(
-            Table::Books,
-            item(&key.pk, &key.sk, json!({"v": 9})),
-            Some(Condition::NotExists),
-        )
-        .await;
+    store.put(Table::Books, item(&key.pk, &key.sk, json!({"v": 1})), None).await.expect("insert");
+    store.update(Table::Books, &key, vec![UpdateAction::Add("v".into(), 1)], None).await.expect("modify");
+    let failed = store.put(Table::Books, item(&key.pk, &key.sk, json!({"v": 9})), Some(Condition::NotExists)).await;
     assert!(failed.is_err());
-    store
-        .put(
-            Table::ShoppingCart,
-            item(&key.pk, "CART#1", json!({})),
-            None,
-        )
-        .await
-        .expect("unstreamed table");
-    store
-        .delete(Table::Books, &key, None)
-        .await
-        .expect("remove");
+    store.put(Table::ShoppingCart, item(&key.pk, "CART#1", json!({})), None).await.expect("unstreamed table");
+    store.delete(Table::Books, &key, None).await.expect("remove");
     let records = store.changes_after(start, 100).await.expect("changes");
     let kinds: Vec<ChangeKind> = records.iter().map(|r| r.kind).collect();
     assert_eq!(
@@ -528,23 +274,13 @@ async fn change_feed(store: &dyn Store, ns: &str) {
     assert_eq!(records[0].key, key);
     let limited = store.changes_after(start, 2).await.expect("changes");
     assert_eq!(limited.len(), 2);
-    let resumed = store
-        .changes_after(limited[1].sequence, 100)
-        .await
-        .expect("changes");
+    let resumed = store.changes_after(limited[1].sequence, 100).await.expect("changes");
     assert_eq!(resumed.len(), 1);
 }
 
 async fn concurrent_conditional_decrements(store: Arc<dyn Store>, ns: &str) {
     let key = Key::new(format!("{ns}#hot"), "BOOK#1");
-    store
-        .put(
-            Table::Books,
-            item(&key.pk, &key.sk, json!({"stock": 10})),
-            None,
-        )
-        .await
-        .expect("put");
+    store.put(Table::Books, item(&key.pk, &key.sk, json!({"stock": 10})), None).await.expect("put");
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..40 {
         let (store, key) = (store.clone(), key.clone());
@@ -565,14 +301,7 @@ async fn concurrent_conditional_decrements(store: Arc<dyn Store>, ns: &str) {
         sold += usize::from(done.expect("task"));
     }
     assert_eq!(sold, 10);
-    assert_eq!(
-        store
-            .get(Table::Books, &key)
-            .await
-            .expect("get")
-            .expect("present")["stock"],
-        json!(0)
-    );
+    assert_eq!(store.get(Table::Books, &key).await.expect("get").expect("present")["stock"], json!(0));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,20 +319,9 @@ async fn embedded_file_store_passes_the_conformance_suite_and_keeps_data_across_
         run_suite(store, "file").await;
     }
     let reopened = EmbeddedStore::open(&path).expect("dropping the store closed the file");
-    let kept = reopened
-        .get(Table::Books, &Key::new("file#hot", "BOOK#1"))
-        .await
-        .expect("get");
+    let kept = reopened.get(Table::Books, &Key::new("file#hot", "BOOK#1")).await.expect("get");
     assert_eq!(kept.expect("kept")["stock"], json!(0));
-    let records = reopened
-        .changes_after(0, usize::MAX)
-        .await
-        .expect("changes");
-    assert!(
-        records
-            .windows(2)
-            .all(|w| w[0].sequence + 1 == w[1].sequence),
-        "sequence numbers continue without gaps"
-    );
+    let records = reopened.changes_after(0, usize::MAX).await.expect("changes");
+    assert!(records.windows(2).all(|w| w[0].sequence + 1 == w[1].sequence), "sequence numbers continue without gaps");
     let _ = std::fs::remove_dir_all(&dir);
 }

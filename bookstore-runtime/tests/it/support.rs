@@ -37,9 +37,7 @@ pub struct Reply {
 impl Reply {
     /// The error code of an error envelope (panics with the body when it is not one).
     pub fn code(&self) -> &str {
-        self.body["error"]["code"]
-            .as_str()
-            .unwrap_or_else(|| panic!("not an error envelope: {}", self.body))
+        self.body["error"]["code"].as_str().unwrap_or_else(|| panic!("not an error envelope: {}", self.body))
     }
 }
 
@@ -52,11 +50,7 @@ impl TestApp {
         let store: SharedStore = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
         let state = AppState::new(store.clone(), config);
         let router = app(state.clone());
-        Self {
-            store,
-            state,
-            router,
-        }
+        Self { store, state, router }
     }
 
     pub async fn add_tenant(&self, id: &str) {
@@ -66,9 +60,7 @@ impl TestApp {
             is_active: true,
             created_at: chrono::Utc::now(),
         };
-        accounts::add_tenant(self.store.as_ref(), &tenant)
-            .await
-            .expect("tenant added");
+        accounts::add_tenant(self.store.as_ref(), &tenant).await.expect("tenant added");
     }
 
     /// Creates a user directly (admins cannot register themselves) and signs them in.
@@ -100,38 +92,18 @@ impl TestApp {
             )
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
-        (
-            reply.body["token"].as_str().expect("token").to_owned(),
-            user.user_id.to_string(),
-        )
+        (reply.body["token"].as_str().expect("token").to_owned(), user.user_id.to_string())
     }
 
     pub async fn shop(&self, tenant: &str) -> Shop {
         self.add_tenant(tenant).await;
-        let (admin, _) = self
-            .user(tenant, &format!("admin@{tenant}.test"), Role::Admin)
-            .await;
-        let (alice, alice_id) = self
-            .user(tenant, &format!("alice@{tenant}.test"), Role::Customer)
-            .await;
-        let (bob, _) = self
-            .user(tenant, &format!("bob@{tenant}.test"), Role::Customer)
-            .await;
-        Shop {
-            admin,
-            alice,
-            alice_id,
-            bob,
-        }
+        let (admin, _) = self.user(tenant, &format!("admin@{tenant}.test"), Role::Admin).await;
+        let (alice, alice_id) = self.user(tenant, &format!("alice@{tenant}.test"), Role::Customer).await;
+        let (bob, _) = self.user(tenant, &format!("bob@{tenant}.test"), Role::Customer).await;
+        Shop { admin, alice, alice_id, bob }
     }
 
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
+    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> Reply {
         self.call_with(method, path, token, body, &[]).await
     }
 
@@ -151,9 +123,7 @@ impl TestApp {
             request = request.header(*name, *value);
         }
         let request = match body {
-            Some(body) => request
-                .header("content-type", "application/json")
-                .body(Body::from(body.to_string())),
+            Some(body) => request.header("content-type", "application/json").body(Body::from(body.to_string())),
             None => request.body(Body::empty()),
         }
         .expect("valid request");
@@ -161,17 +131,10 @@ impl TestApp {
     }
 
     pub async fn send(&self, request: Request<Body>) -> Reply {
-        let response = self
-            .router
-            .clone()
-            .oneshot(request)
-            .await
-            .expect("router answers");
+        let response = self.router.clone().oneshot(request).await.expect("router answers");
         let status = response.status();
         let headers = response.headers().clone();
-        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("body");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
         let body = if bytes.is_empty() {
             Value::Null
         } else {
@@ -180,27 +143,13 @@ impl TestApp {
         };
         assert!(status.as_u16() < 500, "server error {status}: {body}");
         if status.is_client_error() && status != StatusCode::METHOD_NOT_ALLOWED {
-            assert!(
-                body["error"]["code"].is_string(),
-                "4xx without error envelope: {status} {body}"
-            );
+            assert!(body["error"]["code"].is_string(), "4xx without error envelope: {status} {body}");
         }
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Reply { status, headers, body }
     }
 
     /// Creates a book as the shop's admin and returns its JSON.
-    pub async fn book(
-        &self,
-        admin: &str,
-        isbn: &str,
-        title: &str,
-        stock: u32,
-        price: &str,
-    ) -> Value {
+    pub async fn book(&self, admin: &str, isbn: &str, title: &str, stock: u32, price: &str) -> Value {
         let reply = self
             .call(
                 Method::POST,
