@@ -27,7 +27,7 @@ impl fmt::Debug for Secret {
 }
 
 /// Requests per second a tenant may make in one route class, with a burst allowance.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     pub per_second: u32,
@@ -35,7 +35,7 @@ pub struct RateLimit {
 }
 
 /// Per-tenant limits by route class.
-#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimits {
     /// GET requests.

@@ -6,10 +6,10 @@ pub mod accounts;
 pub mod api;
 pub mod catalog;
 pub mod config;
+pub mod demo;
 pub mod domain;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
 pub mod orders;
 pub mod store;
-// pub mod demo;

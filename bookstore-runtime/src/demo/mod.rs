@@ -111,7 +111,14 @@ fn new_book(book: &DemoBook) -> Result<NewBook> {
     })
 }
 
-async fn seed_tenant(store: SharedStore, index: u64, id: &str, name: &str, tax_rate: Decimal, size: DemoSize) -> Result<DemoLogin> {
+async fn seed_tenant(
+    store: SharedStore,
+    index: u64,
+    id: &str,
+    name: &str,
+    tax_rate: Decimal,
+    size: DemoSize,
+) -> Result<DemoLogin> {
     let tenant = TenantId::parse(id).map_err(|e| Error::invalid("tenant", e))?;
     let login = DemoLogin {
         tenant: tenant.clone(),
@@ -150,7 +157,9 @@ async fn seed_tenant(store: SharedStore, index: u64, id: &str, name: &str, tax_r
             customers.push(user_id);
         }
         let (store, tenant) = (Arc::clone(&store), tenant.clone());
-        registrations.spawn(async move { accounts::register(store.as_ref(), &tenant, user_id, &registration, role, opened).await });
+        registrations.spawn(async move {
+            accounts::register(store.as_ref(), &tenant, user_id, &registration, role, opened).await
+        });
     }
     while let Some(done) = registrations.join_next().await {
         done.map_err(|e| Error::Internal(format!("seed task failed: {e}")))??;
@@ -166,7 +175,8 @@ async fn seed_tenant(store: SharedStore, index: u64, id: &str, name: &str, tax_r
             saleable.push(book_id);
         }
         let (store, tenant, new) = (Arc::clone(&store), tenant.clone(), new_book(book)?);
-        creations.spawn(async move { crate::catalog::create_book(store.as_ref(), &tenant, book_id, new, created).await });
+        creations
+            .spawn(async move { crate::catalog::create_book(store.as_ref(), &tenant, book_id, new, created).await });
         if creations.len() >= 64 {
             creations.join_next().await.transpose().map_err(|e| Error::Internal(e.to_string()))?.transpose()?;
         }
@@ -175,15 +185,18 @@ async fn seed_tenant(store: SharedStore, index: u64, id: &str, name: &str, tax_r
         done.map_err(|e| Error::Internal(format!("seed task failed: {e}")))??;
     }
 
-    // Plan every purchase first, so the data does not depend on how tasks interleave.
-    let mut plans: Vec<Vec<(DateTime<Utc>, PurchaseId, Vec<(BookId, Quantity)>)>> = vec![Vec::new(); customers.len()];
+    // Purchases run one after another in time order, as they happened: concurrent
+    // checkouts of one book would leave its `updated_at` to whichever committed last.
     let span_minutes = (anchor - opened).num_minutes().max(1) as u64;
-    let mut times: Vec<DateTime<Utc>> = (0..size.purchases_per_tenant)
-        .map(|_| opened + Duration::minutes(rng.below(span_minutes) as i64))
-        .collect();
+    let mut times: Vec<DateTime<Utc>> =
+        (0..size.purchases_per_tenant).map(|_| opened + Duration::minutes(rng.below(span_minutes) as i64)).collect();
     times.sort();
+    let request = CheckoutRequest { payment_method: PaymentMethod::Card, shipping_address: None };
+    if customers.is_empty() || saleable.is_empty() {
+        times.clear();
+    }
     for at in times {
-        let who = rng.below(customers.len().max(1) as u64) as usize;
+        let customer = *rng.pick(&customers);
         let lines = 1 + rng.below(3) as usize;
         let mut basket: Vec<(BookId, Quantity)> = Vec::new();
         for _ in 0..lines {
@@ -194,26 +207,10 @@ async fn seed_tenant(store: SharedStore, index: u64, id: &str, name: &str, tax_r
             }
         }
         let purchase_id = PurchaseId::from_uuid(seeded_uuid(&mut rng, at));
-        if let Some(plan) = plans.get_mut(who) {
-            plan.push((at, purchase_id, basket));
+        for (book, quantity) in basket {
+            orders::add_to_cart(store.as_ref(), &tenant, &customer, &book, quantity, at).await?;
         }
-    }
-    let mut checkouts = tokio::task::JoinSet::new();
-    for (customer, plan) in customers.into_iter().zip(plans) {
-        let (store, tenant) = (Arc::clone(&store), tenant.clone());
-        checkouts.spawn(async move {
-            for (at, purchase_id, basket) in plan {
-                for (book, quantity) in basket {
-                    orders::add_to_cart(store.as_ref(), &tenant, &customer, &book, quantity, at).await?;
-                }
-                let request = CheckoutRequest { payment_method: PaymentMethod::Card, shipping_address: None };
-                orders::checkout(store.as_ref(), &tenant, &customer, &request, None, tax_rate, purchase_id, at).await?;
-            }
-            Ok::<(), Error>(())
-        });
-    }
-    while let Some(done) = checkouts.join_next().await {
-        done.map_err(|e| Error::Internal(format!("seed task failed: {e}")))??;
+        orders::checkout(store.as_ref(), &tenant, &customer, &request, None, tax_rate, purchase_id, at).await?;
     }
     tracing::info!(tenant = %tenant, "demo tenant seeded");
     Ok(DemoLogin { seeded: true, ..login })

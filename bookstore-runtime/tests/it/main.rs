@@ -5,5 +5,6 @@ mod api_books;
 mod api_checkout;
 mod api_isolation;
 mod api_users;
+mod demo_seed;
 mod store_conformance;
 mod support;

@@ -1,0 +1,70 @@
+//! `bookstore`: runs the local stage, manages tenants, and (later) renders and deploys
+//! stages. Data goes to stdout, progress and logs to stderr. Exit codes: 0 success,
+//! 1 failure, 2 bad usage or configuration.
+
+mod cmd;
+mod stage;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "bookstore",
+    version,
+    about = "Multi-tenant serverless bookstore: run it locally, manage tenants, deploy stages"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the whole backend on this machine (embedded store, no cloud account).
+    Up(cmd::up::UpArgs),
+    /// Manage tenants (shops).
+    #[command(subcommand)]
+    Tenant(cmd::tenant::TenantCommand),
+    /// Inspect stage files.
+    #[command(subcommand)]
+    Stage(cmd::stage::StageCommand),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(async {
+        match cli.command {
+            Command::Up(args) => cmd::up::run(args).await,
+            Command::Tenant(command) => cmd::tenant::run(command).await,
+            Command::Stage(command) => cmd::stage::run(command),
+        }
+    });
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<stage::StageError>().is_some() { ExitCode::from(2) } else { ExitCode::FAILURE }
+        }
+    }
+}
+
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("BOOKSTORE_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if std::env::var("BOOKSTORE_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.compact().init();
+    }
+}

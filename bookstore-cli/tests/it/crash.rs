@@ -1,0 +1,164 @@
+//! `bookstore up` killed with SIGKILL in the middle of a checkout load, then restarted:
+//! every acknowledged purchase is there, and stock + sold is conserved per book.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::server::{Server, client, login, run, temp_dir};
+
+const BOOKS: usize = 5;
+const INITIAL_STOCK: i64 = 200;
+const BUYERS: usize = 16;
+
+struct Acknowledged {
+    token: String,
+    purchase_id: String,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_checkouts_loses_no_acknowledged_purchase_and_conserves_stock() {
+    let dir = temp_dir("crash");
+    let data_dir = dir.to_str().expect("utf-8 path");
+    let added = run(&[
+        "tenant",
+        "add",
+        "crash-shop",
+        "--admin-email",
+        "admin@crash.example",
+        "--data-dir",
+        data_dir,
+        "--output",
+        "json",
+    ]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let password = serde_json::from_slice::<Value>(&added.stdout).expect("json")["one_time_password"]
+        .as_str()
+        .expect("pw")
+        .to_owned();
+
+    let mut server = Server::start(&dir, &[]);
+    let http = client();
+    let url = server.url.clone();
+    let admin = login(&http, &url, "crash-shop", "admin@crash.example", &password).await;
+    let mut book_ids = Vec::new();
+    for n in 0..BOOKS {
+        let isbn = bookstore_runtime::domain::Isbn::from_body(978_100_000_000 + n as u64).to_string();
+        let reply = http
+            .post(format!("{url}/api/v1/books"))
+            .bearer_auth(&admin)
+            .json(&json!({"isbn": isbn, "title": format!("Libro {n}"), "author": "Autora", "category": "Ficción", "price": "9.95", "stock_quantity": INITIAL_STOCK, "publication_year": 2020}))
+            .send()
+            .await
+            .expect("create book");
+        assert_eq!(reply.status(), 201);
+        book_ids.push(reply.json::<Value>().await.expect("json")["book_id"].as_str().expect("id").to_owned());
+    }
+    let mut buyers = Vec::new();
+    for n in 0..BUYERS {
+        let reply = http
+            .post(format!("{url}/api/v1/users/register"))
+            .header("x-tenant-id", "crash-shop")
+            .json(
+                &json!({"email": format!("buyer{n}@crash.example"), "password": "password-123", "first_name": "Buyer"}),
+            )
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(reply.status(), 201);
+        buyers.push(reply.json::<Value>().await.expect("json")["token"].as_str().expect("token").to_owned());
+    }
+
+    let acknowledged = Arc::new(Mutex::new(Vec::<Acknowledged>::new()));
+    let mut workers = tokio::task::JoinSet::new();
+    for (n, token) in buyers.iter().cloned().enumerate() {
+        let (http, url, books, acknowledged) = (http.clone(), url.clone(), book_ids.clone(), Arc::clone(&acknowledged));
+        workers.spawn(async move {
+            for round in 0.. {
+                let book = &books[(n + round) % books.len()];
+                let added = http
+                    .post(format!("{url}/api/v1/cart/add"))
+                    .bearer_auth(&token)
+                    .json(&json!({"book_id": book, "quantity": 1 + round % 2}))
+                    .send()
+                    .await;
+                if added.is_err() {
+                    return;
+                }
+                let checkout = http
+                    .post(format!("{url}/api/v1/purchases/checkout"))
+                    .bearer_auth(&token)
+                    .header("idempotency-key", format!("{n}-{round}"))
+                    .json(&json!({}))
+                    .send()
+                    .await;
+                match checkout {
+                    Ok(reply) if reply.status() == 201 => {
+                        let Ok(body) = reply.json::<Value>().await else { return };
+                        let purchase_id = body["purchase_id"].as_str().unwrap_or_default().to_owned();
+                        acknowledged.lock().expect("lock").push(Acknowledged { token: token.clone(), purchase_id });
+                    }
+                    Ok(_) => continue,
+                    Err(_) => return,
+                }
+            }
+        });
+    }
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while acknowledged.lock().expect("lock").len() < 150 {
+        assert!(Instant::now() < deadline, "the load made too few purchases");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    while workers.join_next().await.is_some() {}
+
+    let restarted = Server::start(&dir, &[]);
+    let url = restarted.url.clone();
+    let acknowledged = std::mem::take(&mut *acknowledged.lock().expect("lock"));
+    for purchase in &acknowledged {
+        let reply = http
+            .get(format!("{url}/api/v1/purchases/{}", purchase.purchase_id))
+            .bearer_auth(&purchase.token)
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(reply.status(), 200, "acknowledged purchase {} was lost", purchase.purchase_id);
+    }
+    let mut sold: HashMap<String, i64> = HashMap::new();
+    for token in &buyers {
+        let mut page_url = format!("{url}/api/v1/purchases?limit=100");
+        loop {
+            let page: Value =
+                http.get(&page_url).bearer_auth(token).send().await.expect("list").json().await.expect("json");
+            for purchase in page["data"].as_array().expect("data") {
+                let items = purchase["items"].as_array().expect("items");
+                assert!(!items.is_empty(), "a purchase without items");
+                for item in items {
+                    *sold.entry(item["book_id"].as_str().expect("id").to_owned()).or_default() +=
+                        item["quantity"].as_i64().expect("q");
+                }
+            }
+            match page["pagination"]["next_cursor"].as_str() {
+                Some(cursor) => page_url = format!("{url}/api/v1/purchases?limit=100&cursor={cursor}"),
+                None => break,
+            }
+        }
+    }
+    for book in &book_ids {
+        let now: Value = http
+            .get(format!("{url}/api/v1/books/{book}"))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .expect("book")
+            .json()
+            .await
+            .expect("json");
+        let stock = now["stock_quantity"].as_i64().expect("stock");
+        assert_eq!(stock + sold.get(book).copied().unwrap_or(0), INITIAL_STOCK, "stock + sold changed for {book}");
+    }
+    drop(restarted);
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,47 @@
+//! A bad stage file stops the command with the file, the field and exit code 2.
+
+use crate::server::{run, temp_dir};
+
+const LOCAL: &str = include_str!("../../../stages/local.yaml");
+
+fn with_stage(text: &str) -> std::process::Output {
+    let dir = temp_dir("stage");
+    std::fs::write(dir.join("local.yaml"), text).expect("write stage");
+    let out = run(&[
+        "up",
+        "--port",
+        "0",
+        "--stages-dir",
+        dir.to_str().expect("path"),
+        "--data-dir",
+        dir.join("data").to_str().expect("path"),
+    ]);
+    let _ = std::fs::remove_dir_all(dir);
+    out
+}
+
+#[test]
+fn bad_stage_files_name_the_file_and_field_and_exit_2() {
+    let cases = [
+        (LOCAL.replace("  retention_days: 7", "  retention_days: 7\n  shred: true"), "logs", "shred"),
+        (LOCAL.replace("volume_gb: 10", "volume_gb: lots"), "search.volume_gb", "invalid"),
+        (LOCAL.replace("tax_rate: \"0.04\"", "tax_rate: \"1.5\""), "api.tax_rate", "below 1"),
+        (LOCAL.replace("provider: local", "provider: gcp"), "provider", "aws"),
+    ];
+    for (text, field, hint) in cases {
+        let out = with_stage(&text);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stderr}");
+        assert!(stderr.contains("local.yaml") && stderr.contains(field) && stderr.contains(hint), "{field}: {stderr}");
+    }
+}
+
+#[test]
+fn stage_show_prints_the_parsed_stage_without_its_secret() {
+    let out = run(&["stage", "show", "--stage", "local", "--output", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stage: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(stage["provider"], "local");
+    assert_eq!(stage["auth"]["jwt_secret"]["literal"], "[redacted]");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("local-development-secret"));
+}

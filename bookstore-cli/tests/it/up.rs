@@ -1,0 +1,75 @@
+//! `bookstore up`: answers at once, serves the OpenAPI document, seeds the demo.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::server::{Server, client, login, temp_dir};
+
+#[tokio::test]
+async fn up_answers_health_and_serves_its_openapi_document() {
+    let dir = temp_dir("up");
+    let server = Server::start(&dir, &[]);
+    let http = client();
+    let health = http.get(format!("{}/health", server.url)).send().await.expect("health");
+    assert_eq!(health.status(), 200);
+    let health: Value = health.json().await.expect("json");
+    assert_eq!(health["stage"], "local");
+    let doc: Value =
+        http.get(format!("{}/openapi.json", server.url)).send().await.expect("openapi").json().await.expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for path in [
+        "/api/v1/users/register",
+        "/api/v1/books/{book_id}",
+        "/api/v1/purchases/checkout",
+        "/api/v1/cart/update/{book_id}",
+        "/health",
+    ] {
+        assert!(paths.contains_key(path), "{path} missing from the OpenAPI document");
+    }
+    assert!(paths.len() >= 25, "every route is documented: {}", paths.len());
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[tokio::test]
+async fn up_with_the_demo_seed_prints_logins_that_work_and_loads_the_catalogue() {
+    let dir = temp_dir("demo");
+    let mut server = Server::start(&dir, &["--seed", "demo"]);
+    server.wait_for_line("demo data ready", Duration::from_secs(600));
+    let admin_line = server.wait_for_line("libreria-sol", Duration::from_secs(5));
+    assert!(admin_line.contains("admin@libreria-sol.example"), "{admin_line}");
+    let http = client();
+    let token =
+        login(&http, &server.url, "libreria-sol", "admin@libreria-sol.example", "demo-libreria-sol-admin").await;
+    let books: Value = http
+        .get(format!("{}/api/v1/books?limit=1", server.url))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("books")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(books["pagination"]["total_items"], 1000);
+    let customer = login(&http, &server.url, "papiro", "customer01@papiro.example", "demo-password").await;
+    let purchases: Value = http
+        .get(format!("{}/api/v1/purchases?limit=100", server.url))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .expect("purchases")
+        .json()
+        .await
+        .expect("json");
+    assert!(purchases["pagination"]["total_items"].as_u64().expect("count") > 0, "the demo customer has purchases");
+    let search = http
+        .get(format!("{}/api/v1/books/by-isbn/0000000000000", server.url))
+        .bearer_auth(&customer)
+        .send()
+        .await
+        .expect("by isbn");
+    assert_eq!(search.status(), 404);
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
