@@ -9,6 +9,11 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+// The API allocates many small, short-lived values per request (JSON maps, strings);
+// mimalloc serves those markedly faster than glibc's malloc under two busy threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "bookstore",

@@ -41,19 +41,21 @@ const HEADER_HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 /// Signs and verifies tokens with the stage's secret.
 #[derive(Clone)]
 pub struct TokenKeys {
-    secret: Secret,
+    /// HMAC keyed once; each use clones it (cheaper than keying again).
+    keyed: HmacSha256,
     pub ttl_seconds: i64,
 }
 
 impl TokenKeys {
     pub fn new(secret: Secret, ttl_seconds: i64) -> Self {
-        Self { secret, ttl_seconds }
+        // HMAC takes keys of any length, so this cannot fail.
+        let keyed = HmacSha256::new_from_slice(secret.expose().as_bytes())
+            .unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
+        Self { keyed, ttl_seconds }
     }
 
     fn mac(&self) -> HmacSha256 {
-        // HMAC takes keys of any length, so this cannot fail.
-        HmacSha256::new_from_slice(self.secret.expose().as_bytes())
-            .unwrap_or_else(|_| unreachable!("hmac accepts any key length"))
+        self.keyed.clone()
     }
 
     /// Issues a token for the user, valid for `ttl_seconds` from `now`.
@@ -106,7 +108,7 @@ impl TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("secret", &self.secret).finish()
+        f.debug_struct("TokenKeys").field("secret", &"[redacted]").finish()
     }
 }
 
@@ -149,7 +151,7 @@ impl FromRequestParts<AppState> for Caller {
         let claims = state.tokens.verify(token, chrono::Utc::now().timestamp())?;
         let class = if parts.method == Method::GET { RouteClass::Read } else { RouteClass::Write };
         state.limiter.check(&claims.tenant_id, class)?;
-        crate::accounts::require_active_tenant(state.store.as_ref(), &claims.tenant_id).await?;
+        state.active_tenants.require(state.store.as_ref(), &claims.tenant_id).await?;
         Ok(Caller { user_id: claims.sub, tenant: claims.tenant_id, role: claims.role })
     }
 }

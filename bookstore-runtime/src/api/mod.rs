@@ -5,6 +5,7 @@
 //! never from the body or the path; inputs are parsed into domain types by the
 //! extractors in `extract`, so handlers only see valid values.
 
+mod active_tenants;
 pub mod auth;
 mod books;
 mod cart;
@@ -46,6 +47,7 @@ pub struct AppState {
     pub tokens: Arc<TokenKeys>,
     pub cursors: Arc<CursorKeys>,
     pub limiter: Arc<RateLimiter>,
+    pub active_tenants: Arc<active_tenants::ActiveTenants>,
 }
 
 impl AppState {
@@ -54,6 +56,7 @@ impl AppState {
             tokens: Arc::new(TokenKeys::new(config.jwt_secret.clone(), config.token_ttl_seconds)),
             cursors: Arc::new(CursorKeys::derive(&config.jwt_secret)),
             limiter: Arc::new(RateLimiter::new(config.rate_limits)),
+            active_tenants: Arc::default(),
             config: Arc::new(config),
             store,
         }
@@ -144,7 +147,7 @@ async fn request_log(request: Request, next: Next) -> Response {
         .and_then(|v| v.to_str().ok())
         .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        .unwrap_or_else(next_request_id);
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let started = Instant::now();
@@ -161,6 +164,16 @@ async fn request_log(request: Request, next: Next) -> Response {
         response.headers_mut().insert("x-request-id", value);
     }
     response
+}
+
+/// `<process prefix>-<counter>`: unique per process, and across processes with high
+/// probability, without a random draw per request.
+fn next_request_id() -> String {
+    use std::sync::LazyLock;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static PREFIX: LazyLock<String> = LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{}-{:x}", *PREFIX, COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Liveness and store reachability.

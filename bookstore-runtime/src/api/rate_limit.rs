@@ -27,7 +27,8 @@ struct Bucket {
 #[derive(Debug)]
 pub struct RateLimiter {
     limits: RateLimits,
-    buckets: Mutex<HashMap<(TenantId, RouteClass), Bucket>>,
+    /// One bucket per route class (`RouteClass as usize`), per tenant.
+    buckets: Mutex<HashMap<TenantId, [Bucket; 3]>>,
 }
 
 impl RateLimiter {
@@ -53,7 +54,14 @@ impl RateLimiter {
         let rate = f64::from(limit.per_second.max(1));
         let burst = f64::from(limit.burst.max(1));
         let mut buckets = self.buckets.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let bucket = buckets.entry((tenant.clone(), class)).or_insert(Bucket { tokens: burst, refilled_at: now });
+        if !buckets.contains_key(tenant) {
+            let full = |class| Bucket { tokens: f64::from(self.limit(class).burst.max(1)), refilled_at: now };
+            buckets.insert(tenant.clone(), [full(RouteClass::Read), full(RouteClass::Write), full(RouteClass::Auth)]);
+        }
+        let Some(tenant_buckets) = buckets.get_mut(tenant) else {
+            return Ok(());
+        };
+        let bucket = &mut tenant_buckets[class as usize];
         let elapsed = now.saturating_duration_since(bucket.refilled_at).as_secs_f64();
         bucket.tokens = (bucket.tokens + elapsed * rate).min(burst);
         bucket.refilled_at = now;

@@ -26,6 +26,9 @@ type IndexTable = TableDefinition<'static, (&'static str, &'static str, &'static
 const CHANGES: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("changes");
 /// The most requests committed together; bounds the latency one fsync adds to each.
 const MAX_GROUP: usize = 512;
+/// redb's page cache. Its default (1 GiB) is meant for a dedicated database server;
+/// a laptop stage's whole working set fits in a fraction of this.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
 /// Sorts after any character a key can hold.
 const KEY_END: &str = "\u{10FFFF}";
 
@@ -101,7 +104,10 @@ impl Drop for EmbeddedStore {
 impl EmbeddedStore {
     /// Opens (or creates) the store file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| storage(format!("cannot open {}: {e}", path.display())))?;
+        let db = Database::builder()
+            .set_cache_size(CACHE_BYTES)
+            .create(path)
+            .map_err(|e| storage(format!("cannot open {}: {e}", path.display())))?;
         Self::start(db)
     }
 
