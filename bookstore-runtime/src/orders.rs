@@ -343,6 +343,14 @@ async fn prepare_and_commit(
     if lines.is_empty() {
         return Err(Error::Unprocessable { code: "cart_empty", message: "the cart is empty".to_owned() });
     }
+    // Two concurrent adds can each see room for one more line; refuse rather than build
+    // a transaction the store cannot take.
+    if lines.len() > MAX_CART_LINES {
+        return Err(Error::Unprocessable {
+            code: "cart_too_large",
+            message: format!("a checkout takes at most {MAX_CART_LINES} different books; remove some from the cart"),
+        });
+    }
     let mut books = Vec::with_capacity(lines.len());
     for line in &lines {
         let book = catalog::find_book(store, tenant, &line.book_id).await?.ok_or_else(|| {

@@ -275,3 +275,35 @@ async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
         .await;
     assert_eq!(bob_same_key.code(), "cart_empty", "keys are per user: bob's is new");
 }
+
+#[tokio::test]
+async fn a_cart_overfilled_by_racing_adds_is_refused_at_checkout_without_a_5xx() {
+    use bookstore_runtime::domain::{BookId, CartLine, Quantity, TenantId, UserId};
+    use bookstore_runtime::store::{Table, keys, record_item};
+    let app = TestApp::new().await;
+    let shop = app.shop("shop-a").await;
+    let tenant = TenantId::parse("shop-a").expect("tenant");
+    let user = UserId::parse(&shop.alice_id).expect("user");
+    for n in 0..=MAX_CART_LINES {
+        let book = BookId::parse(
+            app.book(&shop.admin, &isbn(n as u64), &format!("Libro {n}"), 5, "1.00").await["book_id"]
+                .as_str()
+                .expect("id"),
+        )
+        .expect("id");
+        let now = chrono::Utc::now();
+        let line = CartLine {
+            tenant_id: tenant.clone(),
+            user_id: user,
+            book_id: book,
+            quantity: Quantity::new(1).expect("q"),
+            added_at: now,
+            updated_at: now,
+        };
+        let item = record_item(&line, &keys::cart_line(&tenant, &user, &book), &[]).expect("item");
+        app.store.put(Table::ShoppingCart, item, None).await.expect("line written behind the API's back");
+    }
+    let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.code(), "cart_too_large");
+}
