@@ -127,6 +127,9 @@ pub struct Isbn(String);
 impl Isbn {
     pub fn parse(raw: &str) -> Result<Self, ValueError> {
         let compact: String = raw.chars().filter(|c| *c != '-' && *c != ' ').collect();
+        if !compact.is_ascii() {
+            return Err(refuse("isbn must be 13 digits (or 10 with a valid check digit)"));
+        }
         match compact.len() {
             13 if compact.bytes().all(|b| b.is_ascii_digit()) => {
                 let sum: u32 = compact
@@ -447,6 +450,7 @@ mod tests {
         assert!(Isbn::parse("9788437604948").is_err());
         assert!(Isbn::parse("978843760494").is_err());
         assert!(Isbn::parse("97884376049#7").is_err());
+        assert!(Isbn::parse("\u{f4}\u{92}\u{9c107}\u{81}").is_err(), "ten bytes of non-ASCII are not sliced");
     }
 
     #[test]

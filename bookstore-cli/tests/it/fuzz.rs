@@ -1,0 +1,60 @@
+//! schemathesis, a fuzzer no one here wrote, drives every operation of our OpenAPI
+//! document with generated input against a real `bookstore up`: no answer may be a 5xx.
+//! `scripts/test` installs it and sets `BOOKSTORE_TEST_SCHEMATHESIS`.
+
+use std::process::Command;
+
+use serde_json::Value;
+
+use crate::server::{Server, client, login, run, temp_dir};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schemathesis_finds_no_server_error_in_any_operation() {
+    let Some(schemathesis) = std::env::var_os("BOOKSTORE_TEST_SCHEMATHESIS") else {
+        assert!(
+            std::env::var_os("BOOKSTORE_TEST_REQUIRE_SERVICES").is_none(),
+            "BOOKSTORE_TEST_SCHEMATHESIS is not set but services are required"
+        );
+        eprintln!("skipped: set BOOKSTORE_TEST_SCHEMATHESIS to a schemathesis binary (scripts/test does)");
+        return;
+    };
+    let dir = temp_dir("fuzz");
+    let data_dir = dir.to_str().expect("utf-8 path");
+    let added = run(&[
+        "tenant",
+        "add",
+        "fuzz-shop",
+        "--admin-email",
+        "admin@fuzz.example",
+        "--data-dir",
+        data_dir,
+        "--output",
+        "json",
+    ]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let password = serde_json::from_slice::<Value>(&added.stdout).expect("json")["one_time_password"]
+        .as_str()
+        .expect("pw")
+        .to_owned();
+    let server = Server::start(&dir, &[]);
+    let token = login(&client(), &server.url, "fuzz-shop", "admin@fuzz.example", &password).await;
+    let url = server.url.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        Command::new(schemathesis)
+            .args(["run", &format!("{url}/openapi.json"), "--checks", "not_a_server_error"])
+            .args(["--header", &format!("Authorization: Bearer {token}"), "--header", "X-Tenant-Id: fuzz-shop"])
+            .args(["--max-examples", "25", "--workers", "2", "--seed", "20261125", "--no-color"])
+            .output()
+            .expect("schemathesis runs")
+    })
+    .await
+    .expect("join");
+    let report = String::from_utf8_lossy(&outcome.stdout);
+    assert!(
+        outcome.status.success(),
+        "schemathesis found server errors:\n{report}\n{}",
+        String::from_utf8_lossy(&outcome.stderr)
+    );
+    drop(server);
+    let _ = std::fs::remove_dir_all(dir);
+}
