@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod api;
 pub mod catalog;
+pub mod cdc;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -13,7 +13,7 @@ use std::sync::mpsc;
 
 use chrono::Utc;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use crate::store::{
     ChangeKind, ChangeRecord, Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table,
@@ -24,6 +24,11 @@ type ItemTable = TableDefinition<'static, (&'static str, &'static str), &'static
 type IndexTable = TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()>;
 
 const CHANGES: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("changes");
+/// Change-feed consumer → the last sequence number it has fully processed.
+const CHECKPOINTS: TableDefinition<'static, &'static str, u64> = TableDefinition::new("feed_checkpoints");
+/// (consumer, sequence) → a record the consumer gave up on, with the reason.
+const DEAD_LETTERS: TableDefinition<'static, (&'static str, u64), &'static [u8]> =
+    TableDefinition::new("feed_dead_letters");
 /// The most requests committed together; bounds the latency one fsync adds to each.
 const MAX_GROUP: usize = 512;
 /// redb's page cache. Its default (1 GiB) is meant for a dedicated database server;
@@ -89,6 +94,8 @@ pub struct EmbeddedStore {
     /// `None` only while dropping, so the writer thread sees its channel close.
     writer: Option<mpsc::Sender<WriteRequest>>,
     writer_thread: Option<std::thread::JoinHandle<()>>,
+    /// The sequence number of the newest committed change record.
+    committed: Arc<watch::Sender<u64>>,
 }
 
 impl Drop for EmbeddedStore {
@@ -120,14 +127,15 @@ impl EmbeddedStore {
     fn start(db: Database) -> Result<Self, StoreError> {
         let db = Arc::new(db);
         create_tables(&db)?;
-        let next_sequence = last_sequence(&db)? + 1;
+        let last = last_sequence(&db)?;
+        let committed = Arc::new(watch::Sender::new(last));
         let (writer, requests) = mpsc::channel::<WriteRequest>();
-        let writer_db = Arc::clone(&db);
+        let (writer_db, writer_committed) = (Arc::clone(&db), Arc::clone(&committed));
         let writer_thread = std::thread::Builder::new()
             .name("store-writer".to_owned())
-            .spawn(move || run_writer(&writer_db, requests, next_sequence))
+            .spawn(move || run_writer(&writer_db, requests, last + 1, &writer_committed))
             .map_err(storage)?;
-        Ok(Self { db, writer: Some(writer), writer_thread: Some(writer_thread) })
+        Ok(Self { db, writer: Some(writer), writer_thread: Some(writer_thread), committed })
     }
 
     async fn write(&self, actions: Vec<WriteAction>) -> Result<Images, StoreError> {
@@ -157,6 +165,8 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
         }
     }
     txn.open_table(CHANGES).map_err(storage)?;
+    txn.open_table(CHECKPOINTS).map_err(storage)?;
+    txn.open_table(DEAD_LETTERS).map_err(storage)?;
     txn.commit().map_err(storage)
 }
 
@@ -166,7 +176,12 @@ fn last_sequence(db: &Database) -> Result<u64, StoreError> {
     Ok(changes.last().map_err(storage)?.map(|(k, _)| k.value()).unwrap_or(0))
 }
 
-fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_sequence: u64) {
+fn run_writer(
+    db: &Database,
+    requests: mpsc::Receiver<WriteRequest>,
+    mut next_sequence: u64,
+    committed: &watch::Sender<u64>,
+) {
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -178,6 +193,9 @@ fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_se
         let sequence_before = next_sequence;
         match commit_group(db, &group, &mut next_sequence) {
             Ok(outcomes) => {
+                if next_sequence != sequence_before {
+                    committed.send_replace(next_sequence - 1);
+                }
                 for (request, outcome) in group.into_iter().zip(outcomes) {
                     let _ = request.outcome.send(outcome);
                 }
@@ -493,5 +511,61 @@ impl EmbeddedStore {
         let txn = self.db.begin_read().map_err(storage)?;
         let items = txn.open_table(items_table(table)).map_err(storage)?;
         items.len().map_err(storage)
+    }
+}
+
+/// A change record a feed consumer gave up on, and why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeadLetter {
+    pub consumer: String,
+    pub record: ChangeRecord,
+    pub reason: String,
+    pub attempts: u32,
+    pub at: chrono::DateTime<Utc>,
+}
+
+/// Bookkeeping of the local change feed: checkpoints and dead letters live in the same
+/// file as the data, so a restart resumes exactly where the consumer stopped.
+impl EmbeddedStore {
+    /// Follows the newest committed sequence number.
+    pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
+        self.committed.subscribe()
+    }
+
+    /// The last sequence number the consumer has fully processed (0 before any).
+    pub fn checkpoint(&self, consumer: &str) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let checkpoints = txn.open_table(CHECKPOINTS).map_err(storage)?;
+        Ok(checkpoints.get(consumer).map_err(storage)?.map(|v| v.value()).unwrap_or(0))
+    }
+
+    /// Moves the consumer's checkpoint forward (never back), dead-lettering `poison`
+    /// in the same transaction when given.
+    pub fn advance_checkpoint(&self, consumer: &str, to: u64, poison: Option<&DeadLetter>) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(storage)?;
+            let current = checkpoints.get(consumer).map_err(storage)?.map(|v| v.value()).unwrap_or(0);
+            if to > current {
+                checkpoints.insert(consumer, to).map_err(storage)?;
+            }
+            if let Some(letter) = poison {
+                let mut letters = txn.open_table(DEAD_LETTERS).map_err(storage)?;
+                letters.insert((consumer, letter.record.sequence), encode(letter)?.as_slice()).map_err(storage)?;
+            }
+        }
+        txn.commit().map_err(storage)
+    }
+
+    /// The records the consumer gave up on, oldest first.
+    pub fn dead_letters(&self, consumer: &str) -> Result<Vec<DeadLetter>, StoreError> {
+        let txn = self.db.begin_read().map_err(storage)?;
+        let letters = txn.open_table(DEAD_LETTERS).map_err(storage)?;
+        let mut found = Vec::new();
+        for row in letters.range((consumer, 0)..=(consumer, u64::MAX)).map_err(storage)? {
+            let (_, value) = row.map_err(storage)?;
+            found.push(serde_json::from_slice(value.value()).map_err(storage)?);
+        }
+        Ok(found)
     }
 }

@@ -5,6 +5,7 @@ mod api_books;
 mod api_checkout;
 mod api_isolation;
 mod api_users;
+mod change_feed;
 mod demo_seed;
 mod store_conformance;
 mod support;
