@@ -79,6 +79,7 @@ pub async fn create_book(
         pages: new.pages,
         rating: new.rating,
         is_active: true,
+        sales_count: 0,
         version: 1,
         created_at: now,
         updated_at: now,

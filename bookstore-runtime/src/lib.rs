@@ -13,4 +13,5 @@ pub mod domain;
 pub mod embedded;
 pub mod error;
 pub mod orders;
+pub mod search;
 pub mod store;

@@ -404,6 +404,7 @@ async fn prepare_and_commit(
             key: keys::book(tenant, &book.book_id, &book.isbn),
             actions: vec![
                 UpdateAction::Add("stock_quantity".into(), -q),
+                UpdateAction::Add("sales_count".into(), q),
                 UpdateAction::Add("version".into(), 1),
                 UpdateAction::Set("updated_at".into(), serde_json::to_value(now).unwrap_or_default()),
             ],

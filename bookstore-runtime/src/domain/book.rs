@@ -32,6 +32,9 @@ pub struct Book {
     pub pages: Option<u32>,
     pub rating: Rating,
     pub is_active: bool,
+    /// Copies sold so far (raised by checkout, with the stock).
+    #[serde(default)]
+    pub sales_count: u64,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

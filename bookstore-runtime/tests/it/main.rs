@@ -7,5 +7,6 @@ mod api_isolation;
 mod api_users;
 mod change_feed;
 mod demo_seed;
+mod search_conformance;
 mod store_conformance;
 mod support;

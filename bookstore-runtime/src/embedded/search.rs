@@ -1,0 +1,499 @@
+//! The `SearchIndex` port on tantivy: one index per tenant (a directory under the data
+//! directory, or memory for tests), created on first use.
+//!
+//! Text fields are indexed twice: stemmed for Spanish (lower-cased, accent-folded,
+//! Spanish stop words removed) for relevance, and only folded for fuzzy and prefix
+//! matching. Deleted books stay as tombstones carrying their version, so a late,
+//! older upsert cannot bring them back.
+
+use std::collections::HashMap;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rust_decimal::prelude::ToPrimitive;
+use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::{
+    AsciiFoldingFilter, Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, StopWordFilter, TextAnalyzer,
+};
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
+
+use crate::domain::{BookId, Money, Rating, TenantId};
+use crate::search::{
+    BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, SearchError, SearchHit, SearchIndex, SearchRequest,
+    SearchResults, Suggestion, SuggestionKind, fuzzy_distance,
+};
+
+const STEMMED: &str = "es_stemmed";
+const FOLDED: &str = "es_folded";
+/// Memory for one tenant's writer (tantivy's minimum is 15 MB).
+const WRITER_BYTES: usize = 20_000_000;
+
+fn unavailable(err: impl std::fmt::Display) -> SearchError {
+    SearchError::Unavailable(err.to_string())
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    book_id: Field,
+    deleted: Field,
+    version: Field,
+    title: Field,
+    title_folded: Field,
+    author: Field,
+    author_folded: Field,
+    description: Field,
+    description_folded: Field,
+    category: Field,
+    category_key: Field,
+    category_facet: Field,
+    price_cents: Field,
+    rating_tenths: Field,
+    year: Field,
+    stock: Field,
+    sales: Field,
+}
+
+fn text(tokenizer: &str, stored: bool) -> TextOptions {
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer(tokenizer)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let options = TextOptions::default().set_indexing_options(indexing);
+    if stored { options.set_stored() } else { options }
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let fields = Fields {
+        book_id: builder.add_text_field("book_id", STRING | STORED),
+        deleted: builder.add_u64_field("deleted", INDEXED | STORED),
+        version: builder.add_u64_field("version", STORED),
+        title: builder.add_text_field("title", text(STEMMED, true)),
+        title_folded: builder.add_text_field("title_folded", text(FOLDED, false)),
+        author: builder.add_text_field("author", text(STEMMED, true)),
+        author_folded: builder.add_text_field("author_folded", text(FOLDED, false)),
+        description: builder.add_text_field("description", text(STEMMED, false)),
+        description_folded: builder.add_text_field("description_folded", text(FOLDED, false)),
+        category: builder.add_text_field("category", STORED),
+        category_key: builder.add_text_field("category_key", STRING),
+        category_facet: builder.add_facet_field("category_facet", FacetOptions::default()),
+        price_cents: builder.add_u64_field("price_cents", INDEXED | FAST | STORED),
+        rating_tenths: builder.add_u64_field("rating_tenths", INDEXED | FAST | STORED),
+        year: builder.add_i64_field("year", INDEXED | FAST | STORED),
+        stock: builder.add_u64_field("stock", INDEXED | FAST | STORED),
+        sales: builder.add_u64_field("sales", FAST | STORED),
+    };
+    (builder.build(), fields)
+}
+
+fn register_analyzers(index: &Index) {
+    let stemmed = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .filter(StopWordFilter::new(Language::Spanish).unwrap_or_else(|| StopWordFilter::remove(Vec::new())))
+        .filter(Stemmer::new(Language::Spanish))
+        .build();
+    let folded = TextAnalyzer::builder(SimpleTokenizer::default())
+        .filter(RemoveLongFilter::limit(40))
+        .filter(LowerCaser)
+        .filter(AsciiFoldingFilter)
+        .build();
+    index.tokenizers().register(STEMMED, stemmed);
+    index.tokenizers().register(FOLDED, folded);
+}
+
+/// Runs text through one of the index's analyzers.
+fn tokens(index: &Index, analyzer: &str, text: &str) -> Vec<String> {
+    let Some(mut analyzer) = index.tokenizers().get(analyzer) else {
+        return Vec::new();
+    };
+    let mut stream = analyzer.token_stream(text);
+    let mut out = Vec::new();
+    while stream.advance() {
+        out.push(stream.token().text.clone());
+    }
+    out
+}
+
+fn cents(money: Money) -> u64 {
+    (money.amount() * rust_decimal::Decimal::from(100)).to_u64().unwrap_or(0)
+}
+
+fn tenths(rating: Rating) -> u64 {
+    (rating.value() * rust_decimal::Decimal::from(10)).to_u64().unwrap_or(0)
+}
+
+/// One tenant's index, its writer (one at a time) and a reader.
+struct TenantIndex {
+    index: Index,
+    fields: Fields,
+    writer: Mutex<IndexWriter>,
+    reader: IndexReader,
+}
+
+impl TenantIndex {
+    fn open(directory: Option<PathBuf>) -> Result<Self, SearchError> {
+        let (schema, fields) = schema();
+        let index = match directory {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir).map_err(unavailable)?;
+                let mmap = tantivy::directory::MmapDirectory::open(&dir).map_err(unavailable)?;
+                Index::open_or_create(mmap, schema).map_err(unavailable)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        register_analyzers(&index);
+        let writer = index.writer_with_num_threads(1, WRITER_BYTES).map_err(unavailable)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(unavailable)?;
+        Ok(Self { index, fields, writer: Mutex::new(writer), reader })
+    }
+
+    fn stored_version(&self, searcher: &Searcher, book: &BookId) -> Result<Option<(u64, bool)>, SearchError> {
+        let term = Term::from_field_text(self.fields.book_id, &book.to_string());
+        let query = TermQuery::new(term, IndexRecordOption::Basic);
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score()).map_err(unavailable)?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(*address).map_err(unavailable)?;
+        let version = doc.get_first(self.fields.version).and_then(|v| v.as_u64()).unwrap_or(0);
+        let deleted = doc.get_first(self.fields.deleted).and_then(|v| v.as_u64()).unwrap_or(0) == 1;
+        Ok(Some((version, deleted)))
+    }
+
+    fn document(&self, change: &IndexChange) -> TantivyDocument {
+        let f = self.fields;
+        match change {
+            IndexChange::Upsert(book) => doc!(
+                f.book_id => book.book_id.to_string(),
+                f.deleted => 0u64,
+                f.version => book.version,
+                f.title => book.title.clone(),
+                f.title_folded => book.title.clone(),
+                f.author => book.author.clone(),
+                f.author_folded => book.author.clone(),
+                f.description => book.description.clone(),
+                f.description_folded => book.description.clone(),
+                f.category => book.category.clone(),
+                f.category_key => book.category.to_lowercase(),
+                f.category_facet => Facet::from_path([book.category.as_str()]),
+                f.price_cents => cents(book.price),
+                f.rating_tenths => tenths(book.rating),
+                f.year => i64::from(book.publication_year),
+                f.stock => u64::from(book.stock_quantity),
+                f.sales => book.sales_count,
+            ),
+            IndexChange::Delete { book_id, version } => doc!(
+                f.book_id => book_id.to_string(),
+                f.deleted => 1u64,
+                f.version => *version,
+            ),
+        }
+    }
+
+    fn apply(&self, changes: Vec<IndexChange>) -> Result<(), SearchError> {
+        // Within the batch, keep only each book's winning change.
+        let mut winners: HashMap<BookId, IndexChange> = HashMap::new();
+        for change in changes {
+            match winners.get(&change.book_id()) {
+                Some(kept) if kept.precedence() >= change.precedence() => {}
+                _ => {
+                    winners.insert(change.book_id(), change);
+                }
+            }
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let searcher = self.reader.searcher();
+        let mut changed = false;
+        for (book, change) in winners {
+            let newer = match self.stored_version(&searcher, &book)? {
+                None => true,
+                Some((version, deleted)) => change.precedence() > (version, u8::from(deleted)),
+            };
+            if newer {
+                writer.delete_term(Term::from_field_text(self.fields.book_id, &book.to_string()));
+                writer.add_document(self.document(&change)).map_err(unavailable)?;
+                changed = true;
+            }
+        }
+        if changed {
+            writer.commit().map_err(unavailable)?;
+            self.reader.reload().map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    /// Clauses that each word of the text adds: stemmed terms with field boosts, and
+    /// (fuzzy) folded terms within the word's edit distance, and a prefix for the last.
+    fn text_query(&self, text: &str, fuzzy: bool) -> Option<Box<dyn Query>> {
+        let f = self.fields;
+        let words = tokens(&self.index, FOLDED, text);
+        let last = words.len().saturating_sub(1);
+        let mut per_word: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (position, word) in words.iter().enumerate() {
+            let stems = tokens(&self.index, STEMMED, word);
+            let is_stop_word = stems.is_empty();
+            if is_stop_word && words.len() > 1 && position != last {
+                continue;
+            }
+            let mut alternatives: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+            for (field, folded_field, boost) in [
+                (f.title, f.title_folded, 3.0),
+                (f.author, f.author_folded, 2.0),
+                (f.description, f.description_folded, 1.0),
+            ] {
+                for stem in &stems {
+                    let term = TermQuery::new(Term::from_field_text(field, stem), IndexRecordOption::WithFreqs);
+                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(term), boost))));
+                }
+                let folded_term = Term::from_field_text(folded_field, word);
+                let distance = fuzzy_distance(word.chars().count());
+                if fuzzy && distance > 0 {
+                    let query = FuzzyTermQuery::new(folded_term.clone(), distance, true);
+                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost * 0.5))));
+                }
+                if position == last {
+                    let query = FuzzyTermQuery::new_prefix(folded_term, 0, true);
+                    alternatives.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost * 0.5))));
+                }
+            }
+            per_word.push((Occur::Must, Box::new(BooleanQuery::new(alternatives))));
+        }
+        (!per_word.is_empty()).then(|| Box::new(BooleanQuery::new(per_word)) as Box<dyn Query>)
+    }
+
+    fn filter_clauses(&self, request: &SearchRequest) -> Vec<(Occur, Box<dyn Query>)> {
+        let f = self.fields;
+        let filters = &request.filters;
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(TermQuery::new(Term::from_field_u64(f.deleted, 0), IndexRecordOption::Basic)))];
+        let u64_range = |field: Field, low: Option<u64>, high: Option<u64>| -> Box<dyn Query> {
+            let bound =
+                |v: Option<u64>| v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_u64(field, v)));
+            Box::new(RangeQuery::new(bound(low), bound(high)))
+        };
+        if let Some(category) = &filters.category {
+            let term = Term::from_field_text(f.category_key, &category.to_lowercase());
+            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        }
+        if filters.min_price.is_some() || filters.max_price.is_some() {
+            clauses.push((
+                Occur::Must,
+                u64_range(f.price_cents, filters.min_price.map(cents), filters.max_price.map(cents)),
+            ));
+        }
+        if let Some(rating) = filters.min_rating {
+            clauses.push((Occur::Must, u64_range(f.rating_tenths, Some(tenths(rating)), None)));
+        }
+        match filters.in_stock {
+            Some(true) => clauses.push((Occur::Must, u64_range(f.stock, Some(1), None))),
+            Some(false) => clauses.push((Occur::Must, u64_range(f.stock, Some(0), Some(0)))),
+            None => {}
+        }
+        if filters.min_year.is_some() || filters.max_year.is_some() {
+            let bound = |v: Option<i32>| {
+                v.map_or(Bound::Unbounded, |v| Bound::Included(Term::from_field_i64(f.year, i64::from(v))))
+            };
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(filters.min_year), bound(filters.max_year)))));
+        }
+        clauses
+    }
+
+    fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let searcher = self.reader.searcher();
+        let text = self.text_query(&request.text, request.fuzzy);
+        let mut clauses = self.filter_clauses(request);
+        let scored = text.is_some();
+        clauses.push((Occur::Must, text.unwrap_or_else(|| Box::new(AllQuery))));
+        let query = BooleanQuery::new(clauses);
+
+        let wanted = request.offset.saturating_add(request.limit).max(1);
+        // Relevance first, then rating (the only order when there is no text).
+        let top = TopDocs::with_limit(wanted).tweak_score(move |segment: &tantivy::SegmentReader| {
+            let ratings = segment.fast_fields().u64("rating_tenths").ok();
+            move |doc: tantivy::DocId, score: tantivy::Score| {
+                let rating = ratings.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+                (if scored { score } else { 0.0 }, rating)
+            }
+        });
+        let mut facets = FacetCollector::for_field("category_facet");
+        facets.add_facet(Facet::root());
+        let (found, total, facet_counts) = searcher.search(&query, &(top, Count, facets)).map_err(unavailable)?;
+
+        let snippets = SnippetGenerator::create(&searcher, &query, self.fields.title).ok();
+        let mut hits = Vec::with_capacity(request.limit);
+        for ((score, _), address) in found.into_iter().skip(request.offset) {
+            hits.push(self.hit(&searcher, address, score, snippets.as_ref())?);
+        }
+        let mut categories: Vec<CategoryFacet> = facet_counts
+            .get(Facet::root())
+            .map(|(facet, count)| CategoryFacet {
+                category: facet.to_path().last().map(|s| (*s).to_owned()).unwrap_or_default(),
+                count,
+            })
+            .collect();
+        categories.sort_by(|a, b| b.count.cmp(&a.count).then(a.category.cmp(&b.category)));
+        Ok(SearchResults { total, hits, categories })
+    }
+
+    fn hit(
+        &self,
+        searcher: &Searcher,
+        address: DocAddress,
+        score: f32,
+        snippets: Option<&SnippetGenerator>,
+    ) -> Result<SearchHit, SearchError> {
+        let f = self.fields;
+        let doc: TantivyDocument = searcher.doc(address).map_err(unavailable)?;
+        let text = |field: Field| doc.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+        let number = |field: Field| doc.get_first(field).and_then(|v| v.as_u64()).unwrap_or(0);
+        let book_id = BookId::parse(&text(f.book_id)).map_err(unavailable)?;
+        let highlight = snippets
+            .map(|generator| generator.snippet_from_doc(&doc))
+            .filter(|snippet| !snippet.highlighted().is_empty())
+            .map(|snippet| snippet.to_html());
+        Ok(SearchHit {
+            book_id,
+            title: text(f.title),
+            author: text(f.author),
+            category: text(f.category),
+            price: Money::new(rust_decimal::Decimal::new(number(f.price_cents) as i64, 2)).unwrap_or_default(),
+            rating: Rating::new(rust_decimal::Decimal::new(number(f.rating_tenths) as i64, 1)).unwrap_or_default(),
+            publication_year: doc.get_first(f.year).and_then(|v| v.as_i64()).unwrap_or(0) as i32,
+            stock_quantity: number(f.stock) as u32,
+            score,
+            highlight,
+        })
+    }
+
+    /// Titles and authors whose words start with the typed words, the last one as a prefix.
+    fn suggest(&self, prefix: &str) -> Result<Vec<Suggestion>, SearchError> {
+        let f = self.fields;
+        let words = tokens(&self.index, FOLDED, prefix);
+        let Some((last, complete)) = words.split_last() else {
+            return Ok(Vec::new());
+        };
+        let searcher = self.reader.searcher();
+        let mut suggestions: Vec<(u64, u64, Suggestion)> = Vec::new();
+        for (field, kind) in [(f.title_folded, SuggestionKind::Title), (f.author_folded, SuggestionKind::Author)] {
+            let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(
+                Occur::Must,
+                Box::new(TermQuery::new(Term::from_field_u64(f.deleted, 0), IndexRecordOption::Basic)),
+            )];
+            for word in complete {
+                let term = Term::from_field_text(field, word);
+                clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+            }
+            let prefix_term = FuzzyTermQuery::new_prefix(Term::from_field_text(field, last), 0, true);
+            clauses.push((Occur::Must, Box::new(prefix_term)));
+            let top = TopDocs::with_limit(MAX_SUGGESTIONS * 4).tweak_score(|segment: &tantivy::SegmentReader| {
+                let sales = segment.fast_fields().u64("sales").ok();
+                let ratings = segment.fast_fields().u64("rating_tenths").ok();
+                move |doc: tantivy::DocId, _score: tantivy::Score| {
+                    let read =
+                        |c: &Option<tantivy::columnar::Column<u64>>| c.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
+                    (read(&sales), read(&ratings))
+                }
+            });
+            for ((sales, rating), address) in searcher.search(&BooleanQuery::new(clauses), &top).map_err(unavailable)? {
+                let doc: TantivyDocument = searcher.doc(address).map_err(unavailable)?;
+                let shown = if kind == SuggestionKind::Title { f.title } else { f.author };
+                let text = doc.get_first(shown).and_then(|v| v.as_str()).unwrap_or_default().to_owned();
+                let id = doc.get_first(f.book_id).and_then(|v| v.as_str()).unwrap_or_default();
+                let book_id = BookId::parse(id).map_err(unavailable)?;
+                suggestions.push((sales, rating, Suggestion { text, kind, book_id }));
+            }
+        }
+        suggestions.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.text.cmp(&b.2.text)));
+        let mut seen = std::collections::HashSet::new();
+        Ok(suggestions
+            .into_iter()
+            .map(|(_, _, s)| s)
+            .filter(|s| seen.insert(s.text.to_lowercase()))
+            .take(MAX_SUGGESTIONS)
+            .collect())
+    }
+
+    fn clear(&self) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        writer.delete_all_documents().map_err(unavailable)?;
+        writer.commit().map_err(unavailable)?;
+        self.reader.reload().map_err(unavailable)
+    }
+}
+
+/// The embedded search engine: per-tenant tantivy indexes.
+pub struct TantivySearch {
+    /// `None`: every index lives in memory.
+    root: Option<PathBuf>,
+    tenants: Mutex<HashMap<TenantId, Arc<TenantIndex>>>,
+}
+
+impl TantivySearch {
+    /// Indexes under `root/<tenant>/`.
+    pub fn open(root: impl Into<PathBuf>) -> Self {
+        Self { root: Some(root.into()), tenants: Mutex::new(HashMap::new()) }
+    }
+
+    pub fn in_memory() -> Self {
+        Self { root: None, tenants: Mutex::new(HashMap::new()) }
+    }
+
+    fn tenant(&self, tenant: &TenantId) -> Result<Arc<TenantIndex>, SearchError> {
+        let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(index) = tenants.get(tenant) {
+            return Ok(Arc::clone(index));
+        }
+        let index = Arc::new(TenantIndex::open(self.root.as_ref().map(|root| root.join(tenant.as_str())))?);
+        tenants.insert(tenant.clone(), Arc::clone(&index));
+        Ok(index)
+    }
+
+    async fn with_tenant<T: Send + 'static>(
+        &self,
+        tenant: &TenantId,
+        work: impl FnOnce(&TenantIndex) -> Result<T, SearchError> + Send + 'static,
+    ) -> Result<T, SearchError> {
+        let index = self.tenant(tenant)?;
+        tokio::task::spawn_blocking(move || work(&index)).await.map_err(unavailable)?
+    }
+}
+
+#[async_trait::async_trait]
+impl SearchIndex for TantivySearch {
+    async fn apply(&self, tenant: &TenantId, changes: Vec<IndexChange>) -> Result<(), SearchError> {
+        self.with_tenant(tenant, move |index| index.apply(changes)).await
+    }
+
+    async fn search(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResults, SearchError> {
+        let request = request.clone();
+        self.with_tenant(tenant, move |index| index.search(&request)).await
+    }
+
+    async fn suggest(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Suggestion>, SearchError> {
+        let prefix = prefix.to_owned();
+        self.with_tenant(tenant, move |index| index.suggest(&prefix)).await
+    }
+
+    async fn version_of(&self, tenant: &TenantId, book: &BookId) -> Result<Option<(u64, bool)>, SearchError> {
+        let book = *book;
+        self.with_tenant(tenant, move |index| index.stored_version(&index.reader.searcher(), &book)).await
+    }
+
+    async fn clear(&self, tenant: &TenantId) -> Result<(), SearchError> {
+        self.with_tenant(tenant, TenantIndex::clear).await
+    }
+}
+
+impl From<&BookDocument> for IndexChange {
+    fn from(doc: &BookDocument) -> Self {
+        IndexChange::Upsert(doc.clone())
+    }
+}

@@ -1,0 +1,185 @@
+//! The `SearchIndex` port: one index per tenant of its books, fed by change-data
+//! capture, queried by the search and autocomplete routes.
+//!
+//! Guarantees every engine keeps (the conformance suite checks them):
+//! - a tenant's queries only ever see that tenant's documents;
+//! - changes are order-aware: a change applies only if its `version` is newer than
+//!   what the index holds for that book (a delete wins over an upsert of the same
+//!   version), so duplicated, replayed or reordered batches converge to one state;
+//! - text matching folds case and accents, and stems Spanish; fuzzy matching allows an
+//!   edit distance that grows with the word (0 for 1–2 letters, 1 for 3–5, 2 beyond).
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::domain::{Book, BookId, Money, Rating, TenantId};
+
+/// What the index holds of a book.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BookDocument {
+    pub book_id: BookId,
+    pub title: String,
+    pub author: String,
+    pub description: String,
+    pub category: String,
+    pub price: Money,
+    pub rating: Rating,
+    pub publication_year: i32,
+    pub stock_quantity: u32,
+    /// Copies sold: ranks autocomplete suggestions.
+    pub sales_count: u64,
+    pub version: u64,
+}
+
+impl From<&Book> for BookDocument {
+    fn from(book: &Book) -> Self {
+        Self {
+            book_id: book.book_id,
+            title: book.title.to_string(),
+            author: book.author.to_string(),
+            description: book.description.as_ref().map(ToString::to_string).unwrap_or_default(),
+            category: book.category.to_string(),
+            price: book.price,
+            rating: book.rating,
+            publication_year: book.publication_year,
+            stock_quantity: book.stock_quantity,
+            sales_count: book.sales_count,
+            version: book.version,
+        }
+    }
+}
+
+/// One change to apply to a tenant's index.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexChange {
+    Upsert(BookDocument),
+    /// The book is gone as of `version` (its last version).
+    Delete {
+        book_id: BookId,
+        version: u64,
+    },
+}
+
+impl IndexChange {
+    pub fn book_id(&self) -> BookId {
+        match self {
+            IndexChange::Upsert(doc) => doc.book_id,
+            IndexChange::Delete { book_id, .. } => *book_id,
+        }
+    }
+
+    /// Which of two changes of one book wins: the newer version; a delete on a tie.
+    pub fn precedence(&self) -> (u64, u8) {
+        match self {
+            IndexChange::Upsert(doc) => (doc.version, 0),
+            IndexChange::Delete { version, .. } => (*version, 1),
+        }
+    }
+}
+
+/// Filters that narrow a search.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchFilters {
+    pub category: Option<String>,
+    pub min_price: Option<Money>,
+    pub max_price: Option<Money>,
+    pub min_year: Option<i32>,
+    pub max_year: Option<i32>,
+    pub min_rating: Option<Rating>,
+    pub in_stock: Option<bool>,
+}
+
+/// A search: text (may be empty: everything, best rated first), filters and a page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    pub text: String,
+    pub fuzzy: bool,
+    pub filters: SearchFilters,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// One matching book.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SearchHit {
+    pub book_id: BookId,
+    pub title: String,
+    pub author: String,
+    pub category: String,
+    pub price: Money,
+    pub rating: Rating,
+    pub publication_year: i32,
+    pub stock_quantity: u32,
+    pub score: f32,
+    /// The title with matched words in `<em>`.
+    pub highlight: Option<String>,
+}
+
+/// How many matches fall in one category.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CategoryFacet {
+    pub category: String,
+    pub count: u64,
+}
+
+/// A page of results, the total, and category counts over all matches.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct SearchResults {
+    pub total: usize,
+    pub hits: Vec<SearchHit>,
+    pub categories: Vec<CategoryFacet>,
+}
+
+/// An autocomplete suggestion.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct Suggestion {
+    pub text: String,
+    pub kind: SuggestionKind,
+    pub book_id: BookId,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SuggestionKind {
+    Title,
+    Author,
+}
+
+/// Why an index call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error("search index unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl From<SearchError> for crate::error::Error {
+    fn from(err: SearchError) -> Self {
+        crate::error::Error::Internal(err.to_string())
+    }
+}
+
+/// The most suggestions autocomplete returns.
+pub const MAX_SUGGESTIONS: usize = 9;
+
+/// Edit distance allowed for a word of `chars` characters (Elasticsearch's AUTO).
+pub fn fuzzy_distance(chars: usize) -> u8 {
+    match chars {
+        0..=2 => 0,
+        3..=5 => 1,
+        _ => 2,
+    }
+}
+
+/// The search port.
+#[async_trait::async_trait]
+pub trait SearchIndex: Send + Sync + 'static {
+    /// Applies changes to the tenant's index, order-aware; visible to searches on return.
+    async fn apply(&self, tenant: &TenantId, changes: Vec<IndexChange>) -> Result<(), SearchError>;
+    async fn search(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResults, SearchError>;
+    /// Up to `MAX_SUGGESTIONS` titles and authors completing `prefix`, best sellers first.
+    async fn suggest(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Suggestion>, SearchError>;
+    /// The version the index holds for a book and whether it is deleted (tests, repair).
+    async fn version_of(&self, tenant: &TenantId, book: &BookId) -> Result<Option<(u64, bool)>, SearchError>;
+    /// Drops every document of the tenant (before a rebuild).
+    async fn clear(&self, tenant: &TenantId) -> Result<(), SearchError>;
+}

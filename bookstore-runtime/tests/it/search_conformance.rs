@@ -1,0 +1,233 @@
+//! The `SearchIndex` port's conformance suite: every engine runs it unchanged (the
+//! embedded tantivy engine here; the Elasticsearch adapter when it lands).
+
+use std::sync::Arc;
+
+use bookstore_runtime::domain::{BookId, Money, Rating, TenantId};
+use bookstore_runtime::embedded::TantivySearch;
+use bookstore_runtime::search::{BookDocument, IndexChange, SearchFilters, SearchIndex, SearchRequest, SuggestionKind};
+use rust_decimal::Decimal;
+
+fn tenant(id: &str) -> TenantId {
+    TenantId::parse(id).expect("tenant")
+}
+
+/// Price in cents, rating in tenths, publication year, stock.
+type Figures = (i64, i64, i32, u32);
+
+fn doc(
+    n: u128,
+    title: &str,
+    author: &str,
+    category: &str,
+    (price_cents, rating_tenths, year, stock): Figures,
+) -> BookDocument {
+    BookDocument {
+        book_id: BookId::from_uuid(uuid::Uuid::from_u128(n)),
+        title: title.to_owned(),
+        author: author.to_owned(),
+        description: format!("Un libro de {category} escrito por {author}."),
+        category: category.to_owned(),
+        price: Money::new(Decimal::new(price_cents, 2)).expect("money"),
+        rating: Rating::new(Decimal::new(rating_tenths, 1)).expect("rating"),
+        publication_year: year,
+        stock_quantity: stock,
+        sales_count: 0,
+        version: 1,
+    }
+}
+
+fn catalogue() -> Vec<BookDocument> {
+    vec![
+        doc(1, "Cien años de soledad", "Gabriel García Márquez", "Ficción", (1990, 48, 1967, 5)),
+        doc(2, "Programación en Rust", "Lucía Fernández", "Programación", (3995, 45, 2021, 3)),
+        doc(3, "El amor en los tiempos del cólera", "Gabriel García Márquez", "Ficción", (1750, 46, 1985, 0)),
+        doc(4, "Historia de la programación", "José Núñez", "Historia", (2500, 39, 2010, 7)),
+        doc(5, "Rayuela", "Julio Cortázar", "Ficción", (1500, 44, 1963, 2)),
+        doc(6, "Cien recetas de cocina", "Ana Soler", "Cocina", (1200, 35, 2015, 9)),
+    ]
+}
+
+fn request(text: &str, fuzzy: bool) -> SearchRequest {
+    SearchRequest { text: text.to_owned(), fuzzy, filters: SearchFilters::default(), offset: 0, limit: 20 }
+}
+
+async fn titles(index: &dyn SearchIndex, tenant_id: &TenantId, request: &SearchRequest) -> Vec<String> {
+    index.search(tenant_id, request).await.expect("search").hits.into_iter().map(|h| h.title).collect()
+}
+
+/// Every check of the suite on a fresh engine.
+pub async fn run_suite(index: Arc<dyn SearchIndex>) {
+    let shop = tenant("shop-a");
+    let changes = catalogue().iter().map(IndexChange::from).collect();
+    index.apply(&shop, changes).await.expect("apply");
+    let index = index.as_ref();
+
+    // Spanish analysis: accents folded, stems matched, stop words ignored.
+    let found = titles(index, &shop, &request("programacion", false)).await;
+    assert!(found.contains(&"Programación en Rust".to_owned()), "{found:?}");
+    assert!(found.contains(&"Historia de la programación".to_owned()), "{found:?}");
+    let found = titles(index, &shop, &request("garcia marquez", false)).await;
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found.iter().all(|t| t == "Cien años de soledad" || t == "El amor en los tiempos del cólera"));
+    let boosted = titles(index, &shop, &request("programación", false)).await;
+    assert_eq!(boosted[0], "Programación en Rust", "a title match outranks others: {boosted:?}");
+
+    // Fuzzy: one typo in a long word matches only with fuzzy on.
+    assert_eq!(titles(index, &shop, &request("solidad", true)).await, vec!["Cien años de soledad"]);
+    assert!(titles(index, &shop, &request("solidad", false)).await.is_empty());
+    assert!(titles(index, &shop, &request("cortazr", true)).await.contains(&"Rayuela".to_owned()));
+
+    // Prefix on the last word.
+    assert!(titles(index, &shop, &request("rayu", false)).await.contains(&"Rayuela".to_owned()));
+
+    // Filters and facets.
+    let mut filtered = request("", false);
+    filtered.filters = SearchFilters { category: Some("ficción".into()), in_stock: Some(true), ..Default::default() };
+    let results = index.search(&shop, &filtered).await.expect("search");
+    let found: Vec<String> = results.hits.iter().map(|h| h.title.clone()).collect();
+    assert_eq!(found, vec!["Cien años de soledad", "Rayuela"], "in stock, best rated first");
+    let mut ranges = request("", false);
+    ranges.filters = SearchFilters {
+        min_price: Some(Money::parse("15").expect("money")),
+        max_price: Some(Money::parse("30").expect("money")),
+        min_year: Some(1980),
+        min_rating: Some(Rating::parse("4").expect("rating")),
+        ..Default::default()
+    };
+    assert_eq!(
+        titles(index, &shop, &ranges).await,
+        vec!["El amor en los tiempos del cólera"],
+        "price, year and rating bounds"
+    );
+    let everything = index.search(&shop, &request("", false)).await.expect("search");
+    assert_eq!(everything.total, 6);
+    let fiction = everything.categories.iter().find(|c| c.category == "Ficción").expect("facet");
+    assert_eq!(fiction.count, 3);
+    let ratings: Vec<Rating> = everything.hits.iter().map(|h| h.rating).collect();
+    assert!(ratings.windows(2).all(|w| w[0] >= w[1]), "no text: best rated first");
+    let mut paged = request("", false);
+    paged.offset = 4;
+    paged.limit = 10;
+    let page = index.search(&shop, &paged).await.expect("search");
+    assert_eq!((page.total, page.hits.len()), (6, 2));
+
+    // Highlights mark the matched words of the title.
+    let hit = index.search(&shop, &request("soledad", false)).await.expect("search").hits.remove(0);
+    assert!(hit.highlight.as_deref().is_some_and(|h| h.contains("<b>soledad</b>")), "{:?}", hit.highlight);
+
+    // Autocomplete.
+    let suggestions = index.suggest(&shop, "cien años de sol").await.expect("suggest");
+    assert_eq!(suggestions[0].text, "Cien años de soledad");
+    let authors = index.suggest(&shop, "garc").await.expect("suggest");
+    assert!(
+        authors.iter().any(|s| s.kind == SuggestionKind::Author && s.text == "Gabriel García Márquez"),
+        "{authors:?}"
+    );
+    assert!(index.suggest(&shop, "").await.expect("suggest").is_empty());
+    let cien = index.suggest(&shop, "cien").await.expect("suggest");
+    assert_eq!(cien.len(), 2, "{cien:?}");
+
+    // Tenants never see each other.
+    let other = tenant("shop-b");
+    assert!(titles(index, &other, &request("soledad", true)).await.is_empty());
+    assert!(index.suggest(&other, "cien").await.expect("suggest").is_empty());
+    assert_eq!(index.search(&other, &request("", false)).await.expect("search").total, 0);
+
+    order_awareness(index).await;
+}
+
+async fn order_awareness(index: &dyn SearchIndex) {
+    let shop = tenant("shop-order");
+    let mut v1 = doc(10, "Versión uno", "Autora", "Ficción", (1000, 40, 2000, 1));
+    let mut v2 = v1.clone();
+    v2.title = "Versión dos".into();
+    v2.version = 2;
+    v1.version = 1;
+    index.apply(&shop, vec![IndexChange::Upsert(v2.clone())]).await.expect("apply");
+    index.apply(&shop, vec![IndexChange::Upsert(v1.clone())]).await.expect("stale apply");
+    assert_eq!(
+        titles(index, &shop, &request("version", false)).await,
+        vec!["Versión dos"],
+        "an older image never wins"
+    );
+    index.apply(&shop, vec![IndexChange::Delete { book_id: v2.book_id, version: 2 }]).await.expect("delete");
+    index.apply(&shop, vec![IndexChange::Upsert(v2.clone())]).await.expect("replayed upsert");
+    assert!(titles(index, &shop, &request("version", false)).await.is_empty(), "a replay does not resurrect");
+    assert_eq!(index.version_of(&shop, &v2.book_id).await.expect("version"), Some((2, true)));
+    index.clear(&shop).await.expect("clear");
+    assert_eq!(index.version_of(&shop, &v2.book_id).await.expect("version"), None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tantivy_in_memory_passes_the_search_conformance_suite() {
+    run_suite(Arc::new(TantivySearch::in_memory())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tantivy_on_disk_passes_the_suite_and_keeps_its_index_across_reopen() {
+    let dir = std::env::temp_dir().join(format!("bookstore-search-{}", uuid::Uuid::new_v4()));
+    run_suite(Arc::new(TantivySearch::open(&dir))).await;
+    let reopened = TantivySearch::open(&dir);
+    let found = titles(&reopened, &tenant("shop-a"), &request("soledad", false)).await;
+    assert_eq!(found, vec!["Cien años de soledad"]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// A tiny deterministic generator for the permutation test.
+struct Lcg(u64);
+impl Lcg {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((self.0 >> 33) as usize) % n.max(1)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn any_permutation_of_a_batch_with_duplicates_gives_the_same_index() {
+    // Versions 1..=4 of three books, a delete of one, and duplicates of some.
+    let mut changes = Vec::new();
+    for n in 0..3u128 {
+        for version in 1..=4u64 {
+            let mut d = doc(100 + n, &format!("Libro {n} edición {version}"), "Autor", "Ficción", (1000, 40, 2000, 1));
+            d.version = version;
+            changes.push(IndexChange::Upsert(d));
+        }
+    }
+    changes.push(IndexChange::Delete { book_id: BookId::from_uuid(uuid::Uuid::from_u128(101)), version: 4 });
+    changes.push(changes[2].clone());
+    changes.push(changes[7].clone());
+    let expected_state = |index: TantivySearch, shop: TenantId| async move {
+        let mut state = Vec::new();
+        for n in 0..3u128 {
+            state.push(
+                index.version_of(&shop, &BookId::from_uuid(uuid::Uuid::from_u128(100 + n))).await.expect("version"),
+            );
+        }
+        let found = titles(&index, &shop, &request("libro", false)).await;
+        let mut found = found;
+        found.sort();
+        (state, found)
+    };
+    let ordered = TantivySearch::in_memory();
+    let shop = tenant("shop-perm");
+    for change in &changes {
+        ordered.apply(&shop, vec![change.clone()]).await.expect("apply");
+    }
+    let reference = expected_state(ordered, shop.clone()).await;
+    assert_eq!(reference.0, vec![Some((4, false)), Some((4, true)), Some((4, false))]);
+    let mut rng = Lcg(7);
+    for _ in 0..12 {
+        let mut shuffled = changes.clone();
+        for i in (1..shuffled.len()).rev() {
+            shuffled.swap(i, rng.below(i + 1));
+        }
+        let index = TantivySearch::in_memory();
+        // Half the runs apply in one batch, half in small batches.
+        let batch = 1 + rng.below(4);
+        for chunk in shuffled.chunks(if rng.below(2) == 0 { shuffled.len() } else { batch }) {
+            index.apply(&shop, chunk.to_vec()).await.expect("apply");
+        }
+        assert_eq!(expected_state(index, shop.clone()).await, reference);
+    }
+}
