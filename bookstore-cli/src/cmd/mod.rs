@@ -9,10 +9,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use bookstore_runtime::embedded::EmbeddedStore;
-use bookstore_runtime::store::SharedStore;
 
 /// Opens the local stage's store under the data directory, creating it if needed.
-pub fn open_local_store(data_dir: &Path) -> Result<SharedStore> {
+pub fn open_local_store(data_dir: &Path) -> Result<Arc<EmbeddedStore>> {
     std::fs::create_dir_all(data_dir)
         .with_context(|| format!("cannot create data directory {}", data_dir.display()))?;
     let path = data_dir.join("store.redb");

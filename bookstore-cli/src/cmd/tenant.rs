@@ -70,7 +70,7 @@ fn local_store(args: &StageArgs) -> Result<bookstore_runtime::store::SharedStore
             stage.name
         );
     }
-    super::open_local_store(&args.data_dir)
+    Ok(super::open_local_store(&args.data_dir)?)
 }
 
 /// A password nobody chose: 128 random bits, URL-safe.

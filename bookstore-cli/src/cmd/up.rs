@@ -5,10 +5,17 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use anyhow::{Context, Result, bail};
 use bookstore_runtime::api::{AppState, app};
+use bookstore_runtime::cdc::BooksToSearch;
 use bookstore_runtime::demo::{self, DemoSize};
+use bookstore_runtime::embedded::{ChangeFeed, FeedConfig, TantivySearch};
+use bookstore_runtime::search::SearchIndex;
+use bookstore_runtime::store::{SharedStore, Table};
 use clap::{Args, ValueEnum};
+use tokio::sync::watch;
 
 use crate::stage::{self, Provider};
 
@@ -47,8 +54,22 @@ pub async fn run(args: UpArgs) -> Result<()> {
     }
     let config = stage.runtime_config()?;
     let tax_rate = config.tax_rate;
-    let store = super::open_local_store(&args.data_dir)?;
-    let state = AppState::new(store.clone(), config);
+    let embedded = super::open_local_store(&args.data_dir)?;
+    let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(args.data_dir.join("search")));
+    let (stop_feeds, feeds_stopped) = watch::channel(false);
+    let feed = ChangeFeed::new(
+        embedded.clone(),
+        "books-to-search",
+        vec![Table::Books],
+        Arc::new(BooksToSearch::new(search.clone())),
+        FeedConfig::default(),
+    );
+    let feed = tokio::spawn(feed.run(async move {
+        let mut stopped = feeds_stopped;
+        let _ = stopped.wait_for(|stop| *stop).await;
+    }));
+    let store: SharedStore = embedded;
+    let state = AppState::new(store.clone(), search, config);
 
     let address = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(address)
@@ -93,6 +114,8 @@ pub async fn run(args: UpArgs) -> Result<()> {
     }
 
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    let _ = stop_feeds.send(true);
+    feed.await.context("change feed task failed")?.context("change feed failed")?;
     eprintln!("bookstore stopped");
     Ok(())
 }

@@ -28,6 +28,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(categories))
         .routes(routes!(authors))
         .routes(routes!(recommendations))
+        .merge(super::search::book_routes())
 }
 
 fn book_id(raw: &str) -> Result<BookId, Error> {

@@ -14,6 +14,7 @@ mod extract;
 pub mod pagination;
 mod purchases;
 pub mod rate_limit;
+mod search;
 mod users;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::config::RuntimeConfig;
+use crate::search::SearchIndex;
 use crate::store::SharedStore;
 use auth::TokenKeys;
 use error::error_response;
@@ -43,6 +45,7 @@ use rate_limit::RateLimiter;
 #[derive(Clone)]
 pub struct AppState {
     pub store: SharedStore,
+    pub search: Arc<dyn SearchIndex>,
     pub config: Arc<RuntimeConfig>,
     pub tokens: Arc<TokenKeys>,
     pub cursors: Arc<CursorKeys>,
@@ -51,8 +54,9 @@ pub struct AppState {
 }
 
 impl AppState {
-    pub fn new(store: SharedStore, config: RuntimeConfig) -> Self {
+    pub fn new(store: SharedStore, search: Arc<dyn SearchIndex>, config: RuntimeConfig) -> Self {
         Self {
+            search,
             tokens: Arc::new(TokenKeys::new(config.jwt_secret.clone(), config.token_ttl_seconds)),
             cursors: Arc::new(CursorKeys::derive(&config.jwt_secret)),
             limiter: Arc::new(RateLimiter::new(config.rate_limits)),
@@ -89,6 +93,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .nest("/api/v1/books", books::routes())
         .nest("/api/v1/cart", cart::routes())
         .nest("/api/v1/purchases", purchases::routes())
+        .nest("/search", search::tenant_routes())
         .routes(utoipa_axum::routes!(health))
 }
 

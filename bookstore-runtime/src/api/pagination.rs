@@ -145,20 +145,18 @@ impl PageRequest {
         Ok(Self { offset, limit, scope })
     }
 
-    /// Cuts one page out of the full, ordered result and describes it.
-    pub fn page<T>(&self, mut all: Vec<T>, keys: &CursorKeys) -> Paginated<T> {
-        let total_items = all.len();
-        let start = self.offset.min(total_items);
-        let end = (start + self.limit).min(total_items);
-        let data: Vec<T> = all.drain(start..end).collect();
-        let has_next = end < total_items;
+    /// Describes a page that was cut elsewhere (a search engine) out of `total` items.
+    pub fn paged<T>(&self, data: Vec<T>, total: usize, keys: &CursorKeys) -> Paginated<T> {
+        let start = self.offset.min(total);
+        let end = (start + data.len()).min(total);
+        let has_next = end < total;
         let has_previous = start > 0;
         Paginated {
             data,
             pagination: Pagination {
                 current_page: start / self.limit + 1,
-                total_pages: total_items.div_ceil(self.limit),
-                total_items,
+                total_pages: total.div_ceil(self.limit),
+                total_items: total,
                 items_per_page: self.limit,
                 has_next,
                 has_previous,
@@ -166,6 +164,15 @@ impl PageRequest {
                 previous_cursor: has_previous.then(|| keys.encode(start.saturating_sub(self.limit), &self.scope)),
             },
         }
+    }
+
+    /// Cuts one page out of the full, ordered result and describes it.
+    pub fn page<T>(&self, mut all: Vec<T>, keys: &CursorKeys) -> Paginated<T> {
+        let total = all.len();
+        let start = self.offset.min(total);
+        let end = (start + self.limit).min(total);
+        let data: Vec<T> = all.drain(start..end).collect();
+        self.paged(data, total, keys)
     }
 }
 

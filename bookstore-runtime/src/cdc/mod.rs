@@ -7,11 +7,13 @@
 //! newer one, leaves the same final state; a record it cannot process is reported by
 //! its sequence number and does not stop the others.
 
+mod books;
 mod stream_shape;
 
 use aws_lambda_events::event::dynamodb::Event;
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 
+pub use books::BooksToSearch;
 pub use stream_shape::{decode_image, stream_event, stream_record};
 
 /// A consumer of a table's change stream.

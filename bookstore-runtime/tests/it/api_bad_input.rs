@@ -43,6 +43,9 @@ fn protected_routes(book: &str) -> Vec<(Method, String)> {
         (Method::GET, "/api/v1/purchases".into()),
         (Method::GET, format!("/api/v1/purchases/{purchase}")),
         (Method::GET, "/api/v1/purchases/analytics/summary".into()),
+        (Method::GET, "/api/v1/books/search?q=a".into()),
+        (Method::GET, "/api/v1/books/autocomplete?q=a".into()),
+        (Method::GET, "/search/shop-a/products".into()),
     ]
 }
 

@@ -4,6 +4,7 @@ mod api_bad_input;
 mod api_books;
 mod api_checkout;
 mod api_isolation;
+mod api_search;
 mod api_users;
 mod change_feed;
 mod demo_seed;

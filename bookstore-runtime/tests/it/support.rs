@@ -7,10 +7,12 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use bookstore_runtime::accounts::{self, Password, Registration};
 use bookstore_runtime::api::{AppState, app};
+use bookstore_runtime::cdc::BooksToSearch;
 use bookstore_runtime::config::RuntimeConfig;
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
-use bookstore_runtime::embedded::EmbeddedStore;
-use bookstore_runtime::store::SharedStore;
+use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, FeedConfig, TantivySearch};
+use bookstore_runtime::search::SearchIndex;
+use bookstore_runtime::store::{SharedStore, Table};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -18,6 +20,8 @@ pub struct TestApp {
     pub store: SharedStore,
     pub state: AppState,
     router: Router,
+    /// Books stream → search index, drained on demand so tests are deterministic.
+    search_feed: tokio::sync::Mutex<ChangeFeed>,
 }
 
 /// A tenant with one admin and two customers, signed in.
@@ -47,10 +51,24 @@ impl TestApp {
     }
 
     pub async fn with_config(config: RuntimeConfig) -> Self {
-        let store: SharedStore = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
-        let state = AppState::new(store.clone(), config);
+        let embedded = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
+        let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
+        let feed = ChangeFeed::new(
+            embedded.clone(),
+            "books-to-search",
+            vec![Table::Books],
+            Arc::new(BooksToSearch::new(search.clone())),
+            FeedConfig::default(),
+        );
+        let store: SharedStore = embedded;
+        let state = AppState::new(store.clone(), search, config);
         let router = app(state.clone());
-        Self { store, state, router }
+        Self { store, state, router, search_feed: tokio::sync::Mutex::new(feed) }
+    }
+
+    /// Feeds every committed book change to the search index.
+    pub async fn sync_search(&self) {
+        self.search_feed.lock().await.drain().await.expect("search feed drains");
     }
 
     pub async fn add_tenant(&self, id: &str) {
