@@ -32,6 +32,8 @@ enum Command {
     /// Manage tenants (shops).
     #[command(subcommand)]
     Tenant(cmd::tenant::TenantCommand),
+    /// Rebuild a tenant's search index from the store (stop `bookstore up` first).
+    Reindex(cmd::reindex::ReindexArgs),
     /// Inspect stage files.
     #[command(subcommand)]
     Stage(cmd::stage::StageCommand),
@@ -52,6 +54,7 @@ fn main() -> ExitCode {
             Command::Up(args) => cmd::up::run(args).await,
             Command::Tenant(command) => cmd::tenant::run(command).await,
             Command::Stage(command) => cmd::stage::run(command),
+            Command::Reindex(args) => cmd::reindex::run(args).await,
         }
     });
     match outcome {

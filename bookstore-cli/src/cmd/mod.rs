@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod reindex;
 pub mod stage;
 pub mod tenant;
 pub mod up;

@@ -2,6 +2,7 @@
 
 mod crash;
 mod fuzz;
+mod search_feed;
 mod server;
 mod stage_files;
 mod tenant;
