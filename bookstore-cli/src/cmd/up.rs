@@ -9,11 +9,10 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use bookstore_runtime::api::{AppState, app};
-use bookstore_runtime::cdc::BooksToSearch;
 use bookstore_runtime::demo::{self, DemoSize};
-use bookstore_runtime::embedded::{ChangeFeed, FeedConfig, TantivySearch};
+use bookstore_runtime::embedded::{TantivySearch, local_feeds};
 use bookstore_runtime::search::SearchIndex;
-use bookstore_runtime::store::{SharedStore, Table};
+use bookstore_runtime::store::SharedStore;
 use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
@@ -57,17 +56,13 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let embedded = super::open_local_store(&args.data_dir)?;
     let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(args.data_dir.join("search")));
     let (stop_feeds, feeds_stopped) = watch::channel(false);
-    let feed = ChangeFeed::new(
-        embedded.clone(),
-        "books-to-search",
-        vec![Table::Books],
-        Arc::new(BooksToSearch::new(search.clone())),
-        FeedConfig::default(),
-    );
-    let feed = tokio::spawn(feed.run(async move {
-        let mut stopped = feeds_stopped;
-        let _ = stopped.wait_for(|stop| *stop).await;
-    }));
+    let mut feeds = tokio::task::JoinSet::new();
+    for feed in local_feeds(embedded.clone(), search.clone()) {
+        let mut stopped = feeds_stopped.clone();
+        feeds.spawn(feed.run(async move {
+            let _ = stopped.wait_for(|stop| *stop).await;
+        }));
+    }
     let store: SharedStore = embedded;
     let state = AppState::new(store.clone(), search, config);
 
@@ -115,7 +110,9 @@ pub async fn run(args: UpArgs) -> Result<()> {
 
     axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
     let _ = stop_feeds.send(true);
-    feed.await.context("change feed task failed")?.context("change feed failed")?;
+    while let Some(done) = feeds.join_next().await {
+        done.context("change feed task failed")?.context("change feed failed")?;
+    }
     eprintln!("bookstore stopped");
     Ok(())
 }

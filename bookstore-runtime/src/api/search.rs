@@ -15,16 +15,21 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Pagination, scope_of};
 use crate::catalog::BookFilterParams;
-use crate::domain::TenantId;
+use crate::domain::{Money, PurchaseStatus, Role, TenantId, UserId};
 use crate::error::Error;
-use crate::search::{CategoryFacet, SearchFilters, SearchHit, SearchRequest, Suggestion};
+use crate::search::{
+    CategoryFacet, PurchaseDocument, PurchaseSearch, SearchFilters, SearchHit, SearchRequest, Suggestion,
+};
 
 pub fn book_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(search_books)).routes(routes!(autocomplete))
 }
 
 pub fn tenant_routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(search_tenant_products))
+    OpenApiRouter::new()
+        .routes(routes!(search_tenant))
+        .routes(routes!(search_tenant_products))
+        .routes(routes!(search_tenant_purchases))
 }
 
 /// The longest query text accepted.
@@ -157,4 +162,137 @@ async fn autocomplete(
     let q = query_text(params.q.as_deref())?;
     let data = state.search.suggest(&caller.tenant, &q).await.map_err(Error::from)?;
     Ok(Json(Suggestions { data }))
+}
+
+/// Filters of `GET /search/{tenant}/purchases`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct PurchaseSearchParams {
+    /// Words of the titles bought.
+    pub q: Option<String>,
+    /// Only this user's purchases (admins; a customer always sees only their own).
+    pub user_id: Option<String>,
+    /// PENDING, PAYMENT_PROCESSED, SHIPPED, DELIVERED, CANCELLED or PAYMENT_FAILED.
+    pub status: Option<String>,
+    /// RFC 3339 instants bounding the purchase time.
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub min_total: Option<String>,
+    pub max_total: Option<String>,
+}
+
+/// A page of purchases, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PurchasePage {
+    pub data: Vec<PurchaseDocument>,
+    pub pagination: Pagination,
+}
+
+fn parse_param<T>(
+    name: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Option<T>, Error> {
+    raw.map(|text| parse(text).ok_or_else(|| Error::bad_request("invalid_query", format!("{name}: must be {allowed}"))))
+        .transpose()
+}
+
+async fn run_purchase_search(
+    state: &AppState,
+    caller: &Caller,
+    page: &PageParams,
+    params: &PurchaseSearchParams,
+) -> Result<PurchasePage, ApiError> {
+    let asked_user = parse_param("user_id", params.user_id.as_deref(), |s| UserId::parse(s).ok(), "a user id")?;
+    let user = match caller.role {
+        Role::Admin => asked_user,
+        Role::Customer if asked_user.is_none_or(|u| u == caller.user_id) => Some(caller.user_id),
+        Role::Customer => return Err(Error::Forbidden("customers see only their own purchases".to_owned()).into()),
+    };
+    let instant = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc));
+    let search = PurchaseSearch {
+        text: query_text(params.q.as_deref())?,
+        user,
+        status: parse_param(
+            "status",
+            params.status.as_deref(),
+            PurchaseStatus::parse,
+            "a purchase status like SHIPPED",
+        )?,
+        from: parse_param("from", params.from.as_deref(), instant, "an RFC 3339 time like 2026-01-31T00:00:00Z")?,
+        to: parse_param("to", params.to.as_deref(), instant, "an RFC 3339 time like 2026-01-31T00:00:00Z")?,
+        min_total: parse_param(
+            "min_total",
+            params.min_total.as_deref(),
+            |s| Money::parse(s).ok(),
+            "an amount like 9.95",
+        )?,
+        max_total: parse_param(
+            "max_total",
+            params.max_total.as_deref(),
+            |s| Money::parse(s).ok(),
+            "an amount like 9.95",
+        )?,
+        offset: 0,
+        limit: 0,
+    };
+    let scope =
+        scope_of(&[caller.tenant.as_str(), &caller.user_id.to_string(), "purchase-search", &format!("{search:?}")]);
+    let request = PageRequest::parse(page, 20, &state.cursors, scope)?;
+    let search = PurchaseSearch { offset: request.offset, limit: request.limit, ..search };
+    let results = state.search.search_purchases(&caller.tenant, &search).await.map_err(Error::from)?;
+    let page = request.paged(results.hits, results.total, &state.cursors);
+    Ok(PurchasePage { data: page.data, pagination: page.pagination })
+}
+
+#[utoipa::path(get, path = "/{tenant}/purchases", tag = "search", security(("bearer" = [])),
+    params(("tenant" = String, Path), PurchaseSearchParams, PageParams),
+    responses((status = 200, body = PurchasePage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+async fn search_tenant_purchases(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(page): ApiQuery<PageParams>,
+    ApiQuery(params): ApiQuery<PurchaseSearchParams>,
+) -> Result<Json<PurchasePage>, ApiError> {
+    require_own_tenant(&caller, &raw)?;
+    Ok(Json(run_purchase_search(&state, &caller, &page, &params).await?))
+}
+
+/// The words of one search run over the tenant's products and (visible) purchases.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TenantSearch {
+    pub products: SearchPage,
+    pub purchases: PurchasePage,
+}
+
+/// The text of `GET /search/{tenant}`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct TenantSearchParams {
+    pub q: Option<String>,
+}
+
+#[utoipa::path(get, path = "/{tenant}", tag = "search", security(("bearer" = [])),
+    params(("tenant" = String, Path), TenantSearchParams),
+    responses((status = 200, body = TenantSearch), (status = 403, body = ErrorBody)))]
+async fn search_tenant(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(raw): ApiPath<String>,
+    ApiQuery(params): ApiQuery<TenantSearchParams>,
+) -> Result<Json<TenantSearch>, ApiError> {
+    require_own_tenant(&caller, &raw)?;
+    let text = SearchText { q: params.q.clone(), fuzzy: None };
+    let products = run_search(&state, &caller, &PageParams::default(), &text, &BookFilterParams::default()).await?.0;
+    let purchase_params = PurchaseSearchParams {
+        q: params.q,
+        user_id: None,
+        status: None,
+        from: None,
+        to: None,
+        min_total: None,
+        max_total: None,
+    };
+    let purchases = run_purchase_search(&state, &caller, &PageParams::default(), &purchase_params).await?;
+    Ok(Json(TenantSearch { products, purchases }))
 }

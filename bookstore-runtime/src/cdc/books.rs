@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
-use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
+use aws_lambda_events::event::streams::DynamoDbEventResponse;
 
-use super::{StreamHandler, decode_image};
+use super::{StreamHandler, decode_image, failure};
 use crate::domain::{Book, TenantId};
 use crate::search::{BookDocument, IndexChange, SearchIndex};
 use crate::store::{Item, keys};
@@ -50,12 +50,6 @@ fn index_change(record: &EventRecord) -> Result<Option<(TenantId, IndexChange)>,
         ("INSERT" | "MODIFY" | "REMOVE", _, _) => Ok(None),
         (other, _, _) => Err(format!("unknown event name {other:?}")),
     }
-}
-
-fn failure(record: &EventRecord) -> DynamoDbBatchItemFailure {
-    let mut failure = DynamoDbBatchItemFailure::default();
-    failure.item_identifier = record.change.sequence_number.clone();
-    failure
 }
 
 #[async_trait::async_trait]

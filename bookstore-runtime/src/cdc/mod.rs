@@ -8,12 +8,14 @@
 //! its sequence number and does not stop the others.
 
 mod books;
+mod purchases;
 mod stream_shape;
 
-use aws_lambda_events::event::dynamodb::Event;
-use aws_lambda_events::event::streams::DynamoDbEventResponse;
+use aws_lambda_events::event::dynamodb::{Event, EventRecord};
+use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
 pub use books::BooksToSearch;
+pub use purchases::PurchasesToSearch;
 pub use stream_shape::{decode_image, stream_event, stream_record};
 
 /// A consumer of a table's change stream.
@@ -21,4 +23,11 @@ pub use stream_shape::{decode_image, stream_event, stream_record};
 pub trait StreamHandler: Send + Sync + 'static {
     /// Processes a batch; the response names the records that failed by sequence number.
     async fn handle(&self, event: Event) -> DynamoDbEventResponse;
+}
+
+/// Reports a record as failed, by its sequence number.
+fn failure(record: &EventRecord) -> DynamoDbBatchItemFailure {
+    let mut failure = DynamoDbBatchItemFailure::default();
+    failure.item_identifier = record.change.sequence_number.clone();
+    failure
 }

@@ -26,8 +26,8 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searche
 
 use crate::domain::{BookId, Money, Rating, TenantId};
 use crate::search::{
-    BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, SearchError, SearchHit, SearchIndex, SearchRequest,
-    SearchResults, Suggestion, SuggestionKind, fuzzy_distance,
+    BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, PurchaseDocument, PurchaseResults, PurchaseSearch,
+    SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, Suggestion, SuggestionKind, fuzzy_distance,
 };
 
 const STEMMED: &str = "es_stemmed";
@@ -429,11 +429,17 @@ impl TenantIndex {
     }
 }
 
+/// A tenant's two indexes.
+struct TenantIndexes {
+    books: TenantIndex,
+    purchases: PurchaseIndex,
+}
+
 /// The embedded search engine: per-tenant tantivy indexes.
 pub struct TantivySearch {
     /// `None`: every index lives in memory.
     root: Option<PathBuf>,
-    tenants: Mutex<HashMap<TenantId, Arc<TenantIndex>>>,
+    tenants: Mutex<HashMap<TenantId, Arc<TenantIndexes>>>,
 }
 
 impl TantivySearch {
@@ -446,49 +452,229 @@ impl TantivySearch {
         Self { root: None, tenants: Mutex::new(HashMap::new()) }
     }
 
-    fn tenant(&self, tenant: &TenantId) -> Result<Arc<TenantIndex>, SearchError> {
+    fn tenant(&self, tenant: &TenantId) -> Result<Arc<TenantIndexes>, SearchError> {
         let mut tenants = self.tenants.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(index) = tenants.get(tenant) {
             return Ok(Arc::clone(index));
         }
-        let index = Arc::new(TenantIndex::open(self.root.as_ref().map(|root| root.join(tenant.as_str())))?);
-        tenants.insert(tenant.clone(), Arc::clone(&index));
-        Ok(index)
+        let dir = |kind: &str| self.root.as_ref().map(|root| root.join(tenant.as_str()).join(kind));
+        let indexes = Arc::new(TenantIndexes {
+            books: TenantIndex::open(dir("books"))?,
+            purchases: PurchaseIndex::open(dir("purchases"))?,
+        });
+        tenants.insert(tenant.clone(), Arc::clone(&indexes));
+        Ok(indexes)
     }
 
     async fn with_tenant<T: Send + 'static>(
         &self,
         tenant: &TenantId,
-        work: impl FnOnce(&TenantIndex) -> Result<T, SearchError> + Send + 'static,
+        work: impl FnOnce(&TenantIndexes) -> Result<T, SearchError> + Send + 'static,
     ) -> Result<T, SearchError> {
-        let index = self.tenant(tenant)?;
-        tokio::task::spawn_blocking(move || work(&index)).await.map_err(unavailable)?
+        let indexes = self.tenant(tenant)?;
+        tokio::task::spawn_blocking(move || work(&indexes)).await.map_err(unavailable)?
     }
 }
 
 #[async_trait::async_trait]
 impl SearchIndex for TantivySearch {
     async fn apply(&self, tenant: &TenantId, changes: Vec<IndexChange>) -> Result<(), SearchError> {
-        self.with_tenant(tenant, move |index| index.apply(changes)).await
+        self.with_tenant(tenant, move |index| index.books.apply(changes)).await
     }
 
     async fn search(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResults, SearchError> {
         let request = request.clone();
-        self.with_tenant(tenant, move |index| index.search(&request)).await
+        self.with_tenant(tenant, move |index| index.books.search(&request)).await
     }
 
     async fn suggest(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Suggestion>, SearchError> {
         let prefix = prefix.to_owned();
-        self.with_tenant(tenant, move |index| index.suggest(&prefix)).await
+        self.with_tenant(tenant, move |index| index.books.suggest(&prefix)).await
     }
 
     async fn version_of(&self, tenant: &TenantId, book: &BookId) -> Result<Option<(u64, bool)>, SearchError> {
         let book = *book;
-        self.with_tenant(tenant, move |index| index.stored_version(&index.reader.searcher(), &book)).await
+        self.with_tenant(tenant, move |index| index.books.stored_version(&index.books.reader.searcher(), &book)).await
     }
 
     async fn clear(&self, tenant: &TenantId) -> Result<(), SearchError> {
-        self.with_tenant(tenant, TenantIndex::clear).await
+        self.with_tenant(tenant, |index| {
+            index.books.clear()?;
+            index.purchases.clear()
+        })
+        .await
+    }
+
+    async fn apply_purchases(&self, tenant: &TenantId, purchases: Vec<PurchaseDocument>) -> Result<(), SearchError> {
+        self.with_tenant(tenant, move |index| index.purchases.apply(purchases)).await
+    }
+
+    async fn search_purchases(
+        &self,
+        tenant: &TenantId,
+        request: &PurchaseSearch,
+    ) -> Result<PurchaseResults, SearchError> {
+        let request = request.clone();
+        self.with_tenant(tenant, move |index| index.purchases.search(&request)).await
+    }
+}
+
+/// A tenant's purchases: filters on user, status, time and amount; words of the titles.
+struct PurchaseIndex {
+    index: Index,
+    writer: Mutex<IndexWriter>,
+    reader: IndexReader,
+    purchase_id: Field,
+    user_id: Field,
+    status: Field,
+    created_micros: Field,
+    total_cents: Field,
+    titles: Field,
+    version: Field,
+    document: Field,
+}
+
+impl PurchaseIndex {
+    fn open(directory: Option<PathBuf>) -> Result<Self, SearchError> {
+        let mut builder = Schema::builder();
+        let purchase_id = builder.add_text_field("purchase_id", STRING | STORED);
+        let user_id = builder.add_text_field("user_id", STRING);
+        let status = builder.add_text_field("status", STRING);
+        let created_micros = builder.add_i64_field("created_micros", INDEXED | FAST);
+        let total_cents = builder.add_u64_field("total_cents", INDEXED | FAST);
+        let titles = builder.add_text_field("titles", text(STEMMED, false));
+        let version = builder.add_u64_field("version", STORED);
+        let document = builder.add_text_field("document", STORED);
+        let schema = builder.build();
+        let index = match directory {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir).map_err(unavailable)?;
+                let mmap = tantivy::directory::MmapDirectory::open(&dir).map_err(unavailable)?;
+                Index::open_or_create(mmap, schema).map_err(unavailable)?
+            }
+            None => Index::create_in_ram(schema),
+        };
+        register_analyzers(&index);
+        let writer = index.writer_with_num_threads(1, WRITER_BYTES).map_err(unavailable)?;
+        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(unavailable)?;
+        Ok(Self {
+            index,
+            writer: Mutex::new(writer),
+            reader,
+            purchase_id,
+            user_id,
+            status,
+            created_micros,
+            total_cents,
+            titles,
+            version,
+            document,
+        })
+    }
+
+    fn stored_version(&self, searcher: &Searcher, id: &str) -> Result<Option<u64>, SearchError> {
+        let query = TermQuery::new(Term::from_field_text(self.purchase_id, id), IndexRecordOption::Basic);
+        let found = searcher.search(&query, &TopDocs::with_limit(1).order_by_score()).map_err(unavailable)?;
+        let Some((_, address)) = found.first() else {
+            return Ok(None);
+        };
+        let doc: TantivyDocument = searcher.doc(*address).map_err(unavailable)?;
+        Ok(doc.get_first(self.version).and_then(|v| v.as_u64()))
+    }
+
+    fn apply(&self, purchases: Vec<PurchaseDocument>) -> Result<(), SearchError> {
+        let mut newest: HashMap<String, PurchaseDocument> = HashMap::new();
+        for purchase in purchases {
+            let id = purchase.purchase_id.to_string();
+            if newest.get(&id).is_none_or(|kept| kept.version < purchase.version) {
+                newest.insert(id, purchase);
+            }
+        }
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let searcher = self.reader.searcher();
+        let mut changed = false;
+        for (id, purchase) in newest {
+            if self.stored_version(&searcher, &id)?.is_some_and(|stored| stored >= purchase.version) {
+                continue;
+            }
+            let status = serde_json::to_value(purchase.status)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default();
+            let document = serde_json::to_string(&purchase).map_err(unavailable)?;
+            writer.delete_term(Term::from_field_text(self.purchase_id, &id));
+            writer
+                .add_document(doc!(
+                    self.purchase_id => id,
+                    self.user_id => purchase.user_id.to_string(),
+                    self.status => status,
+                    self.created_micros => purchase.created_at.timestamp_micros(),
+                    self.total_cents => cents(purchase.total_amount),
+                    self.titles => purchase.titles.join(" · "),
+                    self.version => purchase.version,
+                    self.document => document,
+                ))
+                .map_err(unavailable)?;
+            changed = true;
+        }
+        if changed {
+            writer.commit().map_err(unavailable)?;
+            self.reader.reload().map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    fn search(&self, request: &PurchaseSearch) -> Result<PurchaseResults, SearchError> {
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, Box::new(AllQuery))];
+        let term = |field: Field, text: &str| -> Box<dyn Query> {
+            Box::new(TermQuery::new(Term::from_field_text(field, text), IndexRecordOption::Basic))
+        };
+        if let Some(user) = request.user {
+            clauses.push((Occur::Must, term(self.user_id, &user.to_string())));
+        }
+        if let Some(status) = request.status {
+            let status =
+                serde_json::to_value(status).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            clauses.push((Occur::Must, term(self.status, &status)));
+        }
+        if request.from.is_some() || request.to.is_some() {
+            let bound = |at: Option<chrono::DateTime<chrono::Utc>>| {
+                at.map_or(Bound::Unbounded, |at| {
+                    Bound::Included(Term::from_field_i64(self.created_micros, at.timestamp_micros()))
+                })
+            };
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(request.from), bound(request.to)))));
+        }
+        if request.min_total.is_some() || request.max_total.is_some() {
+            let bound = |m: Option<Money>| {
+                m.map_or(Bound::Unbounded, |m| Bound::Included(Term::from_field_u64(self.total_cents, cents(m))))
+            };
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(request.min_total), bound(request.max_total)))));
+        }
+        for word in tokens(&self.index, STEMMED, &request.text) {
+            let query = TermQuery::new(Term::from_field_text(self.titles, &word), IndexRecordOption::Basic);
+            clauses.push((Occur::Must, Box::new(query)));
+        }
+        let searcher = self.reader.searcher();
+        let wanted = request.offset.saturating_add(request.limit).max(1);
+        let newest_first =
+            TopDocs::with_limit(wanted).order_by_fast_field::<i64>("created_micros", tantivy::Order::Desc);
+        let (found, total) =
+            searcher.search(&BooleanQuery::new(clauses), &(newest_first, Count)).map_err(unavailable)?;
+        let mut hits = Vec::new();
+        for (_, address) in found.into_iter().skip(request.offset) {
+            let doc: TantivyDocument = searcher.doc(address).map_err(unavailable)?;
+            let json = doc.get_first(self.document).and_then(|v| v.as_str()).unwrap_or_default();
+            hits.push(serde_json::from_str(json).map_err(unavailable)?);
+        }
+        Ok(PurchaseResults { total, hits })
+    }
+
+    fn clear(&self) -> Result<(), SearchError> {
+        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        writer.delete_all_documents().map_err(unavailable)?;
+        writer.commit().map_err(unavailable)?;
+        self.reader.reload().map_err(unavailable)
     }
 }
 

@@ -182,4 +182,61 @@ pub trait SearchIndex: Send + Sync + 'static {
     async fn version_of(&self, tenant: &TenantId, book: &BookId) -> Result<Option<(u64, bool)>, SearchError>;
     /// Drops every document of the tenant (before a rebuild).
     async fn clear(&self, tenant: &TenantId) -> Result<(), SearchError>;
+    /// Indexes purchases, order-aware by version like books.
+    async fn apply_purchases(&self, tenant: &TenantId, purchases: Vec<PurchaseDocument>) -> Result<(), SearchError>;
+    async fn search_purchases(
+        &self,
+        tenant: &TenantId,
+        request: &PurchaseSearch,
+    ) -> Result<PurchaseResults, SearchError>;
+}
+
+/// What the index holds of a purchase (for `/search/{tenant}/purchases`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PurchaseDocument {
+    pub purchase_id: crate::domain::PurchaseId,
+    pub user_id: crate::domain::UserId,
+    pub status: crate::domain::PurchaseStatus,
+    pub total_amount: Money,
+    pub item_count: u32,
+    /// Titles of the books bought, searchable.
+    pub titles: Vec<String>,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub version: u64,
+}
+
+impl From<&crate::domain::Purchase> for PurchaseDocument {
+    fn from(p: &crate::domain::Purchase) -> Self {
+        Self {
+            purchase_id: p.purchase_id,
+            user_id: p.user_id,
+            status: p.status,
+            total_amount: p.total_amount,
+            item_count: p.items.iter().map(|i| i.quantity.get()).sum(),
+            titles: p.items.iter().map(|i| i.title.clone()).collect(),
+            created_at: p.created_at,
+            version: p.version,
+        }
+    }
+}
+
+/// A search over a tenant's purchases; `user` is forced to the caller for customers.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PurchaseSearch {
+    pub text: String,
+    pub user: Option<crate::domain::UserId>,
+    pub status: Option<crate::domain::PurchaseStatus>,
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    pub min_total: Option<Money>,
+    pub max_total: Option<Money>,
+    pub offset: usize,
+    pub limit: usize,
+}
+
+/// A page of purchases, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+pub struct PurchaseResults {
+    pub total: usize,
+    pub hits: Vec<PurchaseDocument>,
 }

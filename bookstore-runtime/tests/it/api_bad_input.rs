@@ -46,6 +46,8 @@ fn protected_routes(book: &str) -> Vec<(Method, String)> {
         (Method::GET, "/api/v1/books/search?q=a".into()),
         (Method::GET, "/api/v1/books/autocomplete?q=a".into()),
         (Method::GET, "/search/shop-a/products".into()),
+        (Method::GET, "/search/shop-a/purchases".into()),
+        (Method::GET, "/search/shop-a".into()),
     ]
 }
 

@@ -115,3 +115,75 @@ async fn bad_search_parameters_are_400() {
     let reply = app.call(Method::GET, &format!("/api/v1/books/autocomplete?q={long}"), Some(&shop.alice), None).await;
     assert_eq!(reply.status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchase_search_shows_customers_their_own_and_admins_the_whole_tenant() {
+    let app = TestApp::new().await;
+    let shop = app.shop("shop-a").await;
+    let other = app.shop("shop-b").await;
+    let novel = add(&app, &shop.admin, 1, "Cien años de soledad", "Gabriel García Márquez", "Ficción", 10).await;
+    let manual = add(&app, &shop.admin, 2, "Programación en Rust", "Lucía Fernández", "Programación", 10).await;
+    let buy = |token: String, book: String, quantity: u32| {
+        let app = &app;
+        async move {
+            app.call(
+                Method::POST,
+                "/api/v1/cart/add",
+                Some(&token),
+                Some(json!({"book_id": book, "quantity": quantity})),
+            )
+            .await;
+            let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&token), Some(json!({}))).await;
+            assert_eq!(reply.status, StatusCode::CREATED);
+        }
+    };
+    buy(shop.alice.clone(), novel.clone(), 1).await;
+    buy(shop.alice.clone(), manual.clone(), 3).await;
+    buy(shop.bob.clone(), novel.clone(), 2).await;
+    app.sync_search().await;
+    let count = |body: &Value| body["pagination"]["total_items"].as_u64().expect("total");
+
+    let alice_all = app.call(Method::GET, "/search/shop-a/purchases", Some(&shop.alice), None).await;
+    assert_eq!(count(&alice_all.body), 2, "{}", alice_all.body);
+    let alice_novel = app.call(Method::GET, "/search/shop-a/purchases?q=soledad", Some(&shop.alice), None).await;
+    assert_eq!(count(&alice_novel.body), 1);
+    let bobs_id = app.call(Method::GET, "/api/v1/users/profile", Some(&shop.bob), None).await.body["user_id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let peek =
+        app.call(Method::GET, &format!("/search/shop-a/purchases?user_id={bobs_id}"), Some(&shop.alice), None).await;
+    assert_eq!(peek.status, StatusCode::FORBIDDEN);
+
+    let admin_all = app.call(Method::GET, "/search/shop-a/purchases", Some(&shop.admin), None).await;
+    assert_eq!(count(&admin_all.body), 3);
+    let times: Vec<&str> =
+        admin_all.body["data"].as_array().expect("data").iter().map(|p| p["created_at"].as_str().expect("t")).collect();
+    assert!(times.windows(2).all(|w| w[0] >= w[1]), "newest first: {times:?}");
+    let bobs =
+        app.call(Method::GET, &format!("/search/shop-a/purchases?user_id={bobs_id}"), Some(&shop.admin), None).await;
+    assert_eq!(count(&bobs.body), 1);
+    let pending = app.call(Method::GET, "/search/shop-a/purchases?status=pending", Some(&shop.admin), None).await;
+    assert_eq!(count(&pending.body), 3);
+    let shipped = app.call(Method::GET, "/search/shop-a/purchases?status=SHIPPED", Some(&shop.admin), None).await;
+    assert_eq!(count(&shipped.body), 0);
+    let big = app.call(Method::GET, "/search/shop-a/purchases?min_total=30", Some(&shop.admin), None).await;
+    assert_eq!(count(&big.body), 1, "3 × 12.00 + tax is the only one over 30");
+    let future =
+        app.call(Method::GET, "/search/shop-a/purchases?from=2999-01-01T00:00:00Z", Some(&shop.admin), None).await;
+    assert_eq!(count(&future.body), 0);
+
+    let both = app.call(Method::GET, "/search/shop-a?q=soledad", Some(&shop.alice), None).await;
+    assert_eq!(both.status, StatusCode::OK);
+    assert_eq!(both.body["products"]["data"][0]["title"], "Cien años de soledad");
+    assert_eq!(count(&both.body["purchases"]), 1);
+
+    let foreign = app.call(Method::GET, "/search/shop-a/purchases", Some(&other.admin), None).await;
+    assert_eq!(foreign.status, StatusCode::FORBIDDEN);
+    let elsewhere = app.call(Method::GET, "/search/shop-b/purchases", Some(&other.admin), None).await;
+    assert_eq!(count(&elsewhere.body), 0, "tenant B's index has none of A's purchases");
+    for bad in ["status=LOST", "from=yesterday", "min_total=-1", "user_id=42"] {
+        let reply = app.call(Method::GET, &format!("/search/shop-a/purchases?{bad}"), Some(&shop.admin), None).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{bad}");
+    }
+}

@@ -7,12 +7,11 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use bookstore_runtime::accounts::{self, Password, Registration};
 use bookstore_runtime::api::{AppState, app};
-use bookstore_runtime::cdc::BooksToSearch;
 use bookstore_runtime::config::RuntimeConfig;
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
-use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, FeedConfig, TantivySearch};
+use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, TantivySearch, local_feeds};
 use bookstore_runtime::search::SearchIndex;
-use bookstore_runtime::store::{SharedStore, Table};
+use bookstore_runtime::store::SharedStore;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -20,8 +19,8 @@ pub struct TestApp {
     pub store: SharedStore,
     pub state: AppState,
     router: Router,
-    /// Books stream → search index, drained on demand so tests are deterministic.
-    search_feed: tokio::sync::Mutex<ChangeFeed>,
+    /// Streams → search index, drained on demand so tests are deterministic.
+    feeds: tokio::sync::Mutex<Vec<ChangeFeed>>,
 }
 
 /// A tenant with one admin and two customers, signed in.
@@ -53,22 +52,18 @@ impl TestApp {
     pub async fn with_config(config: RuntimeConfig) -> Self {
         let embedded = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
         let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
-        let feed = ChangeFeed::new(
-            embedded.clone(),
-            "books-to-search",
-            vec![Table::Books],
-            Arc::new(BooksToSearch::new(search.clone())),
-            FeedConfig::default(),
-        );
+        let feeds = local_feeds(embedded.clone(), search.clone());
         let store: SharedStore = embedded;
         let state = AppState::new(store.clone(), search, config);
         let router = app(state.clone());
-        Self { store, state, router, search_feed: tokio::sync::Mutex::new(feed) }
+        Self { store, state, router, feeds: tokio::sync::Mutex::new(feeds) }
     }
 
-    /// Feeds every committed book change to the search index.
+    /// Feeds every committed change to the search index.
     pub async fn sync_search(&self) {
-        self.search_feed.lock().await.drain().await.expect("search feed drains");
+        for feed in self.feeds.lock().await.iter_mut() {
+            feed.drain().await.expect("feed drains");
+        }
     }
 
     pub async fn add_tenant(&self, id: &str) {
