@@ -2,7 +2,6 @@
 //! a mapping change or a lost disk). On the local stage the server must be stopped: the
 //! store file and the index are held by the running `bookstore up`.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
@@ -13,22 +12,15 @@ use bookstore_runtime::store::{Index, Query, SortKeyRange, Table, item_record, k
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::stage::{self, Provider};
+use super::LocalStageArgs;
 
 #[derive(Debug, Args)]
 pub struct ReindexArgs {
     /// The tenant whose index to rebuild.
     #[arg(long)]
     tenant: String,
-    /// The stage (local stages keep the index under --data-dir/search).
-    #[arg(long, default_value = "local")]
-    stage: String,
-    /// Directory holding the stage files (default: ./stages or the nearest above).
-    #[arg(long)]
-    stages_dir: Option<PathBuf>,
-    /// Where the local stage keeps its data.
-    #[arg(long, default_value = ".bookstore")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    local: LocalStageArgs,
 }
 
 /// Books written to the index per commit.
@@ -36,18 +28,12 @@ const CHUNK: usize = 500;
 
 pub async fn run(args: ReindexArgs) -> Result<()> {
     let tenant = TenantId::parse(&args.tenant).map_err(|e| anyhow::anyhow!("--tenant {:?}: {e}", args.tenant))?;
-    let stage = stage::load(&args.stage, args.stages_dir.as_deref())?;
-    if stage.provider != Provider::Local {
-        bail!(
-            "--stage {}: reindexing AWS stages goes through the search host, which this build cannot reach yet",
-            stage.name
-        );
-    }
-    let store = super::open_local_store(&args.data_dir)?;
+    let store = args.local.open_store("reindexing")?;
+    let data_dir = &args.local.data_dir;
     if bookstore_runtime::accounts::get_tenant(store.as_ref(), &tenant).await?.is_none() {
-        bail!("--tenant {tenant}: no such tenant in {}", args.data_dir.display());
+        bail!("--tenant {tenant}: no such tenant in {}", data_dir.display());
     }
-    let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(args.data_dir.join("search")));
+    let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(data_dir.join("search")));
     let query = Query::index(Table::Books, Index::Gsi1, keys::books_by_category(&tenant), SortKeyRange::All);
     let books: Vec<Book> = query_all(store.as_ref(), query)
         .await?

@@ -1,14 +1,12 @@
 //! `bookstore tenant add|list`: onboard shops and list them.
 
-use std::path::PathBuf;
-
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bookstore_runtime::accounts::{self, Password, Registration};
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use crate::stage::{self, Provider};
+use super::LocalStageArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
@@ -27,15 +25,8 @@ pub enum Output {
 
 #[derive(Debug, Args)]
 pub struct StageArgs {
-    /// The stage (local stages use the embedded store under --data-dir).
-    #[arg(long, default_value = "local")]
-    stage: String,
-    /// Directory holding the stage files (default: ./stages or the nearest above).
-    #[arg(long)]
-    stages_dir: Option<PathBuf>,
-    /// Where the local stage keeps its data.
-    #[arg(long, default_value = ".bookstore")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    local: LocalStageArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -63,14 +54,7 @@ pub async fn run(command: TenantCommand) -> Result<()> {
 }
 
 fn local_store(args: &StageArgs) -> Result<bookstore_runtime::store::SharedStore> {
-    let stage = stage::load(&args.stage, args.stages_dir.as_deref())?;
-    if stage.provider != Provider::Local {
-        bail!(
-            "--stage {}: tenants of AWS stages are managed through DynamoDB, which this build cannot reach yet; use a local stage",
-            stage.name
-        );
-    }
-    Ok(super::open_local_store(&args.data_dir)?)
+    Ok(args.local.open_store("managing tenants")?)
 }
 
 /// A password nobody chose: 128 random bits, URL-safe.

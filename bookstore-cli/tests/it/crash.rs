@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::{Server, client, login, run, temp_dir};
+use crate::server::{Server, add_tenant, client, login, temp_dir};
 
 const BOOKS: usize = 5;
 const INITIAL_STOCK: i64 = 200;
@@ -21,23 +21,7 @@ struct Acknowledged {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_checkouts_loses_no_acknowledged_purchase_and_conserves_stock() {
     let dir = temp_dir("crash");
-    let data_dir = dir.to_str().expect("utf-8 path");
-    let added = run(&[
-        "tenant",
-        "add",
-        "crash-shop",
-        "--admin-email",
-        "admin@crash.example",
-        "--data-dir",
-        data_dir,
-        "--output",
-        "json",
-    ]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    let password = serde_json::from_slice::<Value>(&added.stdout).expect("json")["one_time_password"]
-        .as_str()
-        .expect("pw")
-        .to_owned();
+    let password = add_tenant(&dir, "crash-shop", "admin@crash.example");
 
     let mut server = Server::start(&dir, &[]);
     let http = client();

@@ -4,9 +4,7 @@
 
 use std::process::Command;
 
-use serde_json::Value;
-
-use crate::server::{Server, client, login, run, temp_dir};
+use crate::server::{Server, add_tenant, client, login, temp_dir};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schemathesis_finds_no_server_error_in_any_operation() {
@@ -19,23 +17,7 @@ async fn schemathesis_finds_no_server_error_in_any_operation() {
         return;
     };
     let dir = temp_dir("fuzz");
-    let data_dir = dir.to_str().expect("utf-8 path");
-    let added = run(&[
-        "tenant",
-        "add",
-        "fuzz-shop",
-        "--admin-email",
-        "admin@fuzz.example",
-        "--data-dir",
-        data_dir,
-        "--output",
-        "json",
-    ]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    let password = serde_json::from_slice::<Value>(&added.stdout).expect("json")["one_time_password"]
-        .as_str()
-        .expect("pw")
-        .to_owned();
+    let password = add_tenant(&dir, "fuzz-shop", "admin@fuzz.example");
     let server = Server::start(&dir, &[]);
     let token = login(&client(), &server.url, "fuzz-shop", "admin@fuzz.example", &password).await;
     let url = server.url.clone();

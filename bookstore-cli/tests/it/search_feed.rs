@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::server::{Server, client, login, run, temp_dir};
+use crate::server::{Server, add_tenant, client, login, run, temp_dir};
 
 /// book id → (title, price) as the API serves it from `path` (store or search).
 async fn snapshot(http: &reqwest::Client, url: &str, token: &str, path: &str) -> BTreeMap<String, (String, String)> {
@@ -39,19 +39,7 @@ async fn converges(http: &reqwest::Client, url: &str, token: &str) -> BTreeMap<S
 }
 
 fn new_tenant(dir: &std::path::Path) -> String {
-    let added = run(&[
-        "tenant",
-        "add",
-        "feed-shop",
-        "--admin-email",
-        "admin@feed.example",
-        "--data-dir",
-        dir.to_str().expect("path"),
-        "--output",
-        "json",
-    ]);
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
-    serde_json::from_slice::<Value>(&added.stdout).expect("json")["one_time_password"].as_str().expect("pw").to_owned()
+    add_tenant(dir, "feed-shop", "admin@feed.example")
 }
 
 async fn create_books(http: &reqwest::Client, url: &str, admin: &str, count: u64) -> Vec<String> {

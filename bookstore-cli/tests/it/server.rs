@@ -97,3 +97,13 @@ pub async fn login(client: &reqwest::Client, url: &str, tenant: &str, email: &st
     let body: Value = reply.json().await.expect("json");
     body["token"].as_str().expect("token").to_owned()
 }
+
+/// `bookstore tenant add` on a data directory; returns the admin's one-time password.
+pub fn add_tenant(data_dir: &Path, tenant: &str, admin_email: &str) -> String {
+    let data_dir = data_dir.to_str().expect("utf-8 path");
+    let added =
+        run(&["tenant", "add", tenant, "--admin-email", admin_email, "--data-dir", data_dir, "--output", "json"]);
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let printed: Value = serde_json::from_slice(&added.stdout).expect("json output");
+    printed["one_time_password"].as_str().expect("password").to_owned()
+}

@@ -2,13 +2,12 @@
 //! (a book taken off sale is removed), REMOVE deletes; every change carries the book's
 //! version, so the index keeps the newest whatever order records arrive in.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 
-use super::{StreamHandler, decode_image, failure};
+use super::{StreamHandler, apply_by_tenant, decode_image};
 use crate::domain::{Book, TenantId};
 use crate::search::{BookDocument, IndexChange, SearchIndex};
 use crate::store::{Item, keys};
@@ -55,26 +54,11 @@ fn index_change(record: &EventRecord) -> Result<Option<(TenantId, IndexChange)>,
 #[async_trait::async_trait]
 impl StreamHandler for BooksToSearch {
     async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        let mut by_tenant: BTreeMap<TenantId, Vec<(IndexChange, &EventRecord)>> = BTreeMap::new();
-        for record in &event.records {
-            match index_change(record) {
-                Ok(Some((tenant, change))) => by_tenant.entry(tenant).or_default().push((change, record)),
-                Ok(None) => {}
-                Err(reason) => {
-                    tracing::warn!(sequence = ?record.change.sequence_number, %reason, "book change not indexable");
-                    response.batch_item_failures.push(failure(record));
-                }
-            }
-        }
-        for (tenant, changes) in by_tenant {
-            let records: Vec<&EventRecord> = changes.iter().map(|(_, r)| *r).collect();
-            let changes = changes.into_iter().map(|(c, _)| c).collect();
-            if let Err(err) = self.search.apply(&tenant, changes).await {
-                tracing::error!(tenant = %tenant, error = %err, "search index update failed");
-                response.batch_item_failures.extend(records.into_iter().map(failure));
-            }
-        }
-        response
+        apply_by_tenant(
+            &event,
+            index_change,
+            |tenant, changes| async move { self.search.apply(&tenant, changes).await },
+        )
+        .await
     }
 }

@@ -11,12 +11,16 @@ mod books;
 mod purchases;
 mod stream_shape;
 
+use std::collections::BTreeMap;
+
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
 pub use books::BooksToSearch;
 pub use purchases::PurchasesToSearch;
 pub use stream_shape::{decode_image, stream_event, stream_record};
+
+use crate::domain::TenantId;
 
 /// A consumer of a table's change stream.
 #[async_trait::async_trait]
@@ -30,4 +34,37 @@ fn failure(record: &EventRecord) -> DynamoDbBatchItemFailure {
     let mut failure = DynamoDbBatchItemFailure::default();
     failure.item_identifier = record.change.sequence_number.clone();
     failure
+}
+
+/// Parses each record into a tenant's change (or nothing to do), applies the changes
+/// tenant by tenant, and reports as failed the records that did not parse and those of
+/// a tenant whose apply failed; the others stand.
+async fn apply_by_tenant<T, Fut>(
+    event: &Event,
+    parse: impl Fn(&EventRecord) -> Result<Option<(TenantId, T)>, String>,
+    apply: impl Fn(TenantId, Vec<T>) -> Fut,
+) -> DynamoDbEventResponse
+where
+    Fut: Future<Output = Result<(), crate::search::SearchError>>,
+{
+    let mut response = DynamoDbEventResponse::default();
+    let mut by_tenant: BTreeMap<TenantId, Vec<(T, &EventRecord)>> = BTreeMap::new();
+    for record in &event.records {
+        match parse(record) {
+            Ok(Some((tenant, change))) => by_tenant.entry(tenant).or_default().push((change, record)),
+            Ok(None) => {}
+            Err(reason) => {
+                tracing::warn!(sequence = ?record.change.sequence_number, %reason, "change record not applicable");
+                response.batch_item_failures.push(failure(record));
+            }
+        }
+    }
+    for (tenant, changes) in by_tenant {
+        let (changes, records): (Vec<T>, Vec<&EventRecord>) = changes.into_iter().unzip();
+        if let Err(err) = apply(tenant.clone(), changes).await {
+            tracing::error!(tenant = %tenant, error = %err, "applying changes failed");
+            response.batch_item_failures.extend(records.into_iter().map(failure));
+        }
+    }
+    response
 }

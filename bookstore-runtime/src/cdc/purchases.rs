@@ -2,14 +2,13 @@
 //! `/search/{tenant}/purchases`). Purchases are never deleted; a status change is a
 //! MODIFY with a higher version, so replays and reordering leave the newest.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::DynamoDbEventResponse;
 
-use super::{StreamHandler, decode_image, failure};
-use crate::domain::{Purchase, TenantId};
+use super::{StreamHandler, apply_by_tenant, decode_image};
+use crate::domain::Purchase;
 use crate::search::{PurchaseDocument, SearchIndex};
 
 /// Keeps the purchase index in step with the purchases table.
@@ -40,28 +39,12 @@ fn purchase(record: &EventRecord) -> Result<Option<Purchase>, String> {
 #[async_trait::async_trait]
 impl StreamHandler for PurchasesToSearch {
     async fn handle(&self, event: Event) -> DynamoDbEventResponse {
-        let mut response = DynamoDbEventResponse::default();
-        let mut by_tenant: BTreeMap<TenantId, Vec<(PurchaseDocument, &EventRecord)>> = BTreeMap::new();
-        for record in &event.records {
-            match purchase(record) {
-                Ok(Some(p)) => {
-                    by_tenant.entry(p.tenant_id.clone()).or_default().push((PurchaseDocument::from(&p), record))
-                }
-                Ok(None) => {}
-                Err(reason) => {
-                    tracing::warn!(sequence = ?record.change.sequence_number, %reason, "purchase change not indexable");
-                    response.batch_item_failures.push(failure(record));
-                }
-            }
-        }
-        for (tenant, documents) in by_tenant {
-            let records: Vec<&EventRecord> = documents.iter().map(|(_, r)| *r).collect();
-            let documents = documents.into_iter().map(|(d, _)| d).collect();
-            if let Err(err) = self.search.apply_purchases(&tenant, documents).await {
-                tracing::error!(tenant = %tenant, error = %err, "purchase index update failed");
-                response.batch_item_failures.extend(records.into_iter().map(failure));
-            }
-        }
-        response
+        let parse = |record: &EventRecord| {
+            purchase(record).map(|found| found.map(|p| (p.tenant_id.clone(), PurchaseDocument::from(&p))))
+        };
+        apply_by_tenant(&event, parse, |tenant, documents| async move {
+            self.search.apply_purchases(&tenant, documents).await
+        })
+        .await
     }
 }

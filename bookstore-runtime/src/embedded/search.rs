@@ -130,6 +130,33 @@ fn tenths(rating: Rating) -> u64 {
     (rating.value() * rust_decimal::Decimal::from(10)).to_u64().unwrap_or(0)
 }
 
+/// Opens (or creates) an index in `directory`, or in memory, with our analyzers, its
+/// single writer and a reader reloaded after each commit.
+fn open_index(
+    directory: Option<PathBuf>,
+    schema: Schema,
+) -> Result<(Index, Mutex<IndexWriter>, IndexReader), SearchError> {
+    let index = match directory {
+        Some(dir) => {
+            std::fs::create_dir_all(&dir).map_err(unavailable)?;
+            let mmap = tantivy::directory::MmapDirectory::open(&dir).map_err(unavailable)?;
+            Index::open_or_create(mmap, schema).map_err(unavailable)?
+        }
+        None => Index::create_in_ram(schema),
+    };
+    register_analyzers(&index);
+    let writer = index.writer_with_num_threads(1, WRITER_BYTES).map_err(unavailable)?;
+    let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(unavailable)?;
+    Ok((index, Mutex::new(writer), reader))
+}
+
+fn clear_index(writer: &Mutex<IndexWriter>, reader: &IndexReader) -> Result<(), SearchError> {
+    let mut writer = writer.lock().unwrap_or_else(|p| p.into_inner());
+    writer.delete_all_documents().map_err(unavailable)?;
+    writer.commit().map_err(unavailable)?;
+    reader.reload().map_err(unavailable)
+}
+
 /// One tenant's index, its writer (one at a time) and a reader.
 struct TenantIndex {
     index: Index,
@@ -141,18 +168,8 @@ struct TenantIndex {
 impl TenantIndex {
     fn open(directory: Option<PathBuf>) -> Result<Self, SearchError> {
         let (schema, fields) = schema();
-        let index = match directory {
-            Some(dir) => {
-                std::fs::create_dir_all(&dir).map_err(unavailable)?;
-                let mmap = tantivy::directory::MmapDirectory::open(&dir).map_err(unavailable)?;
-                Index::open_or_create(mmap, schema).map_err(unavailable)?
-            }
-            None => Index::create_in_ram(schema),
-        };
-        register_analyzers(&index);
-        let writer = index.writer_with_num_threads(1, WRITER_BYTES).map_err(unavailable)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(unavailable)?;
-        Ok(Self { index, fields, writer: Mutex::new(writer), reader })
+        let (index, writer, reader) = open_index(directory, schema)?;
+        Ok(Self { index, fields, writer, reader })
     }
 
     fn stored_version(&self, searcher: &Searcher, book: &BookId) -> Result<Option<(u64, bool)>, SearchError> {
@@ -422,10 +439,7 @@ impl TenantIndex {
     }
 
     fn clear(&self) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        writer.delete_all_documents().map_err(unavailable)?;
-        writer.commit().map_err(unavailable)?;
-        self.reader.reload().map_err(unavailable)
+        clear_index(&self.writer, &self.reader)
     }
 }
 
@@ -545,21 +559,10 @@ impl PurchaseIndex {
         let titles = builder.add_text_field("titles", text(STEMMED, false));
         let version = builder.add_u64_field("version", STORED);
         let document = builder.add_text_field("document", STORED);
-        let schema = builder.build();
-        let index = match directory {
-            Some(dir) => {
-                std::fs::create_dir_all(&dir).map_err(unavailable)?;
-                let mmap = tantivy::directory::MmapDirectory::open(&dir).map_err(unavailable)?;
-                Index::open_or_create(mmap, schema).map_err(unavailable)?
-            }
-            None => Index::create_in_ram(schema),
-        };
-        register_analyzers(&index);
-        let writer = index.writer_with_num_threads(1, WRITER_BYTES).map_err(unavailable)?;
-        let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(unavailable)?;
+        let (index, writer, reader) = open_index(directory, builder.build())?;
         Ok(Self {
             index,
-            writer: Mutex::new(writer),
+            writer,
             reader,
             purchase_id,
             user_id,
@@ -671,10 +674,7 @@ impl PurchaseIndex {
     }
 
     fn clear(&self) -> Result<(), SearchError> {
-        let mut writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        writer.delete_all_documents().map_err(unavailable)?;
-        writer.commit().map_err(unavailable)?;
-        self.reader.reload().map_err(unavailable)
+        clear_index(&self.writer, &self.reader)
     }
 }
 
