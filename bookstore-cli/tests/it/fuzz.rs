@@ -21,8 +21,10 @@ async fn schemathesis_finds_no_server_error_in_any_operation() {
     let server = Server::start(&dir, &[]);
     let token = login(&client(), &server.url, "fuzz-shop", "admin@fuzz.example", &password).await;
     let url = server.url.clone();
+    let work_dir = dir.clone();
     let outcome = tokio::task::spawn_blocking(move || {
         Command::new(schemathesis)
+            .current_dir(work_dir)
             .args(["run", &format!("{url}/openapi.json"), "--checks", "not_a_server_error"])
             .args(["--header", &format!("Authorization: Bearer {token}"), "--header", "X-Tenant-Id: fuzz-shop"])
             .args(["--max-examples", "25", "--workers", "2", "--seed", "20261125", "--no-color"])
