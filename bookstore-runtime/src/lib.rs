@@ -12,6 +12,7 @@ pub mod domain;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
+pub mod lake;
 pub mod orders;
 pub mod search;
 pub mod store;

@@ -10,7 +10,8 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use bookstore_runtime::api::{AppState, app};
 use bookstore_runtime::demo::{self, DemoSize};
-use bookstore_runtime::embedded::{TantivySearch, local_feeds};
+use bookstore_runtime::embedded::{LocalLake, TantivySearch, local_feeds};
+use bookstore_runtime::lake::LakeWriter;
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
 use clap::{Args, ValueEnum};
@@ -57,7 +58,8 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(args.data_dir.join("search")));
     let (stop_feeds, feeds_stopped) = watch::channel(false);
     let mut feeds = tokio::task::JoinSet::new();
-    for feed in local_feeds(embedded.clone(), search.clone()) {
+    let lake: Arc<dyn LakeWriter> = Arc::new(LocalLake::new(args.data_dir.join("lake")));
+    for feed in local_feeds(embedded.clone(), search.clone(), lake) {
         let mut stopped = feeds_stopped.clone();
         feeds.spawn(feed.run(async move {
             let _ = stopped.wait_for(|stop| *stop).await;

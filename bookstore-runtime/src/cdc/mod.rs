@@ -8,7 +8,9 @@
 //! its sequence number and does not stop the others.
 
 mod books;
+mod lake;
 mod purchases;
+mod records;
 mod stream_shape;
 
 use std::collections::BTreeMap;
@@ -17,6 +19,7 @@ use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
 
 pub use books::BooksToSearch;
+pub use lake::{BooksToLake, PurchasesToLake};
 pub use purchases::PurchasesToSearch;
 pub use stream_shape::{decode_image, stream_event, stream_record};
 
@@ -39,13 +42,13 @@ fn failure(record: &EventRecord) -> DynamoDbBatchItemFailure {
 /// Parses each record into a tenant's change (or nothing to do), applies the changes
 /// tenant by tenant, and reports as failed the records that did not parse and those of
 /// a tenant whose apply failed; the others stand.
-async fn apply_by_tenant<T, Fut>(
+async fn apply_by_tenant<T, E: std::fmt::Display, Fut>(
     event: &Event,
     parse: impl Fn(&EventRecord) -> Result<Option<(TenantId, T)>, String>,
     apply: impl Fn(TenantId, Vec<T>) -> Fut,
 ) -> DynamoDbEventResponse
 where
-    Fut: Future<Output = Result<(), crate::search::SearchError>>,
+    Fut: Future<Output = Result<(), E>>,
 {
     let mut response = DynamoDbEventResponse::default();
     let mut by_tenant: BTreeMap<TenantId, Vec<(T, &EventRecord)>> = BTreeMap::new();

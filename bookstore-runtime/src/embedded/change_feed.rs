@@ -58,6 +58,10 @@ pub struct ChangeFeed {
     handler: Arc<dyn StreamHandler>,
     config: FeedConfig,
     attempts: HashMap<u64, u32>,
+    /// While retrying, the last sequence of the batch that failed: a retry re-reads no
+    /// further, so it offers the handler the same records again (the lake names its files
+    /// by the records in a batch; a longer retry batch would write a second copy).
+    retry_until: Option<u64>,
 }
 
 /// Runs redb bookkeeping off the async threads.
@@ -75,7 +79,7 @@ impl ChangeFeed {
         handler: Arc<dyn StreamHandler>,
         config: FeedConfig,
     ) -> Self {
-        Self { store, consumer: consumer.into(), tables, handler, config, attempts: HashMap::new() }
+        Self { store, consumer: consumer.into(), tables, handler, config, attempts: HashMap::new(), retry_until: None }
     }
 
     /// Processes one batch after the checkpoint (waiting out a retry backoff if needed).
@@ -83,14 +87,19 @@ impl ChangeFeed {
         let store = Arc::clone(&self.store);
         let consumer = self.consumer.clone();
         let checkpoint = blocking(move || store.checkpoint(&consumer)).await?;
-        let records = self.store.changes_after(checkpoint, self.config.batch_size.max(1)).await?;
+        let mut records = self.store.changes_after(checkpoint, self.config.batch_size.max(1)).await?;
+        if let Some(until) = self.retry_until {
+            records.retain(|r| r.sequence <= until);
+        }
         let Some(last) = records.last().map(|r| r.sequence) else {
+            self.retry_until = None;
             return Ok(Step::CaughtUp);
         };
         let relevant: Vec<ChangeRecord> = records.into_iter().filter(|r| self.tables.contains(&r.table)).collect();
         let first_failure = if relevant.is_empty() { None } else { self.first_failure(&relevant).await };
         let Some(failed) = first_failure else {
             self.attempts.clear();
+            self.retry_until = None;
             self.advance(last, None).await?;
             return Ok(Step::Advanced(last));
         };
@@ -110,10 +119,12 @@ impl ChangeFeed {
             };
             self.advance(failed.sequence, Some(letter)).await?;
             self.attempts.remove(&failed.sequence);
+            self.retry_until = (failed.sequence < last).then_some(last);
             return Ok(Step::DeadLettered(failed.sequence));
         }
         // Everything before the failed record is done; resume at the failed record.
         self.advance(failed.sequence - 1, None).await?;
+        self.retry_until = Some(last);
         let backoff = self.config.retry_backoff.saturating_mul(1 << (attempt - 1).min(16));
         tokio::time::sleep(backoff).await;
         Ok(Step::Retrying { sequence: failed.sequence, attempt })

@@ -1,36 +1,36 @@
 //! Embedded adapters for the local stage: no cloud account, one data directory.
 
 mod change_feed;
+mod lake;
 mod search;
 mod store;
 
 pub use change_feed::{ChangeFeed, FeedConfig, Step};
+pub use lake::LocalLake;
 pub use search::TantivySearch;
 pub use store::{DeadLetter, EmbeddedStore};
 
 use std::sync::Arc;
 
-use crate::cdc::{BooksToSearch, PurchasesToSearch};
+use crate::cdc::{BooksToLake, BooksToSearch, PurchasesToLake, PurchasesToSearch, StreamHandler};
+use crate::lake::LakeWriter;
 use crate::search::SearchIndex;
 use crate::store::Table;
 
-/// The local stage's change-data capture: one feed per stream, as the event source
-/// mappings are on AWS.
-pub fn local_feeds(store: Arc<EmbeddedStore>, search: Arc<dyn SearchIndex>) -> Vec<ChangeFeed> {
+/// The local stage's change-data capture: one feed per stream and consumer, as the
+/// event source mappings are on AWS (each with its own checkpoint and dead letters).
+pub fn local_feeds(
+    store: Arc<EmbeddedStore>,
+    search: Arc<dyn SearchIndex>,
+    lake: Arc<dyn LakeWriter>,
+) -> Vec<ChangeFeed> {
+    let feed = |name: &str, table: Table, handler: Arc<dyn StreamHandler>| {
+        ChangeFeed::new(store.clone(), name, vec![table], handler, FeedConfig::default())
+    };
     vec![
-        ChangeFeed::new(
-            store.clone(),
-            "books-to-search",
-            vec![Table::Books],
-            Arc::new(BooksToSearch::new(search.clone())),
-            FeedConfig::default(),
-        ),
-        ChangeFeed::new(
-            store,
-            "purchases-to-search",
-            vec![Table::Purchases],
-            Arc::new(PurchasesToSearch::new(search)),
-            FeedConfig::default(),
-        ),
+        feed("books-to-search", Table::Books, Arc::new(BooksToSearch::new(search.clone()))),
+        feed("purchases-to-search", Table::Purchases, Arc::new(PurchasesToSearch::new(search))),
+        feed("books-to-lake", Table::Books, Arc::new(BooksToLake::new(lake.clone()))),
+        feed("purchases-to-lake", Table::Purchases, Arc::new(PurchasesToLake::new(lake))),
     ]
 }

@@ -153,3 +153,41 @@ async fn a_running_feed_wakes_on_new_commits_and_stops_on_shutdown() {
     running.await.expect("join").expect("feed ends cleanly");
     assert_eq!(store.checkpoint("books-test").expect("checkpoint"), 1);
 }
+
+/// Remembers the sequence numbers of each batch it is given; fails its first batch.
+#[derive(Default)]
+struct FailsFirstBatch {
+    batches: Mutex<Vec<Vec<u64>>>,
+}
+
+#[async_trait::async_trait]
+impl StreamHandler for FailsFirstBatch {
+    async fn handle(&self, event: Event) -> DynamoDbEventResponse {
+        let sequences: Vec<u64> =
+            event.records.iter().filter_map(|r| r.change.sequence_number.as_deref()?.parse().ok()).collect();
+        let mut batches = self.batches.lock().expect("lock");
+        batches.push(sequences.clone());
+        let mut response = DynamoDbEventResponse::default();
+        if batches.len() == 1 {
+            let mut failure = DynamoDbBatchItemFailure::default();
+            failure.item_identifier = sequences.first().map(u64::to_string);
+            response.batch_item_failures.push(failure);
+        }
+        response
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retry_offers_the_same_records_even_when_new_ones_arrived() {
+    let store = Arc::new(EmbeddedStore::in_memory().expect("store"));
+    for n in 0..3 {
+        store.put(Table::Books, book(n), None).await.expect("put");
+    }
+    let handler = Arc::new(FailsFirstBatch::default());
+    let mut feed = ChangeFeed::new(store.clone(), "books-test", vec![Table::Books], handler.clone(), config());
+    assert!(matches!(feed.step().await.expect("step"), Step::Retrying { sequence: 1, attempt: 1 }));
+    store.put(Table::Books, book(3), None).await.expect("a record arrives meanwhile");
+    feed.drain().await.expect("drain");
+    let batches = handler.batches.lock().expect("lock").clone();
+    assert_eq!(batches, vec![vec![1, 2, 3], vec![1, 2, 3], vec![4]], "the retry is the failed batch again");
+}

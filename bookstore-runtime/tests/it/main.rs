@@ -8,6 +8,7 @@ mod api_search;
 mod api_users;
 mod change_feed;
 mod demo_seed;
+mod lake_cdc;
 mod search_conformance;
 mod store_conformance;
 mod support;

@@ -9,7 +9,7 @@ use bookstore_runtime::accounts::{self, Password, Registration};
 use bookstore_runtime::api::{AppState, app};
 use bookstore_runtime::config::RuntimeConfig;
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
-use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, TantivySearch, local_feeds};
+use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, LocalLake, TantivySearch, local_feeds};
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
 use serde_json::{Value, json};
@@ -19,8 +19,10 @@ pub struct TestApp {
     pub store: SharedStore,
     pub state: AppState,
     router: Router,
-    /// Streams → search index, drained on demand so tests are deterministic.
+    /// Streams → search index and lake, drained on demand so tests are deterministic.
     feeds: tokio::sync::Mutex<Vec<ChangeFeed>>,
+    /// Where the local lake of this app lives.
+    pub lake_dir: std::path::PathBuf,
 }
 
 /// A tenant with one admin and two customers, signed in.
@@ -52,14 +54,15 @@ impl TestApp {
     pub async fn with_config(config: RuntimeConfig) -> Self {
         let embedded = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
         let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
-        let feeds = local_feeds(embedded.clone(), search.clone());
+        let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
+        let feeds = local_feeds(embedded.clone(), search.clone(), Arc::new(LocalLake::new(&lake_dir)));
         let store: SharedStore = embedded;
         let state = AppState::new(store.clone(), search, config);
         let router = app(state.clone());
-        Self { store, state, router, feeds: tokio::sync::Mutex::new(feeds) }
+        Self { store, state, router, feeds: tokio::sync::Mutex::new(feeds), lake_dir }
     }
 
-    /// Feeds every committed change to the search index.
+    /// Feeds every committed change to the search index and the lake.
     pub async fn sync_search(&self) {
         for feed in self.feeds.lock().await.iter_mut() {
             feed.drain().await.expect("feed drains");
@@ -177,6 +180,12 @@ impl TestApp {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
         reply.body
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.lake_dir);
     }
 }
 

@@ -1,0 +1,99 @@
+//! The `LakeWriter` port: the analytics lake, partitioned by tenant and day.
+//!
+//! Layout (as the seeds and the Glue tables expect):
+//! `{tenant}/{dataset}/year=YYYY/month=MM/day=DD/{batch}.json`, newline-delimited JSON,
+//! one file per batch and partition (never one tiny file per record). A file's name is
+//! derived from the records in it, so a retried batch overwrites its file instead of
+//! adding a second copy. Every path starts with the tenant.
+
+use chrono::{DateTime, Datelike, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::domain::{Book, Purchase, TenantId};
+
+/// The lake's tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dataset {
+    /// Each purchase once, on the day it was made.
+    Purchases,
+    /// A snapshot of a book each time it changes (analytics keeps the newest version).
+    Books,
+}
+
+impl Dataset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Dataset::Purchases => "purchases",
+            Dataset::Books => "books",
+        }
+    }
+}
+
+/// One row for the lake: its identity (for file naming), its day, and its fields.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LakeRow {
+    pub id: String,
+    pub version: u64,
+    pub at: DateTime<Utc>,
+    pub fields: serde_json::Map<String, serde_json::Value>,
+}
+
+fn fields_of<T: Serialize>(value: &T) -> serde_json::Map<String, serde_json::Value> {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+impl LakeRow {
+    /// A purchase as the Glue `purchases` table reads it (`items` an array of structs).
+    pub fn purchase(purchase: &Purchase) -> Self {
+        Self {
+            id: purchase.purchase_id.to_string(),
+            version: purchase.version,
+            at: purchase.created_at,
+            fields: fields_of(purchase),
+        }
+    }
+
+    /// A snapshot of a book as the Glue `books` table reads it.
+    pub fn book(book: &Book) -> Self {
+        let mut fields = fields_of(book);
+        fields.insert("snapshot_at".into(), serde_json::Value::from(book.updated_at.to_rfc3339()));
+        Self { id: book.book_id.to_string(), version: book.version, at: book.updated_at, fields }
+    }
+}
+
+/// The partition a row belongs to: `{tenant}/{dataset}/year=YYYY/month=MM/day=DD`.
+pub fn partition(tenant: &TenantId, dataset: Dataset, at: DateTime<Utc>) -> String {
+    format!("{tenant}/{}/year={:04}/month={:02}/day={:02}", dataset.name(), at.year(), at.month(), at.day())
+}
+
+/// A file name fixed by the rows it holds (their ids and versions, in order).
+pub fn batch_file_name(rows: &[LakeRow]) -> String {
+    let mut hasher = Sha256::new();
+    for row in rows {
+        hasher.update(row.id.as_bytes());
+        hasher.update(row.version.to_be_bytes());
+    }
+    let digest = hasher.finalize();
+    let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+    format!("batch-{hex}.json")
+}
+
+/// Why a lake write failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LakeError {
+    #[error("lake unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// The lake port. Adapters: a local directory (`embedded/lake.rs`); S3 on AWS.
+#[async_trait::async_trait]
+pub trait LakeWriter: Send + Sync + 'static {
+    /// Writes the rows of one tenant and dataset, one file per day they fall on;
+    /// writing the same rows again leaves the same files.
+    async fn write(&self, tenant: &TenantId, dataset: Dataset, rows: Vec<LakeRow>) -> Result<(), LakeError>;
+}
