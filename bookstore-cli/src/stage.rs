@@ -31,12 +31,31 @@ pub struct Stage {
     pub logs: Logs,
     pub lake: Lake,
     pub alarms: Alarms,
+    #[serde(default)]
+    pub functions: Functions,
+    #[serde(default)]
+    pub network: Network,
+    #[serde(default)]
+    pub deploy: Deploy,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct Tables {
     pub billing_mode: BillingMode,
+    /// Read and write capacity units per table and index; required with PROVISIONED.
+    #[serde(default)]
+    pub capacity: Option<Capacity>,
+    /// Continuous backups (35 days of point-in-time restore).
+    #[serde(default)]
+    pub point_in_time_recovery: bool,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Capacity {
+    pub read: u32,
+    pub write: u32,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize)]
@@ -51,6 +70,10 @@ pub enum BillingMode {
 pub struct Search {
     pub instance_type: String,
     pub volume_gb: u32,
+    /// SSM path holding the Docker API's TLS material (`ca.pem`, `server-cert.pem`,
+    /// `server-key.pem`); default `/<prefix>/search/docker-tls`.
+    #[serde(default)]
+    pub docker_tls_ssm_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -115,6 +138,67 @@ pub struct Alarms {
     pub iterator_age_seconds: u32,
 }
 
+/// Memory and timeouts of the Lambda functions, and how stream consumers retry.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Functions {
+    pub api: FunctionSize,
+    pub streams: FunctionSize,
+    pub stream_batch_size: u32,
+    pub stream_maximum_retry_attempts: i32,
+    pub stream_maximum_record_age_seconds: i32,
+    pub stream_parallelization_factor: u32,
+}
+
+impl Default for Functions {
+    fn default() -> Self {
+        Self {
+            api: FunctionSize { memory_mb: 512, timeout_seconds: 10 },
+            streams: FunctionSize { memory_mb: 256, timeout_seconds: 60 },
+            stream_batch_size: 100,
+            stream_maximum_retry_attempts: 5,
+            stream_maximum_record_age_seconds: 3600,
+            stream_parallelization_factor: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct FunctionSize {
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+}
+
+/// The VPC holding the search host and the functions that reach it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Network {
+    pub vpc_cidr: String,
+    pub private_subnet_cidrs: [String; 2],
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            vpc_cidr: "10.42.0.0/16".to_owned(),
+            private_subnet_cidrs: ["10.42.1.0/24".to_owned(), "10.42.2.0/24".to_owned()],
+        }
+    }
+}
+
+/// Where `bookstore deploy` keeps what it uploads.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Deploy {
+    /// The bucket for Lambda zips; default `<prefix>-artifacts`, created on first deploy.
+    pub artifacts_bucket: Option<String>,
+}
+
+/// CloudWatch Logs accepts only these retention periods.
+const LOG_RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
 /// The built-in copy of `stages/local.yaml`, used when no stages directory is found.
 const BUILT_IN_LOCAL: &str = include_str!("../../stages/local.yaml");
 
@@ -178,7 +262,104 @@ fn check(origin: &str, stage: &Stage) -> Result<(), StageError> {
     if !(1024..=10 * 1024 * 1024).contains(&stage.api.max_body_bytes) {
         return Err(refuse("api.max_body_bytes", "must be from 1024 to 10485760"));
     }
+    check_deployment(stage).map_err(|(field, message)| refuse(&field, &message))
+}
+
+/// Rules that keep the rendered stack deployable; each failure names its field.
+fn check_deployment(stage: &Stage) -> Result<(), (String, String)> {
+    let fail = |field: &str, message: String| Err((field.to_owned(), message));
+    let prefix_ok = (3..=32).contains(&stage.prefix.len())
+        && stage.prefix.starts_with(|c: char| c.is_ascii_lowercase())
+        && stage.prefix.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !stage.prefix.ends_with('-');
+    if !prefix_ok {
+        return fail(
+            "prefix",
+            "must be 3 to 32 characters of a-z, 0-9 and '-', starting with a letter (it names buckets)".into(),
+        );
+    }
+    let region_ok = stage.region.split('-').count() >= 3
+        && stage.region.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if !region_ok {
+        return fail("region", format!("{:?} is not an AWS region name such as eu-west-1", stage.region));
+    }
+    match (stage.tables.billing_mode, stage.tables.capacity) {
+        (BillingMode::Provisioned, None) => {
+            return fail("tables.capacity", "PROVISIONED billing needs capacity: { read: N, write: N }".into());
+        }
+        (BillingMode::PayPerRequest, Some(_)) => {
+            return fail("tables.capacity", "only allowed with billing_mode: PROVISIONED".into());
+        }
+        (_, Some(capacity)) if capacity.read == 0 || capacity.write == 0 => {
+            return fail("tables.capacity", "read and write must be at least 1".into());
+        }
+        _ => {}
+    }
+    if !(8..=16_384).contains(&stage.search.volume_gb) {
+        return fail("search.volume_gb", "must be from 8 to 16384".into());
+    }
+    if !stage.search.instance_type.contains('.') {
+        return fail("search.instance_type", "must be an EC2 instance type such as t3.small".into());
+    }
+    if let Some(path) = &stage.search.docker_tls_ssm_path
+        && (!path.starts_with('/') || path.ends_with('/'))
+    {
+        return fail("search.docker_tls_ssm_path", "must start with '/' and not end with one".into());
+    }
+    if !LOG_RETENTION_DAYS.contains(&stage.logs.retention_days) {
+        return fail("logs.retention_days", format!("must be one of {LOG_RETENTION_DAYS:?}"));
+    }
+    let lake = &stage.lake;
+    if lake.infrequent_access_after_days < 30 {
+        return fail("lake.infrequent_access_after_days", "must be at least 30 (S3's minimum for STANDARD_IA)".into());
+    }
+    if lake.glacier_after_days <= lake.infrequent_access_after_days {
+        return fail("lake.glacier_after_days", "must be later than infrequent_access_after_days".into());
+    }
+    for (field, size) in [("functions.api", stage.functions.api), ("functions.streams", stage.functions.streams)] {
+        if !(128..=10_240).contains(&size.memory_mb) {
+            return fail(&format!("{field}.memory_mb"), "must be from 128 to 10240".into());
+        }
+        if !(1..=900).contains(&size.timeout_seconds) {
+            return fail(&format!("{field}.timeout_seconds"), "must be from 1 to 900".into());
+        }
+    }
+    let functions = &stage.functions;
+    if !(1..=10_000).contains(&functions.stream_batch_size) {
+        return fail("functions.stream_batch_size", "must be from 1 to 10000".into());
+    }
+    if !(-1..=10_000).contains(&functions.stream_maximum_retry_attempts) {
+        return fail("functions.stream_maximum_retry_attempts", "must be from -1 (forever) to 10000".into());
+    }
+    let age = functions.stream_maximum_record_age_seconds;
+    if age != -1 && !(60..=604_800).contains(&age) {
+        return fail("functions.stream_maximum_record_age_seconds", "must be -1 (forever) or 60 to 604800".into());
+    }
+    if !(1..=10).contains(&functions.stream_parallelization_factor) {
+        return fail("functions.stream_parallelization_factor", "must be from 1 to 10".into());
+    }
+    if !is_cidr(&stage.network.vpc_cidr) {
+        return fail("network.vpc_cidr", "must be an IPv4 CIDR block such as 10.42.0.0/16".into());
+    }
+    for (index, cidr) in stage.network.private_subnet_cidrs.iter().enumerate() {
+        if !is_cidr(cidr) {
+            return fail(
+                &format!("network.private_subnet_cidrs[{index}]"),
+                "must be an IPv4 CIDR block such as 10.42.1.0/24".into(),
+            );
+        }
+    }
+    if let Some(bucket) = &stage.deploy.artifacts_bucket
+        && !(3..=63).contains(&bucket.len())
+    {
+        return fail("deploy.artifacts_bucket", "must be a bucket name of 3 to 63 characters".into());
+    }
     Ok(())
+}
+
+fn is_cidr(text: &str) -> bool {
+    let Some((address, bits)) = text.split_once('/') else { return false };
+    address.parse::<std::net::Ipv4Addr>().is_ok() && bits.parse::<u8>().is_ok_and(|bits| (8..=28).contains(&bits))
 }
 
 /// Finds `stages/<name>.yaml` in the given directory or above the working directory.
@@ -214,6 +395,16 @@ pub fn load(name: &str, stages_dir: Option<&Path>) -> Result<Stage> {
 }
 
 impl Stage {
+    /// The bucket holding packaged Lambda zips.
+    pub fn artifacts_bucket(&self) -> String {
+        self.deploy.artifacts_bucket.clone().unwrap_or_else(|| format!("{}-artifacts", self.prefix))
+    }
+
+    /// The CloudFormation stack holding the whole stage.
+    pub fn stack_name(&self) -> String {
+        self.prefix.clone()
+    }
+
     /// The runtime's configuration; an SSM secret must be resolved by the caller.
     pub fn runtime_config(&self) -> Result<RuntimeConfig> {
         let source = &self.auth.jwt_secret;
