@@ -432,7 +432,7 @@ async fn prepare_and_commit(
         record.insert("sk".into(), record_key.sk.into());
         record.insert("purchase_id".into(), purchase_id.to_string().into());
         record.insert("fingerprint".into(), fingerprint.into());
-        record.insert("expires_at".into(), (now.timestamp() + IDEMPOTENCY_TTL_SECONDS).into());
+        record.insert(crate::store::TTL_ATTRIBUTE.into(), (now.timestamp() + IDEMPOTENCY_TTL_SECONDS).into());
         actions.push(WriteAction::Put {
             table: Table::Idempotency,
             item: record,

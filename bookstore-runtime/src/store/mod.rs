@@ -64,6 +64,14 @@ impl Table {
         matches!(self, Table::Books | Table::Purchases)
     }
 
+    /// The attribute (epoch seconds) after which DynamoDB's TTL may delete an item.
+    pub fn ttl_attribute(self) -> Option<&'static str> {
+        match self {
+            Table::Idempotency => Some(TTL_ATTRIBUTE),
+            _ => None,
+        }
+    }
+
     /// The global secondary indexes defined on the table.
     pub fn indexes(self) -> &'static [Index] {
         match self {
@@ -74,6 +82,9 @@ impl Table {
         }
     }
 }
+
+/// Items carrying this attribute expire (epoch seconds); only idempotency rows do.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// A global secondary index. Its key attributes are `gsiNpk` / `gsiNsk` on the item;
 /// an item without them is not in the index (a sparse index, as in DynamoDB).

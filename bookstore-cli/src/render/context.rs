@@ -1,0 +1,269 @@
+//! The typed context the templates render from. Tables come from the runtime's own table
+//! model, so the deployed schema and the code that reads it cannot drift apart.
+
+use bookstore_runtime::store::Table;
+use serde::Serialize;
+
+use crate::stage::{BillingMode, Capacity, Stage};
+
+#[derive(Debug, Serialize)]
+pub struct TemplateContext {
+    pub stage: StageNames,
+    pub tables: Vec<TableSpec>,
+    pub functions: Vec<FunctionSpec>,
+    pub stream_mappings: Vec<StreamMapping>,
+    /// The lake bucket's name as a `Fn::Sub` pattern (fixed, so a kept bucket can be adopted).
+    pub lake_bucket: String,
+    pub api: ApiSpec,
+    pub auth: AuthSpec,
+    pub search: SearchSpec,
+    pub network: crate::stage::Network,
+    pub lake: crate::stage::Lake,
+    pub logs: crate::stage::Logs,
+    pub alarms: crate::stage::Alarms,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StageNames {
+    pub name: String,
+    pub region: String,
+    pub prefix: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct TableSpec {
+    pub logical_id: String,
+    pub base_name: &'static str,
+    pub table_name: String,
+    pub billing_mode: BillingMode,
+    pub capacity: Option<Capacity>,
+    pub stream: bool,
+    pub point_in_time_recovery: bool,
+    pub ttl_attribute: Option<&'static str>,
+    pub indexes: Vec<IndexSpec>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct IndexSpec {
+    pub name: &'static str,
+    pub pk: &'static str,
+    pub sk: &'static str,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FunctionSpec {
+    pub logical_id: String,
+    pub name: &'static str,
+    pub function_name: String,
+    pub code_key_parameter: String,
+    pub memory_mb: u32,
+    pub timeout_seconds: u32,
+    pub description: &'static str,
+    pub in_vpc: bool,
+    pub tables: Vec<String>,
+    pub stream_table: Option<String>,
+    pub writes_lake: bool,
+    pub reads_jwt_secret: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub struct StreamMapping {
+    pub logical_id: String,
+    pub function: String,
+    pub table: String,
+    pub batch_size: u32,
+    pub maximum_retry_attempts: i32,
+    pub maximum_record_age_seconds: i32,
+    pub bisect_batch_on_function_error: bool,
+    pub parallelization_factor: u32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ApiSpec {
+    pub function: String,
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AuthSpec {
+    /// With `None` the secret is the template's NoEcho `JwtSecret` parameter.
+    pub jwt_secret_ssm_parameter: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SearchSpec {
+    pub instance_type: String,
+    pub volume_gb: u32,
+    pub docker_tls_ssm_path: String,
+}
+
+/// One Lambda function: a bin of the `lambdas/` crate.
+#[derive(Debug, Clone, Copy)]
+pub struct Lambda {
+    /// The bin's name, and the function's name after the stage prefix.
+    pub name: &'static str,
+    pub description: &'static str,
+    /// The table whose stream it consumes; `None` for the HTTP API.
+    pub stream_table: Option<Table>,
+    pub reaches_search: bool,
+    pub writes_lake: bool,
+}
+
+/// Every function of a stage. `lambdas/` has one bin per entry, with the same name.
+pub const LAMBDAS: [Lambda; 5] = [
+    Lambda {
+        name: "api",
+        description: "The HTTP API: users, books, cart, purchases, search",
+        stream_table: None,
+        reaches_search: true,
+        writes_lake: false,
+    },
+    Lambda {
+        name: "books-to-search",
+        description: "books stream to the tenant's search index",
+        stream_table: Some(Table::Books),
+        reaches_search: true,
+        writes_lake: false,
+    },
+    Lambda {
+        name: "books-to-lake",
+        description: "books stream to book snapshots in the lake",
+        stream_table: Some(Table::Books),
+        reaches_search: false,
+        writes_lake: true,
+    },
+    Lambda {
+        name: "purchases-to-search",
+        description: "purchases stream to the tenant's purchase search",
+        stream_table: Some(Table::Purchases),
+        reaches_search: true,
+        writes_lake: false,
+    },
+    Lambda {
+        name: "purchases-to-lake",
+        description: "purchases stream to the lake, each purchase once",
+        stream_table: Some(Table::Purchases),
+        reaches_search: false,
+        writes_lake: true,
+    },
+];
+
+impl Lambda {
+    /// `books-to-search` → `BooksToSearch`.
+    pub fn pascal_name(&self) -> String {
+        pascal_case(self.name)
+    }
+
+    /// The template parameter holding the S3 key of this function's zip.
+    pub fn code_key_parameter(&self) -> String {
+        format!("{}CodeKey", self.pascal_name())
+    }
+}
+
+fn pascal_case(name: &str) -> String {
+    name.split(['-', '_'])
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map(|first| first.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+        })
+        .collect()
+}
+
+fn table_logical_id(table: Table) -> String {
+    format!("{}Table", pascal_case(table.name()))
+}
+
+impl TemplateContext {
+    pub fn new(stage: &Stage) -> Self {
+        let tables = Table::ALL
+            .iter()
+            .map(|&table| TableSpec {
+                logical_id: table_logical_id(table),
+                base_name: table.name(),
+                table_name: format!("{}-{}", stage.prefix, table.name()),
+                billing_mode: stage.tables.billing_mode,
+                capacity: stage.tables.capacity,
+                stream: table.has_stream(),
+                point_in_time_recovery: stage.tables.point_in_time_recovery,
+                ttl_attribute: table.ttl_attribute(),
+                indexes: table
+                    .indexes()
+                    .iter()
+                    .map(|index| IndexSpec { name: index.name(), pk: index.pk_attr(), sk: index.sk_attr() })
+                    .collect(),
+            })
+            .collect();
+        let functions = LAMBDAS
+            .iter()
+            .map(|lambda| {
+                let size = if lambda.stream_table.is_some() { stage.functions.streams } else { stage.functions.api };
+                FunctionSpec {
+                    logical_id: format!("{}Function", lambda.pascal_name()),
+                    name: lambda.name,
+                    function_name: format!("{}-{}", stage.prefix, lambda.name),
+                    code_key_parameter: lambda.code_key_parameter(),
+                    memory_mb: size.memory_mb,
+                    timeout_seconds: size.timeout_seconds,
+                    description: lambda.description,
+                    in_vpc: lambda.reaches_search,
+                    tables: match lambda.stream_table {
+                        None => Table::ALL.iter().map(|&table| table_logical_id(table)).collect(),
+                        Some(_) => Vec::new(),
+                    },
+                    stream_table: lambda.stream_table.map(table_logical_id),
+                    writes_lake: lambda.writes_lake,
+                    reads_jwt_secret: lambda.stream_table.is_none(),
+                }
+            })
+            .collect();
+        let stream_mappings = LAMBDAS
+            .iter()
+            .filter_map(|lambda| {
+                let table = lambda.stream_table?;
+                Some(StreamMapping {
+                    logical_id: format!("{}Mapping", lambda.pascal_name()),
+                    function: format!("{}Function", lambda.pascal_name()),
+                    table: table_logical_id(table),
+                    batch_size: stage.functions.stream_batch_size,
+                    maximum_retry_attempts: stage.functions.stream_maximum_retry_attempts,
+                    maximum_record_age_seconds: stage.functions.stream_maximum_record_age_seconds,
+                    bisect_batch_on_function_error: true,
+                    parallelization_factor: stage.functions.stream_parallelization_factor,
+                })
+            })
+            .collect();
+        Self {
+            stage: StageNames { name: stage.name.clone(), region: stage.region.clone(), prefix: stage.prefix.clone() },
+            tables,
+            functions,
+            stream_mappings,
+            lake_bucket: format!("{}-lake-${{AWS::AccountId}}", stage.prefix),
+            api: ApiSpec { function: "ApiFunction".to_owned(), cors_origins: stage.api.cors_origins.clone() },
+            auth: AuthSpec { jwt_secret_ssm_parameter: stage.auth.jwt_secret.ssm_parameter.clone() },
+            search: SearchSpec {
+                instance_type: stage.search.instance_type.clone(),
+                volume_gb: stage.search.volume_gb,
+                docker_tls_ssm_path: stage
+                    .search
+                    .docker_tls_ssm_path
+                    .clone()
+                    .unwrap_or_else(|| format!("/{}/search/docker-tls", stage.prefix)),
+            },
+            network: stage.network.clone(),
+            lake: stage.lake.clone(),
+            logs: stage.logs.clone(),
+            alarms: stage.alarms.clone(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_pascal_cased() {
+        assert_eq!(pascal_case("books-to-search"), "BooksToSearch");
+        assert_eq!(table_logical_id(Table::UserFavorites), "UserFavoritesTable");
+    }
+}
