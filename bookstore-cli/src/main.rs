@@ -1,8 +1,10 @@
-//! `bookstore`: runs the local stage, manages tenants, and (later) renders and deploys
-//! stages. Data goes to stdout, progress and logs to stderr. Exit codes: 0 success,
+//! `bookstore`: runs the local stage, manages tenants, renders and deploys stages. Data goes to stdout, progress and logs to stderr. Exit codes: 0 success,
 //! 1 failure, 2 bad usage or configuration.
 
+mod cloud;
 mod cmd;
+mod package;
+mod render;
 mod stage;
 
 use std::process::ExitCode;
@@ -37,6 +39,20 @@ enum Command {
     /// Inspect stage files.
     #[command(subcommand)]
     Stage(cmd::stage::StageCommand),
+    /// Render a stage's CloudFormation stack from templates/.
+    Render(cmd::render::RenderArgs),
+    /// Check a stage's rendered stack: the project's own rules, then cfn-lint.
+    Validate(cmd::render::ValidateArgs),
+    /// Show what a deploy would change (a change set, deleted afterwards).
+    Diff(cmd::deploy::DiffArgs),
+    /// Build, package, preview, confirm and apply a stage's stack.
+    Deploy(cmd::deploy::DeployArgs),
+    /// Delete a stage's stack (the lake bucket is kept unless --purge).
+    Destroy(cmd::destroy::DestroyArgs),
+    /// Print the deployed stack's outputs.
+    Outputs(cmd::outputs::OutputsArgs),
+    /// Build every Lambda function for Amazon Linux 2023 and zip it.
+    Package(cmd::package::PackageArgs),
 }
 
 fn main() -> ExitCode {
@@ -55,6 +71,13 @@ fn main() -> ExitCode {
             Command::Tenant(command) => cmd::tenant::run(command).await,
             Command::Stage(command) => cmd::stage::run(command),
             Command::Reindex(args) => cmd::reindex::run(args).await,
+            Command::Render(args) => cmd::render::render(args),
+            Command::Validate(args) => cmd::render::validate(args),
+            Command::Diff(args) => cmd::deploy::diff(args).await,
+            Command::Deploy(args) => cmd::deploy::deploy(args).await,
+            Command::Destroy(args) => cmd::destroy::run(args).await,
+            Command::Outputs(args) => cmd::outputs::run(args).await,
+            Command::Package(args) => cmd::package::run(args).await,
         }
     });
     match outcome {

@@ -1,6 +1,12 @@
 //! One module per subcommand.
 
+pub mod deploy;
+pub mod destroy;
+pub mod outputs;
+pub mod package;
 pub mod reindex;
+pub mod render;
+pub mod stack;
 pub mod stage;
 pub mod tenant;
 pub mod up;

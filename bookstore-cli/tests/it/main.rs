@@ -1,7 +1,9 @@
 //! Integration tests of the `bookstore` binary: one binary, one module per command.
 
 mod crash;
+mod deploy;
 mod fuzz;
+mod render;
 mod search_feed;
 mod server;
 mod stage_files;

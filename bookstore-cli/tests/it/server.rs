@@ -107,3 +107,19 @@ pub fn add_tenant(data_dir: &Path, tenant: &str, admin_email: &str) -> String {
     let printed: Value = serde_json::from_slice(&added.stdout).expect("json output");
     printed["one_time_password"].as_str().expect("password").to_owned()
 }
+
+/// The value of a test service's environment variable. Without it the test is skipped,
+/// unless the harness requires services, where a missing one is a failure.
+pub fn service(variable: &str, what: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            assert!(
+                std::env::var_os("BOOKSTORE_TEST_REQUIRE_SERVICES").is_none(),
+                "{variable} is not set but services are required"
+            );
+            eprintln!("skipped: set {variable} to {what} (scripts/test does)");
+            None
+        }
+    }
+}

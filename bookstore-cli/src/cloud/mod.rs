@@ -1,0 +1,95 @@
+//! Talking to AWS (or moto) for `deploy`, `diff`, `destroy`, `outputs` and `package`.
+
+pub mod artifacts;
+pub mod events;
+pub mod gsi_steps;
+pub mod stack;
+
+use aws_config::{BehaviorVersion, Region};
+use clap::Args;
+
+use crate::stage::Stage;
+
+/// Where the AWS calls go and as whom.
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// A named profile from ~/.aws/config.
+    #[arg(long)]
+    pub profile: Option<String>,
+    /// The region (default: the stage's).
+    #[arg(long)]
+    pub region: Option<String>,
+    /// Send every AWS call to this endpoint instead (moto, LocalStack).
+    #[arg(long, env = "BOOKSTORE_AWS_ENDPOINT_URL")]
+    pub endpoint_url: Option<String>,
+}
+
+/// The clients one command needs.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    pub cloudformation: aws_sdk_cloudformation::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sts: aws_sdk_sts::Client,
+    pub region: String,
+    /// Set when talking to an emulator: polls faster, addresses buckets by path.
+    pub emulated: bool,
+}
+
+impl AwsArgs {
+    pub async fn clients(&self, stage: &Stage) -> Clients {
+        let region = self.region.clone().unwrap_or_else(|| stage.region.clone());
+        let mut loader = aws_config::defaults(BehaviorVersion::latest()).region(Region::new(region.clone()));
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        let config = loader.load().await;
+        let s3_config =
+            aws_sdk_s3::config::Builder::from(&config).force_path_style(self.endpoint_url.is_some()).build();
+        Clients {
+            cloudformation: aws_sdk_cloudformation::Client::new(&config),
+            s3: aws_sdk_s3::Client::from_conf(s3_config),
+            sts: aws_sdk_sts::Client::new(&config),
+            region,
+            emulated: self.endpoint_url.is_some(),
+        }
+    }
+}
+
+/// An SDK error with its service message, which `Display` on the SDK type hides.
+pub fn describe_sdk_error<E>(
+    err: &aws_sdk_cloudformation::error::SdkError<E, aws_sdk_cloudformation::config::http::HttpResponse>,
+) -> String
+where
+    E: aws_sdk_cloudformation::error::ProvideErrorMetadata + std::error::Error + 'static,
+{
+    use aws_sdk_cloudformation::error::SdkError;
+    match err {
+        SdkError::ServiceError(service) => {
+            let inner = service.err();
+            match (inner.code(), inner.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (None, Some(message)) => message.to_owned(),
+                // An answer the SDK could not parse (emulators sometimes send another
+                // service's error shape): its body is the only explanation there is.
+                _ => {
+                    let body = service.raw().body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+                    let body: String = body.chars().take(400).collect();
+                    if body.is_empty() { inner.to_string() } else { format!("{inner}: {body}") }
+                }
+            }
+        }
+        other => {
+            let mut text = other.to_string();
+            let mut source = std::error::Error::source(other);
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+    }
+}
