@@ -245,6 +245,24 @@ pub async fn apply_directly(
     watch(cf, stack, seen, expected, poll).await
 }
 
+/// Removes the empty stack a CREATE change set leaves under review, and waits until the
+/// name is free again.
+pub async fn discard_review_stack(cf: &Client, stack: &str) -> Result<()> {
+    cf.delete_stack()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|err| anyhow!("cannot remove the stack under review {stack}: {}", describe_sdk_error(&err)))?;
+    let started = std::time::Instant::now();
+    while describe(cf, stack).await?.is_some() {
+        if started.elapsed() > CHANGE_SET_DEADLINE {
+            bail!("the stack under review {stack} was still there after {CHANGE_SET_DEADLINE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    Ok(())
+}
+
 /// Deletes the stack and waits until it is gone.
 pub async fn delete(cf: &Client, stack: &str, expected: usize, poll: Duration) -> Result<()> {
     let before = recent_events(cf, stack).await.unwrap_or_default();

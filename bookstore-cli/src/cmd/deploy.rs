@@ -105,19 +105,23 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
             ChangeSet::Ready { id, changes } => {
                 stack::print_changes(&name, &changes, args.output == OutputFormat::Json);
                 if !confirmed {
-                    confirmed = confirm(&format!("apply these {} changes to {name}?", changes.len()))?;
-                    if !confirmed {
+                    let answer = confirm(&format!("apply these {} changes to {name}?", changes.len()));
+                    if !matches!(answer, Ok(true)) {
                         stack::delete_change_set(cf, &name, &id).await?;
+                        if kind == ChangeSetType::Create {
+                            stack::discard_review_stack(cf, &name).await?;
+                        }
+                        answer?;
                         bail!("cancelled; {name} was not changed");
                     }
+                    confirmed = true;
                 }
                 let poll = poll_interval(&clients);
                 if clients.emulated {
                     stack::delete_change_set(cf, &name, &id).await?;
                     let creating = kind == ChangeSetType::Create;
                     if creating {
-                        // The CREATE change set left an empty stack under review; CreateStack needs the name free.
-                        stack::delete(cf, &name, 0, poll).await?;
+                        stack::discard_review_stack(cf, &name).await?;
                     }
                     stack::apply_directly(cf, &name, creating, input, changes.len(), poll).await?;
                 } else {
@@ -184,8 +188,7 @@ pub async fn diff(args: DiffArgs) -> Result<()> {
     stack::print_changes(&name, &changes, args.output == OutputFormat::Json);
     stack::delete_change_set(cf, &name, &id).await?;
     if creating && state.is_none() {
-        // A CREATE change set leaves an empty stack in REVIEW_IN_PROGRESS; remove it.
-        cf.delete_stack().stack_name(&name).send().await.ok();
+        stack::discard_review_stack(cf, &name).await?;
     }
     if changes.is_empty() {
         eprintln!("{name}: no changes");

@@ -108,11 +108,12 @@ pub fn parameters(
     Ok(parameters)
 }
 
-/// A hash of everything a deploy sends; equal hashes mean nothing to do.
+/// A hash of everything a deploy sends; equal hashes mean nothing to do. The lake bucket
+/// mode is left out: it is chosen when the stack is created and kept after.
 pub fn fingerprint(rendered: &RenderedStack, parameters: &[Parameter]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(rendered.yaml.as_bytes());
-    for parameter in parameters {
+    for parameter in parameters.iter().filter(|p| p.parameter_key() != Some("LakeBucketMode")) {
         hasher.update(parameter.parameter_key().unwrap_or_default().as_bytes());
         hasher.update([0]);
         hasher.update(parameter.parameter_value().unwrap_or_default().as_bytes());

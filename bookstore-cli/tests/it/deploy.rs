@@ -196,7 +196,7 @@ fn deploy_previews_creates_skips_no_change_destroys_and_adopts_the_kept_lake() {
     // Nothing changed: no change set at all.
     let again = stage.deploy(&[]);
     assert!(again.status.success(), "{}", text(&again));
-    assert!(text(&again).contains("no changes"), "{}", text(&again));
+    assert!(text(&again).contains("no changes (same template, parameters and code)"), "{}", text(&again));
 
     let outputs = stage.bookstore("outputs", &["--output", "json"]);
     assert!(outputs.status.success(), "{}", text(&outputs));
@@ -245,6 +245,14 @@ fn a_changed_table_deploys_as_an_update_whose_preview_names_it() {
     assert!(created.status.success(), "{}", text(&created));
     // A changed table is an update whose preview names it.
     stage.edit("capacity: { read: 5, write: 5 }", "capacity: { read: 6, write: 5 }");
+    let unconfirmed = stage.bookstore("deploy", &["--artifacts", packages().to_str().expect("path")]);
+    assert_eq!(unconfirmed.status.code(), Some(1), "{}", text(&unconfirmed));
+    assert!(text(&unconfirmed).contains("pass --yes"), "{}", text(&unconfirmed));
+    let change_sets = stage.aws(&["cloudformation", "list-change-sets", "--stack-name", &stage.prefix]).expect("list");
+    // moto lists every stack's change sets; only this stack's count.
+    let left =
+        change_sets["Summaries"].as_array().expect("summaries").iter().filter(|c| c["StackName"] == *stage.prefix);
+    assert_eq!(left.count(), 0, "the refused change set is deleted: {change_sets}");
     let updated = stage.deploy(&[]);
     assert!(updated.status.success(), "{}", text(&updated));
     let preview = String::from_utf8_lossy(&updated.stdout);
