@@ -53,6 +53,9 @@ enum Command {
     Outputs(cmd::outputs::OutputsArgs),
     /// Build every Lambda function for Amazon Linux 2023 and zip it.
     Package(cmd::package::PackageArgs),
+    /// Query the analytics lake with Athena's SQL.
+    #[command(subcommand)]
+    Athena(cmd::athena::AthenaCommand),
 }
 
 fn main() -> ExitCode {
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
             Command::Destroy(args) => cmd::destroy::run(args).await,
             Command::Outputs(args) => cmd::outputs::run(args).await,
             Command::Package(args) => cmd::package::run(args).await,
+            Command::Athena(command) => cmd::athena::run(command).await,
         }
     });
     match outcome {

@@ -3,6 +3,7 @@
 //! server (`bookstore up`) both run this code; only the adapters differ.
 
 pub mod accounts;
+pub mod analytics;
 pub mod api;
 pub mod catalog;
 pub mod cdc;

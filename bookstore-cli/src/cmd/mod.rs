@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod athena;
 pub mod deploy;
 pub mod destroy;
 pub mod outputs;

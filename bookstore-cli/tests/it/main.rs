@@ -1,5 +1,6 @@
 //! Integration tests of the `bookstore` binary: one binary, one module per command.
 
+mod athena;
 mod crash;
 mod deploy;
 mod fuzz;

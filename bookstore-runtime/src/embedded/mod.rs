@@ -3,11 +3,13 @@
 mod change_feed;
 mod lake;
 mod search;
+mod sql;
 mod store;
 
 pub use change_feed::{ChangeFeed, FeedConfig, Step};
 pub use lake::LocalLake;
 pub use search::TantivySearch;
+pub use sql::LocalSql;
 pub use store::{DeadLetter, EmbeddedStore};
 
 use std::sync::Arc;

@@ -1,0 +1,147 @@
+//! `bookstore athena query`: Athena's SQL over a stage's lake. On the local stage it runs
+//! in the embedded engine over `.bookstore/lake`, scoped to one tenant.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use bookstore_runtime::analytics::{QueryError, QueryOutput};
+use bookstore_runtime::domain::TenantId;
+use bookstore_runtime::embedded::LocalSql;
+use clap::{Args, Subcommand, ValueEnum};
+
+use crate::stage::{Provider, load as load_stage};
+
+#[derive(Debug, Subcommand)]
+pub enum AthenaCommand {
+    /// Run one SQL query (Athena's dialect) and print its rows.
+    Query(QueryArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RowFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    /// The SQL text (or pass --file).
+    #[arg(required_unless_present = "file", conflicts_with = "file")]
+    pub sql: Option<String>,
+    /// Read the SQL from this file.
+    #[arg(long)]
+    pub file: Option<PathBuf>,
+    #[arg(long, default_value = "local")]
+    pub stage: String,
+    #[arg(long)]
+    pub stages_dir: Option<PathBuf>,
+    /// The tenant whose data the query sees (required on the local stage).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Where the local stage keeps its data (the lake is `<data-dir>/lake`).
+    #[arg(long, default_value = ".bookstore")]
+    pub data_dir: PathBuf,
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: RowFormat,
+}
+
+/// A query the engine refused as wrong SQL: exit code 1 with its position.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct BadQuery(pub QueryError);
+
+pub async fn run(command: AthenaCommand) -> Result<()> {
+    match command {
+        AthenaCommand::Query(args) => query(args).await,
+    }
+}
+
+async fn query(args: QueryArgs) -> Result<()> {
+    let sql = match (&args.sql, &args.file) {
+        (Some(sql), _) => sql.clone(),
+        (None, Some(file)) => {
+            std::fs::read_to_string(file).with_context(|| format!("--file {}: cannot read it", file.display()))?
+        }
+        (None, None) => bail!("give the SQL as an argument or with --file"),
+    };
+    let stage = load_stage(&args.stage, args.stages_dir.as_deref())?;
+    if stage.provider != Provider::Local {
+        bail!("--stage {}: querying Athena on AWS stages is not in this build yet; use a local stage", stage.name);
+    }
+    let Some(tenant) = &args.tenant else {
+        bail!("--tenant is required: a query sees one tenant's data");
+    };
+    let tenant = TenantId::parse(tenant).map_err(|err| anyhow::anyhow!("--tenant {tenant}: {err}"))?;
+    let engine = LocalSql::new(args.data_dir.join("lake"));
+    let started = Instant::now();
+    let output = engine.query(&tenant, &sql).await.map_err(|err| match err {
+        QueryError::Invalid { .. } => anyhow::Error::new(BadQuery(err)),
+        QueryError::Failed(message) => anyhow::anyhow!("the query failed: {message}"),
+    })?;
+    print_rows(&output, args.output)?;
+    eprintln!(
+        "{} row(s) in {:.3} s, {} scanned",
+        output.rows.len(),
+        started.elapsed().as_secs_f64(),
+        human_bytes(output.bytes_scanned)
+    );
+    Ok(())
+}
+
+fn print_rows(output: &QueryOutput, format: RowFormat) -> Result<()> {
+    let cell = |value: &Option<String>| value.clone().unwrap_or_default();
+    match format {
+        RowFormat::Json => {
+            let rows: Vec<serde_json::Map<String, serde_json::Value>> = output
+                .rows
+                .iter()
+                .map(|row| {
+                    output
+                        .columns
+                        .iter()
+                        .zip(row)
+                        .map(|(name, value)| (name.clone(), value.clone().map_or(serde_json::Value::Null, Into::into)))
+                        .collect()
+                })
+                .collect();
+            println!("{}", serde_json::to_string(&rows)?);
+        }
+        RowFormat::Csv => {
+            println!("{}", output.columns.iter().map(|c| csv_field(c)).collect::<Vec<_>>().join(","));
+            for row in &output.rows {
+                println!("{}", row.iter().map(|v| csv_field(&cell(v))).collect::<Vec<_>>().join(","));
+            }
+        }
+        RowFormat::Table => {
+            let mut widths: Vec<usize> = output.columns.iter().map(|c| c.chars().count()).collect();
+            for row in &output.rows {
+                for (width, value) in widths.iter_mut().zip(row) {
+                    *width = (*width).max(cell(value).chars().count());
+                }
+            }
+            let line = |values: Vec<String>| {
+                values.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect::<Vec<_>>().join(" | ")
+            };
+            println!("{}", line(output.columns.clone()));
+            println!("{}", widths.iter().map(|w| "-".repeat(*w)).collect::<Vec<_>>().join("-+-"));
+            for row in &output.rows {
+                println!("{}", line(row.iter().map(cell).collect()));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn csv_field(value: &str) -> String {
+    if value.contains([',', '"', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_owned() }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_024 => format!("{bytes} B"),
+        1_024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1_024.0),
+        _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
+    }
+}

@@ -1,0 +1,183 @@
+//! `bookstore athena query` on the local stage: the example queries give DuckDB's rows on
+//! the same files, a tenant's query never sees another tenant, and wrong SQL is named with
+//! its position.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::server::{Server, run, service, temp_dir};
+
+const TENANTS: [&str; 3] = ["libreria-sol", "book-haven", "papiro"];
+const DEMO_PURCHASES: u64 = 500;
+
+/// A data directory holding the demo seed and, once the change feeds caught up, its lake.
+fn demo_data() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let dir = temp_dir("athena-demo");
+        let mut server = Server::start(&dir, &["--seed", "demo"]);
+        server.wait_for_line("demo data ready", Duration::from_secs(300));
+        let deadline = Instant::now() + Duration::from_secs(120);
+        for tenant in TENANTS {
+            while purchases_in_lake(&dir, tenant) < DEMO_PURCHASES {
+                assert!(Instant::now() < deadline, "the lake of {tenant} did not fill");
+                std::thread::sleep(Duration::from_millis(300));
+            }
+        }
+        server.kill();
+        dir
+    })
+}
+
+fn query(data: &Path, tenant: &str, sql: &str) -> Output {
+    run(&["athena", "query", sql, "--tenant", tenant, "--output", "json", "--data-dir", data.to_str().expect("path")])
+}
+
+fn rows(out: &Output) -> Vec<serde_json::Map<String, Value>> {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: Vec<Value> = serde_json::from_slice(&out.stdout).expect("json rows");
+    rows.into_iter().map(|row| row.as_object().expect("object").clone()).collect()
+}
+
+fn purchases_in_lake(data: &Path, tenant: &str) -> u64 {
+    let out = query(data, tenant, "SELECT count(*) AS n FROM purchases");
+    if !out.status.success() {
+        return 0;
+    }
+    rows(&out)[0]["n"].as_str().and_then(|n| n.parse().ok()).unwrap_or(0)
+}
+
+fn examples() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/athena");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("examples/athena")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "sql"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Two answers agree: the same columns, and row by row the same text, or numbers within
+/// a cent (engines type averages differently: decimal(16,6) here, double in DuckDB).
+fn assert_same_rows(example: &Path, ours: &Value, theirs: &Value) {
+    let name = example.file_name().expect("name").to_string_lossy();
+    assert_eq!(ours["columns"], theirs["columns"], "{name}: columns");
+    let (ours, theirs) = (ours["rows"].as_array().expect("rows"), theirs["rows"].as_array().expect("rows"));
+    assert!(!ours.is_empty(), "{name}: no rows, so nothing is compared");
+    assert_eq!(ours.len(), theirs.len(), "{name}: row count");
+    for (index, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        for (x, y) in a.as_array().expect("row").iter().zip(b.as_array().expect("row")) {
+            let same = match (x.as_str().map(str::parse::<f64>), y.as_str().map(str::parse::<f64>)) {
+                (Some(Ok(x)), Some(Ok(y))) => (x - y).abs() < 0.005,
+                _ => x == y,
+            };
+            assert!(same, "{name}: row {index}: {a} vs DuckDB's {b}");
+        }
+    }
+}
+
+#[test]
+fn every_example_query_gives_duckdbs_rows_on_the_same_files() {
+    let Some(python) = service("BOOKSTORE_TEST_DUCKDB_PYTHON", "a Python with duckdb installed") else { return };
+    let data = demo_data();
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/duckdb_query.py");
+    let examples = examples();
+    assert!(examples.len() >= 8, "the examples are there");
+    for example in examples {
+        let out = run(&[
+            "athena",
+            "query",
+            "--file",
+            example.to_str().expect("path"),
+            "--tenant",
+            "libreria-sol",
+            "--output",
+            "json",
+            "--data-dir",
+            data.to_str().expect("path"),
+        ]);
+        let ours = rows(&out);
+        let columns: Vec<Value> = match ours.first() {
+            Some(first) => first.keys().map(|k| Value::from(k.clone())).collect(),
+            None => Vec::new(),
+        };
+        let duckdb_sql = example.parent().expect("dir").join("duckdb").join(example.file_name().expect("name"));
+        let theirs = Command::new(&python)
+            .arg(&oracle)
+            .arg(data.join("lake"))
+            .arg("libreria-sol")
+            .arg(&duckdb_sql)
+            .output()
+            .expect("python runs");
+        assert!(theirs.status.success(), "duckdb: {}", String::from_utf8_lossy(&theirs.stderr));
+        let theirs: Value = serde_json::from_slice(&theirs.stdout).expect("duckdb json");
+        // JSON objects lose the column order; compare by DuckDB's column order.
+        let order: Vec<String> = theirs["columns"]
+            .as_array()
+            .expect("columns")
+            .iter()
+            .map(|c| c.as_str().expect("name").to_owned())
+            .collect();
+        let mut sorted_ours = columns.iter().map(|c| c.as_str().expect("name").to_owned()).collect::<Vec<_>>();
+        sorted_ours.sort();
+        let mut sorted_theirs = order.clone();
+        sorted_theirs.sort();
+        assert_eq!(sorted_ours, sorted_theirs, "{}: columns", example.display());
+        let ours_in_order = serde_json::json!({
+            "columns": order,
+            "rows": ours.iter().map(|row| order.iter().map(|c| row[c].clone()).collect::<Vec<_>>()).collect::<Vec<_>>(),
+        });
+        assert_same_rows(&example, &ours_in_order, &theirs);
+    }
+}
+
+#[test]
+fn a_tenants_query_never_reaches_another_tenant() {
+    let data = demo_data();
+    let lake = data.join("lake");
+    let count = |sql: &str| rows(&query(data, "libreria-sol", sql))[0]["n"].as_str().expect("n").to_owned();
+    assert_eq!(count("SELECT count(*) AS n FROM purchases"), DEMO_PURCHASES.to_string());
+    assert_eq!(count("SELECT count(*) AS n FROM purchases WHERE tenant_id = 'papiro'"), "0");
+    assert_eq!(count("SELECT count(*) AS n FROM purchases WHERE tenant_id <> 'libreria-sol'"), "0");
+    assert_eq!(
+        count("SELECT (SELECT count(*) FROM books WHERE tenant_id IN ('papiro', 'book-haven')) AS n"),
+        "0",
+        "a subquery sees the same tenant"
+    );
+    let other = lake.join("papiro").join("purchases");
+    for sql in [
+        format!("SELECT count(*) AS n FROM '{}/'", other.display()),
+        format!("CREATE EXTERNAL TABLE stolen STORED AS JSON LOCATION '{}/'", other.display()),
+        "SET datafusion.catalog.information_schema = true".to_owned(),
+        "INSERT INTO purchases SELECT * FROM purchases".to_owned(),
+    ] {
+        let out = query(data, "libreria-sol", &sql);
+        assert_eq!(out.status.code(), Some(1), "{sql} must fail: {}", String::from_utf8_lossy(&out.stdout));
+        assert!(out.stdout.is_empty(), "{sql} printed rows");
+    }
+}
+
+#[test]
+fn wrong_sql_is_named_with_its_position_and_exit_code_1() {
+    let data = demo_data();
+    let cases = [
+        ("SELECT * FROM purchases WHERE", "line 1:30", "Expected: an expression"),
+        ("SELECT purchase_idd FROM purchases", "line 1:8", "purchase_idd"),
+        ("SELECT 1 FROM purchases p CROSS JOIN UNNEST(p.items) AS t(a, b)", "", "has 7 columns available"),
+        ("SELECT * FROM no_such_table", "line 1:15", "no_such_table"),
+    ];
+    for (sql, position, hint) in cases {
+        let out = query(data, "libreria-sol", sql);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{sql}: {stderr}");
+        assert!(stderr.contains(position) && stderr.contains(hint), "{sql}: {stderr}");
+    }
+    let unknown_tenant = run(&["athena", "query", "SELECT 1", "--tenant", "Not A Tenant"]);
+    assert_eq!(unknown_tenant.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown_tenant.stderr).contains("--tenant"));
+}

@@ -1,0 +1,61 @@
+"""Runs one query with DuckDB over one tenant's part of a local lake and prints
+{"columns": [...], "rows": [[text or null, ...], ...]} as JSON: the independent answer the
+tests compare the embedded engine with. Usage: duckdb_query.py LAKE TENANT QUERY.sql
+"""
+import glob
+import json
+import sys
+
+import duckdb
+
+ITEM = ("STRUCT(book_id VARCHAR, title VARCHAR, category VARCHAR, author VARCHAR, quantity INTEGER, "
+        "unit_price DECIMAL(12,2), subtotal DECIMAL(12,2))[]")
+MONEY = "DECIMAL(12,2)"
+COLUMNS = {
+    "purchases": {
+        "purchase_id": "VARCHAR", "tenant_id": "VARCHAR", "user_id": "VARCHAR", "items": ITEM,
+        "subtotal": MONEY, "tax": MONEY, "total_amount": MONEY, "status": "VARCHAR",
+        "payment_method": "VARCHAR", "version": "BIGINT", "created_at": "VARCHAR", "updated_at": "VARCHAR",
+    },
+    "books": {
+        "book_id": "VARCHAR", "tenant_id": "VARCHAR", "isbn": "VARCHAR", "title": "VARCHAR", "author": "VARCHAR",
+        "editorial": "VARCHAR", "category": "VARCHAR", "price": MONEY, "description": "VARCHAR",
+        "stock_quantity": "BIGINT", "publication_year": "INTEGER", "language": "VARCHAR", "pages": "INTEGER",
+        "rating": "DECIMAL(3,1)", "is_active": "BOOLEAN", "sales_count": "BIGINT", "version": "BIGINT",
+        "created_at": "VARCHAR", "updated_at": "VARCHAR", "snapshot_at": "VARCHAR",
+    },
+}
+
+
+def main() -> None:
+    lake, tenant, query_file = sys.argv[1:4]
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    for dataset, columns in COLUMNS.items():
+        base = f"{lake}/{tenant}/{dataset}"
+        parts = []
+        if glob.glob(f"{base}/*/*/*/*.json"):
+            spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+            parts.append(
+                f"SELECT * FROM read_json('{base}/*/*/*/*.json', format='newline_delimited', columns={spec}, "
+                "hive_partitioning=true, hive_types_autocast=false)")
+        if glob.glob(f"{base}/*/*/*/*.parquet"):
+            parts.append(f"SELECT * FROM read_parquet('{base}/*/*/*/*.parquet', hive_partitioning=true, "
+                         "hive_types_autocast=false)")
+        if not parts:
+            casts = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns.items())
+            parts.append(f"SELECT {casts}, '' AS year, '' AS month, '' AS day WHERE false")
+        con.execute(f"CREATE VIEW {dataset} AS " + " UNION ALL BY NAME ".join(parts))
+    # Trino's names for what DuckDB calls otherwise.
+    con.execute("CREATE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)")
+    # Exact, as the engine under test counts (DuckDB's estimate is off by several on small sets).
+    con.execute("CREATE MACRO approx_distinct(x) AS count(DISTINCT x)")
+    con.execute("CREATE OR REPLACE MACRO date_add(u, n, ts) AS ts + (n * ('1 ' || u)::INTERVAL)")
+    result = con.execute(open(query_file).read())
+    columns = [d[0] for d in result.description]
+    rows = [[None if value is None else str(value) for value in row] for row in result.fetchall()]
+    print(json.dumps({"columns": columns, "rows": rows}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,12 @@
+-- What each customer buys (seed 000, query 3), with first and last purchase.
+SELECT user_id,
+       COUNT(*) AS purchase_count,
+       AVG(total_amount) AS avg_order,
+       SUM(total_amount) AS spent,
+       CAST(MIN(from_iso8601_timestamp(created_at)) AS DATE) AS first_purchase,
+       CAST(MAX(from_iso8601_timestamp(created_at)) AS DATE) AS last_purchase
+FROM purchases
+WHERE year = '2026'
+GROUP BY user_id
+ORDER BY spent DESC, user_id
+LIMIT 20;
