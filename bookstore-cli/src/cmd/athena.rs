@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use bookstore_runtime::analytics::{QueryError, QueryOutput};
 use bookstore_runtime::domain::TenantId;
-use bookstore_runtime::embedded::LocalSql;
+use bookstore_runtime::embedded::{LocalSql, compact as compact_lake};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::stage::{Provider, load as load_stage};
@@ -16,6 +16,20 @@ use crate::stage::{Provider, load as load_stage};
 pub enum AthenaCommand {
     /// Run one SQL query (Athena's dialect) and print its rows.
     Query(QueryArgs),
+    /// Rewrite closed days of the local lake into Parquet, each record once, with daily summaries.
+    Compact(CompactArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Only this tenant (default: every tenant).
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// Compact days strictly before this date, YYYY-MM-DD (default: today, UTC).
+    #[arg(long)]
+    pub before: Option<chrono::NaiveDate>,
+    #[arg(long, default_value = ".bookstore")]
+    pub data_dir: PathBuf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,7 +69,33 @@ pub struct BadQuery(pub QueryError);
 pub async fn run(command: AthenaCommand) -> Result<()> {
     match command {
         AthenaCommand::Query(args) => query(args).await,
+        AthenaCommand::Compact(args) => compact(args).await,
     }
+}
+
+async fn compact(args: CompactArgs) -> Result<()> {
+    let tenant = args
+        .tenant
+        .as_deref()
+        .map(|t| TenantId::parse(t).map_err(|err| anyhow::anyhow!("--tenant {t}: {err}")))
+        .transpose()?;
+    let before = args.before.unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let lake = args.data_dir.join("lake");
+    let started = Instant::now();
+    let report = tokio::task::spawn_blocking(move || compact_lake(&lake, tenant.as_ref(), before))
+        .await
+        .context("compaction stopped")??;
+    println!("{}", serde_json::to_string(&report)?);
+    eprintln!(
+        "compacted {} day(s), {} record(s) ({} duplicate(s) dropped): {} of JSON became {} of Parquet, in {:.2} s",
+        report.days,
+        report.records,
+        report.duplicates_dropped,
+        human_bytes(report.json_bytes),
+        human_bytes(report.parquet_bytes),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 async fn query(args: QueryArgs) -> Result<()> {

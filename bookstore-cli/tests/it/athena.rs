@@ -181,3 +181,84 @@ fn wrong_sql_is_named_with_its_position_and_exit_code_1() {
     assert_eq!(unknown_tenant.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&unknown_tenant.stderr).contains("--tenant"));
 }
+
+/// A copy of the demo data, for a test that changes the lake.
+fn demo_copy(label: &str) -> PathBuf {
+    let copy = temp_dir(label);
+    crate::render::copy_dir(demo_data(), &copy);
+    copy
+}
+
+fn compact(data: &Path) -> Command {
+    let mut command = crate::server::bookstore();
+    command.args(["athena", "compact", "--data-dir", data.to_str().expect("path")]);
+    command
+}
+
+fn files_named(dir: &Path, suffix: &str) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .filter_map(Result::ok)
+        .map(|entry| {
+            let path = entry.path();
+            if path.is_dir() {
+                files_named(&path, suffix)
+            } else {
+                usize::from(path.to_string_lossy().ends_with(suffix))
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn compaction_killed_half_way_then_run_again_leaves_every_record_once() {
+    let data = demo_copy("compaction");
+    let answers = |data: &Path| -> Vec<String> {
+        examples()
+            .iter()
+            .map(|example| {
+                let out = run(&[
+                    "athena",
+                    "query",
+                    "--file",
+                    example.to_str().expect("path"),
+                    "--tenant",
+                    "book-haven",
+                    "--output",
+                    "json",
+                    "--data-dir",
+                    data.to_str().expect("path"),
+                ]);
+                assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+                String::from_utf8(out.stdout).expect("utf-8")
+            })
+            .collect()
+    };
+    let before = answers(&data);
+
+    let mut child = compact(&data).stdout(std::process::Stdio::null()).spawn().expect("compaction starts");
+    std::thread::sleep(Duration::from_millis(1500));
+    let _ = child.kill();
+    let _ = child.wait();
+    let lake = data.join("lake");
+    assert!(files_named(&lake, ".json") > 0, "the first run was stopped before it finished");
+
+    let finished = compact(&data).output().expect("compaction runs");
+    assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
+    assert_eq!(files_named(&lake, ".json"), 0, "every closed day is Parquet now");
+    for tenant in TENANTS {
+        assert!(!lake.join(tenant).join(".compaction").exists(), "no leftovers");
+        let counts =
+            rows(&query(&data, tenant, "SELECT count(*) AS n, count(DISTINCT purchase_id) AS d FROM purchases"));
+        assert_eq!(counts[0]["n"], DEMO_PURCHASES.to_string(), "{tenant}: every purchase");
+        assert_eq!(counts[0]["d"], DEMO_PURCHASES.to_string(), "{tenant}: each once");
+    }
+    assert_eq!(answers(&data), before, "the example queries answer the same after compaction");
+
+    let again = compact(&data).output().expect("compaction runs");
+    let report: Value = serde_json::from_slice(&again.stdout).expect("report");
+    assert_eq!(report["days"], 0, "a second run finds nothing to do");
+    let summary = rows(&query(&data, "papiro", "SELECT sum(purchases) AS n FROM daily_summaries"));
+    assert_eq!(summary[0]["n"], DEMO_PURCHASES.to_string(), "the daily summaries count every purchase");
+    let _ = std::fs::remove_dir_all(data);
+}

@@ -6,8 +6,11 @@
 //! `CREATE EXTERNAL TABLE … LOCATION`, DML, `SET`) are refused before they run, and URL
 //! tables (`SELECT * FROM '/path'`) are off, so no SQL can name another tenant's files.
 
+mod compaction;
 mod tables;
 mod trino;
+
+pub use compaction::{CompactionError, CompactionReport, compact};
 
 use std::path::{Path, PathBuf};
 

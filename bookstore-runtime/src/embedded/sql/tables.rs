@@ -12,6 +12,7 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::SessionContext;
 
+use super::compaction::{DAILY_SUMMARIES, daily_summary_schema};
 use crate::domain::TenantId;
 use crate::lake::Dataset;
 
@@ -106,14 +107,29 @@ pub async fn register_tenant_tables(ctx: &SessionContext, root: &Path, tenant: &
             ctx.register_listing_table(&json_table, &url, json, Some(schema.clone()), None).await?;
             ctx.register_listing_table(&parquet_table, &url, parquet, Some(schema), None).await?;
         } else {
-            let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
-            fields.extend(partition_columns().into_iter().map(|(name, kind)| Field::new(name, kind, false)));
-            let empty = Arc::new(Schema::new(fields));
-            ctx.register_table(&json_table, Arc::new(MemTable::try_new(empty.clone(), vec![vec![]])?))?;
-            ctx.register_table(&parquet_table, Arc::new(MemTable::try_new(empty, vec![vec![]])?))?;
+            ctx.register_table(&json_table, empty_table(&schema)?)?;
+            ctx.register_table(&parquet_table, empty_table(&schema)?)?;
         }
         ctx.sql(&format!("CREATE VIEW {name} AS SELECT * FROM {json_table} UNION ALL SELECT * FROM {parquet_table}"))
             .await?;
     }
+    // Per-day summaries, written by compaction (Parquet only).
+    let dir = root.join(tenant.as_str()).join(DAILY_SUMMARIES);
+    let schema = daily_summary_schema();
+    if dir.is_dir() {
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+            .with_file_extension(".parquet")
+            .with_table_partition_cols(partition_columns());
+        ctx.register_listing_table(DAILY_SUMMARIES, format!("{}/", dir.display()), options, Some(schema), None).await?;
+    } else {
+        ctx.register_table(DAILY_SUMMARIES, empty_table(&schema)?)?;
+    }
     Ok(())
+}
+
+/// A table with the columns (and partition columns) of one that has no files yet.
+fn empty_table(file_schema: &Schema) -> Result<Arc<MemTable>> {
+    let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(partition_columns().into_iter().map(|(name, kind)| Field::new(name, kind, false)));
+    Ok(Arc::new(MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?))
 }
