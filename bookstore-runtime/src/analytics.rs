@@ -3,6 +3,15 @@
 
 use serde::Serialize;
 
+use crate::domain::TenantId;
+
+/// Runs Athena-dialect SQL over one tenant's lake. `parameters` bind `$1`, `$2`, … as
+/// text values: a report's parameters are never spliced into its SQL.
+#[async_trait::async_trait]
+pub trait AnalyticsEngine: Send + Sync {
+    async fn query(&self, tenant: &TenantId, sql: &str, parameters: &[String]) -> Result<QueryOutput, QueryError>;
+}
+
 /// A query's answer: column names, rows, and what it cost. Cells are text (`None` for
 /// NULL), as Athena returns them, so both engines print alike.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -26,6 +26,9 @@ pub enum Error {
     RateLimited { retry_after_seconds: u64 },
     #[error("internal error: {0}")]
     Internal(String),
+    /// A part this deployment does not have or cannot reach right now.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl Error {

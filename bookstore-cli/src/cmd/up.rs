@@ -10,7 +10,7 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use bookstore_runtime::api::{AppState, app};
 use bookstore_runtime::demo::{self, DemoSize};
-use bookstore_runtime::embedded::{LocalLake, TantivySearch, local_feeds};
+use bookstore_runtime::embedded::{LocalLake, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::lake::LakeWriter;
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
@@ -66,7 +66,8 @@ pub async fn run(args: UpArgs) -> Result<()> {
         }));
     }
     let store: SharedStore = embedded;
-    let state = AppState::new(store.clone(), search, config);
+    let state = AppState::new(store.clone(), search, config)
+        .with_analytics(Arc::new(LocalSql::new(args.data_dir.join("lake"))));
 
     let address = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(address)

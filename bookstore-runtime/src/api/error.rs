@@ -67,6 +67,7 @@ impl IntoResponse for ApiError {
                 }
                 return response;
             }
+            Error::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             Error::Internal(cause) => {
                 tracing::error!(%cause, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())

@@ -6,6 +6,7 @@
 //! extractors in `extract`, so handlers only see valid values.
 
 mod active_tenants;
+mod analytics;
 pub mod auth;
 mod books;
 mod cart;
@@ -33,6 +34,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
+use crate::analytics::AnalyticsEngine;
 use crate::config::RuntimeConfig;
 use crate::search::SearchIndex;
 use crate::store::SharedStore;
@@ -51,6 +53,8 @@ pub struct AppState {
     pub cursors: Arc<CursorKeys>,
     pub limiter: Arc<RateLimiter>,
     pub active_tenants: Arc<active_tenants::ActiveTenants>,
+    /// The lake's SQL engine; `None` where the deployment has none (its routes answer 503).
+    pub analytics: Option<Arc<dyn AnalyticsEngine>>,
 }
 
 impl AppState {
@@ -63,7 +67,14 @@ impl AppState {
             active_tenants: Arc::default(),
             config: Arc::new(config),
             store,
+            analytics: None,
         }
+    }
+
+    /// Serves the analytics routes from this engine.
+    pub fn with_analytics(mut self, engine: Arc<dyn AnalyticsEngine>) -> Self {
+        self.analytics = Some(engine);
+        self
     }
 }
 
@@ -94,6 +105,7 @@ fn routes() -> OpenApiRouter<AppState> {
         .nest("/api/v1/cart", cart::routes())
         .nest("/api/v1/purchases", purchases::routes())
         .nest("/search", search::tenant_routes())
+        .nest("/analytics", analytics::routes())
         .routes(utoipa_axum::routes!(health))
 }
 

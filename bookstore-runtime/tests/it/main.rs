@@ -1,5 +1,6 @@
 //! Integration tests of the runtime: one binary, one module per area.
 
+mod api_analytics;
 mod api_bad_input;
 mod api_books;
 mod api_checkout;

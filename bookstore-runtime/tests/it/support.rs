@@ -9,7 +9,7 @@ use bookstore_runtime::accounts::{self, Password, Registration};
 use bookstore_runtime::api::{AppState, app};
 use bookstore_runtime::config::RuntimeConfig;
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
-use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, LocalLake, TantivySearch, local_feeds};
+use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, LocalLake, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
 use serde_json::{Value, json};
@@ -57,7 +57,7 @@ impl TestApp {
         let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
         let feeds = local_feeds(embedded.clone(), search.clone(), Arc::new(LocalLake::new(&lake_dir)));
         let store: SharedStore = embedded;
-        let state = AppState::new(store.clone(), search, config);
+        let state = AppState::new(store.clone(), search, config).with_analytics(Arc::new(LocalSql::new(&lake_dir)));
         let router = app(state.clone());
         Self { store, state, router, feeds: tokio::sync::Mutex::new(feeds), lake_dir }
     }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
-use datafusion::common::DataFusionError;
+use datafusion::common::{DataFusionError, ScalarValue};
 use datafusion::config::Dialect;
 use datafusion::datasource::physical_plan::FileScanConfig;
 use datafusion::datasource::source::DataSourceExec;
@@ -27,7 +27,7 @@ use datafusion::sql::parser::Statement;
 
 use tables::{file_schema, purchase_item_fields};
 
-use crate::analytics::{QueryError, QueryOutput};
+use crate::analytics::{AnalyticsEngine, QueryError, QueryOutput};
 use crate::domain::TenantId;
 use crate::lake::Dataset;
 
@@ -48,24 +48,26 @@ impl LocalSql {
 
     /// Runs one query for one tenant.
     pub async fn query(&self, tenant: &TenantId, sql: &str) -> Result<QueryOutput, QueryError> {
+        self.query_with(tenant, sql, &[]).await
+    }
+
+    /// Runs one query with `$1`, `$2`, … bound to text values.
+    pub async fn query_with(
+        &self,
+        tenant: &TenantId,
+        sql: &str,
+        parameters: &[String],
+    ) -> Result<QueryOutput, QueryError> {
         let ctx = self.session(tenant).await?;
         let state = ctx.state();
         let mut statement =
             state.sql_to_statement(sql, &Dialect::Generic).map_err(|err| at_end_if_unplaced(explain(err), sql))?;
-        let Statement::Statement(inner) = &mut statement else {
-            return Err(invalid("only SELECT queries can run here"));
-        };
-        let schema = trino::LakeSchema {
-            row_fields: &|column| {
-                (column == "items").then(|| purchase_item_fields().iter().map(|f| f.name().clone()).collect())
-            },
-            columns: &|table| {
-                let dataset = [Dataset::Purchases, Dataset::Books].into_iter().find(|d| d.name() == table)?;
-                Some(file_schema(dataset).fields().iter().map(|f| f.name().clone()).collect())
-            },
-        };
-        trino::rewrite_unnest(inner, &schema).map_err(invalid)?;
-        let plan = state.statement_to_plan(statement).await.map_err(explain)?;
+        rewrite_for_datafusion(&mut statement)?;
+        let mut plan = state.statement_to_plan(statement).await.map_err(explain)?;
+        if !parameters.is_empty() {
+            let values: Vec<ScalarValue> = parameters.iter().map(|p| ScalarValue::Utf8(Some(p.clone()))).collect();
+            plan = plan.with_param_values(values).map_err(explain)?;
+        }
         SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
@@ -91,6 +93,30 @@ impl LocalSql {
             .map_err(|err| QueryError::Failed(format!("cannot open the lake for tenant {tenant}: {err}")))?;
         Ok(ctx)
     }
+}
+
+#[async_trait::async_trait]
+impl AnalyticsEngine for LocalSql {
+    async fn query(&self, tenant: &TenantId, sql: &str, parameters: &[String]) -> Result<QueryOutput, QueryError> {
+        self.query_with(tenant, sql, parameters).await
+    }
+}
+
+/// Trino's forms in DataFusion's terms; anything but a query is refused here already.
+fn rewrite_for_datafusion(statement: &mut Statement) -> Result<(), QueryError> {
+    let Statement::Statement(inner) = statement else {
+        return Err(invalid("only SELECT queries can run here"));
+    };
+    let schema = trino::LakeSchema {
+        row_fields: &|column| {
+            (column == "items").then(|| purchase_item_fields().iter().map(|f| f.name().clone()).collect())
+        },
+        columns: &|table| {
+            let dataset = [Dataset::Purchases, Dataset::Books].into_iter().find(|d| d.name() == table)?;
+            Some(file_schema(dataset).fields().iter().map(|f| f.name().clone()).collect())
+        },
+    };
+    trino::rewrite_unnest(inner, &schema).map_err(invalid)
 }
 
 fn invalid(message: impl Into<String>) -> QueryError {
