@@ -22,17 +22,30 @@ async fn schemathesis_finds_no_server_error_in_any_operation() {
     let token = login(&client(), &server.url, "fuzz-shop", "admin@fuzz.example", &password).await;
     let url = server.url.clone();
     let work_dir = dir.clone();
-    let outcome = tokio::task::spawn_blocking(move || {
-        Command::new(schemathesis)
-            .current_dir(work_dir)
-            .args(["run", &format!("{url}/openapi.json"), "--checks", "not_a_server_error"])
-            .args(["--header", &format!("Authorization: Bearer {token}"), "--header", "X-Tenant-Id: fuzz-shop"])
-            .args(["--max-examples", "25", "--workers", "2", "--seed", "20261125", "--no-color"])
-            .output()
-            .expect("schemathesis runs")
-    })
-    .await
-    .expect("join");
+    // A run that hit only schemathesis' own runtime errors (a hypothesis internals race seen
+    // here once) found nothing about the server: run it again, once. Server errors show
+    // up as FAILURES and fail at once.
+    let mut attempts = 0;
+    let outcome = loop {
+        attempts += 1;
+        let (url, token, work_dir, schemathesis) = (url.clone(), token.clone(), work_dir.clone(), schemathesis.clone());
+        let outcome = tokio::task::spawn_blocking(move || {
+            Command::new(schemathesis)
+                .current_dir(work_dir)
+                .args(["run", &format!("{url}/openapi.json"), "--checks", "not_a_server_error"])
+                .args(["--header", &format!("Authorization: Bearer {token}"), "--header", "X-Tenant-Id: fuzz-shop"])
+                .args(["--max-examples", "25", "--workers", "2", "--seed", "20261125", "--no-color"])
+                .output()
+                .expect("schemathesis runs")
+        })
+        .await
+        .expect("join");
+        let report = String::from_utf8_lossy(&outcome.stdout);
+        let only_internal_errors = !report.contains("FAILURES") && report.contains("Runtime Error");
+        if outcome.status.success() || !only_internal_errors || attempts == 2 {
+            break outcome;
+        }
+    };
     let report = String::from_utf8_lossy(&outcome.stdout);
     assert!(
         outcome.status.success(),
