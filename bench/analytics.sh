@@ -8,6 +8,7 @@
 #     each query < 1 s and <= 1.0x DuckDB's time; bytes read for JSON vs Parquet.
 #
 # Usage: bash bench/analytics.sh [TOTAL]   (after scripts/test installed .tools/venv)
+# Env:   BENCH_LAKE=DIR reuses a lake written earlier by bench/analytics/generate_lake.py
 # Prints a markdown table and writes it to bench/out/analytics-<date>.md (gitignored).
 set -euo pipefail
 
@@ -24,8 +25,13 @@ log() { echo "analytics.sh: $*" >&2; }
 "$PYTHON" -c 'import duckdb' 2>/dev/null || { log "run scripts/test first (it installs duckdb)"; exit 2; }
 log "building the release CLI"
 cargo build --release --locked -p bookstore-cli >&2
-log "writing $TOTAL purchases"
-"$PYTHON" bench/analytics/generate_lake.py "$WORK/lake" "$TOTAL" >&2
+if [ -n "${BENCH_LAKE:-}" ]; then
+    log "copying the lake generated earlier in $BENCH_LAKE"
+    cp -r "$BENCH_LAKE" "$WORK/lake"
+else
+    log "writing $TOTAL purchases"
+    "$PYTHON" bench/analytics/generate_lake.py "$WORK/lake" "$TOTAL" >&2
+fi
 json_bytes=$(du -sb "$WORK/lake" | cut -f1)
 
 # Engine seconds and bytes scanned of one query, from the CLI's summary line.
