@@ -40,12 +40,7 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
     let clients = args.aws.clients(&stage).await;
     let cf = &clients.cloudformation;
     let name = stage.stack_name();
-    let state = stack::describe(cf, &name).await?;
-    if let Some(state) = &state
-        && let Some(advice) = stuck_advice(&name, &state.status, &stage.name)
-    {
-        bail!(advice);
-    }
+    let state = deployable_state(cf, &name, &stage.name).await?;
     let packages = match &args.artifacts {
         Some(dir) => read_packages(dir)?,
         None => {
@@ -137,6 +132,22 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
     Ok(())
 }
 
+/// The stack's state, or an error explaining how to get it out of a state no deploy can
+/// start from.
+async fn deployable_state(
+    cf: &aws_sdk_cloudformation::Client,
+    name: &str,
+    stage: &str,
+) -> Result<Option<stack::StackState>> {
+    let state = stack::describe(cf, name).await?;
+    if let Some(state) = &state
+        && let Some(advice) = stuck_advice(name, &state.status, stage)
+    {
+        bail!(advice);
+    }
+    Ok(state)
+}
+
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     #[command(flatten)]
@@ -156,12 +167,7 @@ pub async fn diff(args: DiffArgs) -> Result<()> {
     let clients = args.aws.clients(&stage).await;
     let cf = &clients.cloudformation;
     let name = stage.stack_name();
-    let state = stack::describe(cf, &name).await?;
-    if let Some(state) = &state
-        && let Some(advice) = stuck_advice(&name, &state.status, &stage.name)
-    {
-        bail!(advice);
-    }
+    let state = deployable_state(cf, &name, &stage.name).await?;
     let creating = state.as_ref().is_none_or(|state| state.status == "REVIEW_IN_PROGRESS");
     let packages = args.artifacts.as_deref().map(read_packages).transpose()?;
     let code = match (&packages, creating) {
