@@ -65,7 +65,7 @@ failed=0
         name=$(basename "$file")
         mine=$(for _ in 1 2 3; do ours "$file" | cut -d' ' -f1; done | median3)
         scanned=$(ours "$file" | cut -d' ' -f2-)
-        theirs=$("$PYTHON" bench/analytics/duckdb_timing.py "$WORK/lake" "$TENANT" 3 "examples/athena/duckdb/$name" \
+        theirs=$("$PYTHON" bench/analytics/duckdb_timing.py "$WORK/lake" "$TENANT" 3 "$file" \
             | python3 -c 'import json,sys; print("%.3f" % json.loads(sys.stdin.read())["seconds"])')
         ratio=$(python3 -c "print('%.2f' % ($mine / $theirs))")
         verdict=$(python3 -c "print('pass' if $mine < 1 and $mine <= $theirs else '**missed**')")

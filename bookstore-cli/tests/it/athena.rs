@@ -106,12 +106,11 @@ fn every_example_query_gives_duckdbs_rows_on_the_same_files() {
             Some(first) => first.keys().map(|k| Value::from(k.clone())).collect(),
             None => Vec::new(),
         };
-        let duckdb_sql = example.parent().expect("dir").join("duckdb").join(example.file_name().expect("name"));
         let theirs = Command::new(&python)
             .arg(&oracle)
             .arg(data.join("lake"))
             .arg("libreria-sol")
-            .arg(&duckdb_sql)
+            .arg(&example)
             .output()
             .expect("python runs");
         assert!(theirs.status.success(), "duckdb: {}", String::from_utf8_lossy(&theirs.stderr));

@@ -1,9 +1,13 @@
 """Runs one query with DuckDB over one tenant's part of a local lake and prints
 {"columns": [...], "rows": [[text or null, ...], ...]} as JSON: the independent answer the
 tests compare the embedded engine with. Usage: duckdb_query.py LAKE TENANT QUERY.sql
+
+QUERY.sql is Athena's SQL (examples/athena/); `duckdb_spelling` turns the two forms DuckDB
+spells differently into its own, nothing else.
 """
 import glob
 import json
+import re
 import sys
 
 import duckdb
@@ -27,14 +31,24 @@ COLUMNS = {
 }
 
 
-def main() -> None:
-    lake, tenant, query_file = sys.argv[1:4]
+def duckdb_spelling(sql: str) -> str:
+    """Athena's row-expanding `CROSS JOIN UNNEST(x) AS t(<the item fields>)` is DuckDB's
+    `, LATERAL (SELECT unnest(x, max_depth := 2)) AS t` (DuckDB would bind the whole row to
+    the first name); Trino's `date_diff` counts whole units, as DuckDB's `date_sub` does."""
+    fields = ", ".join(re.findall(r"(\w+) [A-Z]", ITEM[len("STRUCT("):]))
+    sql = re.sub(r"CROSS JOIN UNNEST\(([\w.]+)\) AS (\w+)\(" + re.escape(fields) + r"\)",
+                 r", LATERAL (SELECT unnest(\1, max_depth := 2)) AS \2", sql)
+    return re.sub(r"\bdate_diff\(", "date_sub(", sql)
+
+
+def connect(lake: str, tenant: str, parquet_only: bool = False):
+    """A connection with the tenant's `purchases` and `books` and Trino's function names."""
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
     for dataset, columns in COLUMNS.items():
         base = f"{lake}/{tenant}/{dataset}"
         parts = []
-        if glob.glob(f"{base}/*/*/*/*.json"):
+        if glob.glob(f"{base}/*/*/*/*.json") and not parquet_only:
             spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
             parts.append(
                 f"SELECT * FROM read_json('{base}/*/*/*/*.json', format='newline_delimited', columns={spec}, "
@@ -51,7 +65,12 @@ def main() -> None:
     # Exact, as the engine under test counts (DuckDB's estimate is off by several on small sets).
     con.execute("CREATE MACRO approx_distinct(x) AS count(DISTINCT x)")
     con.execute("CREATE OR REPLACE MACRO date_add(u, n, ts) AS ts + (n * ('1 ' || u)::INTERVAL)")
-    result = con.execute(open(query_file).read())
+    return con
+
+
+def main() -> None:
+    lake, tenant, query_file = sys.argv[1:4]
+    result = connect(lake, tenant).execute(duckdb_spelling(open(query_file).read()))
     columns = [d[0] for d in result.description]
     rows = [[None if value is None else str(value) for value in row] for row in result.fetchall()]
     print(json.dumps({"columns": columns, "rows": rows}))
