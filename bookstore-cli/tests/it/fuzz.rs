@@ -22,9 +22,10 @@ async fn schemathesis_finds_no_server_error_in_any_operation() {
     let token = login(&client(), &server.url, "fuzz-shop", "admin@fuzz.example", &password).await;
     let url = server.url.clone();
     let work_dir = dir.clone();
-    // A run that hit only schemathesis' own runtime errors (a hypothesis internals race seen
-    // here once) found nothing about the server: run it again, once. Server errors show
-    // up as FAILURES and fail at once.
+    // A run that hit only schemathesis' own runtime errors (its coverage phase crashes in
+    // hypothesis' internals on GET /api/v1/books) found nothing about the server: the other
+    // operations' coverage passed, so run the other phases again without it. Server errors
+    // show up as FAILURES and fail at once.
     let mut attempts = 0;
     let outcome = loop {
         attempts += 1;
@@ -35,6 +36,7 @@ async fn schemathesis_finds_no_server_error_in_any_operation() {
                 .args(["run", &format!("{url}/openapi.json"), "--checks", "not_a_server_error"])
                 .args(["--header", &format!("Authorization: Bearer {token}"), "--header", "X-Tenant-Id: fuzz-shop"])
                 .args(["--max-examples", "25", "--workers", "2", "--seed", "20261125", "--no-color"])
+                .args(if attempts == 2 { &["--phases", "examples,fuzzing,stateful"][..] } else { &[] })
                 .output()
                 .expect("schemathesis runs")
         })
