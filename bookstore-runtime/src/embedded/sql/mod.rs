@@ -27,7 +27,7 @@ use datafusion::sql::parser::Statement;
 
 use tables::{file_schema, purchase_item_fields};
 
-use crate::analytics::{AnalyticsEngine, QueryError, QueryOutput};
+use crate::analytics::{AnalyticsEngine, QueryError, QueryOutput, at_end_if_unplaced, clean, position_in};
 use crate::domain::TenantId;
 use crate::lake::Dataset;
 
@@ -144,41 +144,6 @@ fn explain(err: DataFusionError) -> QueryError {
     QueryError::Invalid { message, line, column }
 }
 
-/// A parse error at the end of the text comes without a position; it is the end.
-fn at_end_if_unplaced(err: QueryError, sql: &str) -> QueryError {
-    match err {
-        QueryError::Invalid { message, line: None, .. } if message.ends_with("found: EOF") => {
-            let line = sql.trim_end().lines().count().max(1);
-            let column = sql.trim_end().lines().last().map_or(0, |l| l.chars().count()) + 1;
-            QueryError::Invalid { message, line: Some(line as u64), column: Some(column as u64) }
-        }
-        other => other,
-    }
-}
-
-/// sqlparser puts the position in its text: "… at Line: 3, Column: 14".
-fn position_in(message: &str) -> Option<(u64, u64)> {
-    let rest = &message[message.find("Line: ")? + 6..];
-    let (line, rest) = rest.split_once(", Column: ")?;
-    let column: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    Some((line.trim().parse().ok()?, column.parse().ok()?))
-}
-
-/// DataFusion's prefixes ("Error during planning: ", "SQL error: ParserError(…)") say
-/// nothing to a user.
-fn clean(message: &str) -> String {
-    let mut text = message.trim();
-    if let Some(at) = text.find(" at Line: ") {
-        text = &text[..at];
-    }
-    for prefix in ["Error during planning: ", "Schema error: ", "SQL error: ", "This feature is not implemented: "] {
-        text = text.strip_prefix(prefix).unwrap_or(text);
-    }
-    text = text.strip_prefix("ParserError(\"").unwrap_or(text);
-    text = text.strip_suffix("\")").unwrap_or(text);
-    text.to_owned()
-}
-
 fn rows_of(batches: &[RecordBatch]) -> Result<Vec<Vec<Option<String>>>, QueryError> {
     let options = FormatOptions::default().with_null("");
     let mut rows = Vec::new();
@@ -220,15 +185,4 @@ fn bytes_scanned(plan: &dyn ExecutionPlan) -> u64 {
         };
     }
     own + plan.children().into_iter().map(|child| bytes_scanned(child.as_ref())).sum::<u64>()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parser_positions_are_read_from_the_message() {
-        assert_eq!(position_in("Expected: an expression, found: = at Line: 3, Column: 14"), Some((3, 14)));
-        assert_eq!(position_in("found: EOF"), None);
-    }
 }
