@@ -405,6 +405,16 @@ impl Stage {
         self.prefix.clone()
     }
 
+    /// The Athena workgroup the stage's queries run in (results location and scan limit).
+    pub fn athena_workgroup(&self) -> String {
+        self.prefix.clone()
+    }
+
+    /// The Glue database of the lake's tables (Glue names allow no `-`).
+    pub fn glue_database(&self) -> String {
+        format!("{}_lake", self.prefix.replace('-', "_"))
+    }
+
     /// The runtime's configuration; an SSM secret must be resolved by the caller.
     pub fn runtime_config(&self) -> Result<RuntimeConfig> {
         let source = &self.auth.jwt_secret;

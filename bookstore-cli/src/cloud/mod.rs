@@ -1,6 +1,8 @@
-//! Talking to AWS (or moto) for `deploy`, `diff`, `destroy`, `outputs` and `package`.
+//! Talking to AWS (or moto) for `deploy`, `diff`, `destroy`, `outputs`, `package` and
+//! `athena query`.
 
 pub mod artifacts;
+pub mod athena;
 pub mod events;
 pub mod gsi_steps;
 pub mod stack;
@@ -27,6 +29,7 @@ pub struct AwsArgs {
 /// The clients one command needs.
 #[derive(Debug, Clone)]
 pub struct Clients {
+    pub athena: aws_sdk_athena::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
@@ -49,6 +52,7 @@ impl AwsArgs {
         let s3_config =
             aws_sdk_s3::config::Builder::from(&config).force_path_style(self.endpoint_url.is_some()).build();
         Clients {
+            athena: aws_sdk_athena::Client::new(&config),
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(&config),

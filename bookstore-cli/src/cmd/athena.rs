@@ -1,16 +1,23 @@
-//! `bookstore athena query`: Athena's SQL over a stage's lake. On the local stage it runs
-//! in the embedded engine over `.bookstore/lake`, scoped to one tenant.
+//! `bookstore athena query`: Athena's SQL over a stage's lake, scoped to one tenant. On the
+//! local stage it runs in the embedded engine over `.bookstore/lake`; on an AWS stage in
+//! Athena, after `scope_for_athena` rewrote every lake table into that tenant's rows.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use bookstore_runtime::analytics::{QueryError, QueryOutput};
+use bookstore_runtime::analytics::{AthenaCatalog, QueryError, QueryOutput, scope_for_athena};
 use bookstore_runtime::domain::TenantId;
 use bookstore_runtime::embedded::{LocalSql, compact as compact_lake};
 use clap::{Args, Subcommand, ValueEnum};
 
-use crate::stage::{Provider, load as load_stage};
+use crate::cloud::AwsArgs;
+use crate::cloud::athena::{AthenaFailure, AthenaTarget, run_query};
+use crate::stage::{Provider, Stage, load as load_stage};
+
+/// The lake tables Glue holds on an AWS stage (the daily summaries are the local
+/// compaction's only).
+const GLUE_TABLES: [&str; 2] = ["purchases", "books"];
 
 #[derive(Debug, Subcommand)]
 pub enum AthenaCommand {
@@ -51,14 +58,20 @@ pub struct QueryArgs {
     pub stage: String,
     #[arg(long)]
     pub stages_dir: Option<PathBuf>,
-    /// The tenant whose data the query sees (required on the local stage).
+    /// The tenant whose data the query sees: the only one it can see.
     #[arg(long)]
-    pub tenant: Option<String>,
+    pub tenant: String,
     /// Where the local stage keeps its data (the lake is `<data-dir>/lake`).
     #[arg(long, default_value = ".bookstore")]
     pub data_dir: PathBuf,
     #[arg(long, value_enum, default_value = "table")]
     pub output: RowFormat,
+    /// AWS stages: print the SQL Athena would run (the tenant scope written in) and run nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// AWS stages only.
+    #[command(flatten)]
+    pub aws: AwsArgs,
 }
 
 /// A query the engine refused as wrong SQL: exit code 1 with its position.
@@ -107,19 +120,28 @@ async fn query(args: QueryArgs) -> Result<()> {
         (None, None) => bail!("give the SQL as an argument or with --file"),
     };
     let stage = load_stage(&args.stage, args.stages_dir.as_deref())?;
-    if stage.provider != Provider::Local {
-        bail!("--stage {}: querying Athena on AWS stages is not in this build yet; use a local stage", stage.name);
+    let tenant = TenantId::parse(&args.tenant).map_err(|err| anyhow::anyhow!("--tenant {}: {err}", args.tenant))?;
+    if args.dry_run {
+        if stage.provider == Provider::Local {
+            bail!(
+                "--dry-run: stage {} is local, where a query is planned over the tenant's own files and its SQL is \
+                 not rewritten; use it with an AWS stage",
+                stage.name
+            );
+        }
+        println!("{}", scope_for_stage(&stage, &tenant, &sql)?);
+        return Ok(());
     }
-    let Some(tenant) = &args.tenant else {
-        bail!("--tenant is required: a query sees one tenant's data");
-    };
-    let tenant = TenantId::parse(tenant).map_err(|err| anyhow::anyhow!("--tenant {tenant}: {err}"))?;
-    let engine = LocalSql::new(args.data_dir.join("lake"));
     let started = Instant::now();
-    let output = engine.query(&tenant, &sql).await.map_err(|err| match err {
-        QueryError::Invalid { .. } => anyhow::Error::new(BadQuery(err)),
-        QueryError::Failed(message) => anyhow::anyhow!("the query failed: {message}"),
-    })?;
+    let output = match stage.provider {
+        Provider::Local => {
+            LocalSql::new(args.data_dir.join("lake")).query(&tenant, &sql).await.map_err(|err| match err {
+                QueryError::Invalid { .. } => anyhow::Error::new(BadQuery(err)),
+                QueryError::Failed(message) => anyhow::anyhow!("the query failed: {message}"),
+            })?
+        }
+        Provider::Aws => query_athena(&stage, &args.aws, &tenant, &sql).await?,
+    };
     print_rows(&output, args.output)?;
     eprintln!(
         "{} row(s) in {:.3} s, {} scanned",
@@ -128,6 +150,28 @@ async fn query(args: QueryArgs) -> Result<()> {
         human_bytes(output.bytes_scanned)
     );
     Ok(())
+}
+
+/// `sql` as Athena runs it for `tenant`: each lake table replaced by that tenant's rows.
+fn scope_for_stage(stage: &Stage, tenant: &TenantId, sql: &str) -> Result<String> {
+    let database = stage.glue_database();
+    scope_for_athena(sql, tenant, &AthenaCatalog { database: &database, tables: &GLUE_TABLES })
+        .map_err(|err| anyhow::Error::new(BadQuery(err)))
+}
+
+async fn query_athena(stage: &Stage, aws: &AwsArgs, tenant: &TenantId, sql: &str) -> Result<QueryOutput> {
+    let scoped = scope_for_stage(stage, tenant, sql)?;
+    let clients = aws.clients(stage).await;
+    let target = AthenaTarget {
+        workgroup: stage.athena_workgroup(),
+        database: stage.glue_database(),
+        stage: stage.name.clone(),
+    };
+    run_query(&clients, &target, &scoped).await.map_err(|err| match err.downcast::<AthenaFailure>() {
+        Ok(AthenaFailure::Query(query_error)) => anyhow::Error::new(BadQuery(query_error)),
+        Ok(other) => anyhow::Error::new(other),
+        Err(err) => err,
+    })
 }
 
 fn print_rows(output: &QueryOutput, format: RowFormat) -> Result<()> {
@@ -178,7 +222,7 @@ fn csv_field(value: &str) -> String {
     if value.contains([',', '"', '\n']) { format!("\"{}\"", value.replace('"', "\"\"")) } else { value.to_owned() }
 }
 
-fn human_bytes(bytes: u64) -> String {
+pub(crate) fn human_bytes(bytes: u64) -> String {
     match bytes {
         0..1_024 => format!("{bytes} B"),
         1_024..1_048_576 => format!("{:.1} KiB", bytes as f64 / 1_024.0),

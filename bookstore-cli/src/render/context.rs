@@ -1,6 +1,8 @@
 //! The typed context the templates render from. Tables come from the runtime's own table
 //! model, so the deployed schema and the code that reads it cannot drift apart.
 
+use bookstore_runtime::embedded::glue_columns;
+use bookstore_runtime::lake::Dataset;
 use bookstore_runtime::store::Table;
 use serde::Serialize;
 
@@ -19,6 +21,7 @@ pub struct TemplateContext {
     pub search: SearchSpec,
     pub network: crate::stage::Network,
     pub lake: crate::stage::Lake,
+    pub athena: AthenaSpec,
     pub logs: crate::stage::Logs,
     pub alarms: crate::stage::Alarms,
 }
@@ -95,6 +98,36 @@ pub struct SearchSpec {
     pub instance_type: String,
     pub volume_gb: u32,
     pub docker_tls_ssm_path: String,
+}
+
+/// The lake's catalog: what `bookstore athena query` names on an AWS stage.
+#[derive(Debug, Serialize)]
+pub struct AthenaSpec {
+    pub workgroup: String,
+    pub glue_database: String,
+    pub tables: Vec<GlueTableSpec>,
+}
+
+/// One Glue table over one dataset of the lake.
+#[derive(Debug, Serialize)]
+pub struct GlueTableSpec {
+    pub logical_id: String,
+    pub dataset: &'static str,
+    pub description: &'static str,
+    /// `[name, Hive type]`, from the schema the embedded engine reads.
+    pub columns: Vec<[String; 2]>,
+}
+
+fn glue_table(dataset: Dataset) -> GlueTableSpec {
+    GlueTableSpec {
+        logical_id: format!("Glue{}Table", pascal_case(dataset.name())),
+        dataset: dataset.name(),
+        description: match dataset {
+            Dataset::Purchases => "Every purchase once, by tenant and purchase day.",
+            Dataset::Books => "Book snapshots, by tenant and snapshot day.",
+        },
+        columns: glue_columns(dataset),
+    }
 }
 
 /// One Lambda function: a bin of the `lambdas/` crate.
@@ -251,6 +284,11 @@ impl TemplateContext {
             },
             network: stage.network.clone(),
             lake: stage.lake.clone(),
+            athena: AthenaSpec {
+                workgroup: stage.athena_workgroup(),
+                glue_database: stage.glue_database(),
+                tables: [Dataset::Purchases, Dataset::Books].into_iter().map(glue_table).collect(),
+            },
             logs: stage.logs.clone(),
             alarms: stage.alarms.clone(),
         }

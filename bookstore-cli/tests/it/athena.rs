@@ -85,7 +85,6 @@ fn assert_same_rows(example: &Path, ours: &Value, theirs: &Value) {
 fn every_example_query_gives_duckdbs_rows_on_the_same_files() {
     let Some(python) = service("BOOKSTORE_TEST_DUCKDB_PYTHON", "a Python with duckdb installed") else { return };
     let data = demo_data();
-    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/duckdb_query.py");
     let examples = examples();
     assert!(examples.len() >= 8, "the examples are there");
     for example in examples {
@@ -106,15 +105,7 @@ fn every_example_query_gives_duckdbs_rows_on_the_same_files() {
             Some(first) => first.keys().map(|k| Value::from(k.clone())).collect(),
             None => Vec::new(),
         };
-        let theirs = Command::new(&python)
-            .arg(&oracle)
-            .arg(data.join("lake"))
-            .arg("libreria-sol")
-            .arg(&example)
-            .output()
-            .expect("python runs");
-        assert!(theirs.status.success(), "duckdb: {}", String::from_utf8_lossy(&theirs.stderr));
-        let theirs: Value = serde_json::from_slice(&theirs.stdout).expect("duckdb json");
+        let theirs = duckdb(&python, &data.join("lake"), "libreria-sol", &example, None);
         // JSON objects lose the column order; compare by DuckDB's column order.
         let order: Vec<String> = theirs["columns"]
             .as_array()
@@ -133,6 +124,81 @@ fn every_example_query_gives_duckdbs_rows_on_the_same_files() {
         });
         assert_same_rows(&example, &ours_in_order, &theirs);
     }
+}
+
+/// DuckDB's answer to the query in `sql_file` over `tenant`'s files (`*`: every tenant's),
+/// its tables in `schema` when given.
+fn duckdb(python: &str, lake: &Path, tenant: &str, sql_file: &Path, schema: Option<&str>) -> Value {
+    let oracle = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/oracle/duckdb_query.py");
+    let mut command = Command::new(python);
+    command.arg(&oracle).arg(lake).arg(tenant).arg(sql_file).args(schema);
+    let out = command.output().expect("python runs");
+    assert!(out.status.success(), "duckdb on {}: {}", sql_file.display(), String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("duckdb json")
+}
+
+/// On AWS one Glue table holds every tenant's files, and the SQL itself is what keeps a
+/// tenant to its own rows: each example, as `--dry-run` prints it for Athena, run by DuckDB
+/// over all three tenants, answers what the example answers over one tenant's files.
+#[test]
+fn athenas_scoped_sql_over_every_tenants_files_gives_one_tenants_rows() {
+    let Some(python) = service("BOOKSTORE_TEST_DUCKDB_PYTHON", "a Python with duckdb installed") else { return };
+    let lake = demo_data().join("lake");
+    let stages = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stages");
+    let scratch = temp_dir("athena-scoped");
+    let sql_for_athena = |label: &str, sql_file: &Path| -> PathBuf {
+        let out = run(&[
+            "athena",
+            "query",
+            "--file",
+            sql_file.to_str().expect("path"),
+            "--stage",
+            "test",
+            "--stages-dir",
+            stages.to_str().expect("path"),
+            "--tenant",
+            "libreria-sol",
+            "--dry-run",
+        ]);
+        assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
+        let scoped = scratch.join(label);
+        std::fs::write(&scoped, &out.stdout).expect("write");
+        scoped
+    };
+    for example in examples() {
+        let name = example.file_name().expect("name").to_string_lossy().into_owned();
+        let scoped = sql_for_athena(&name, &example);
+        let text = std::fs::read_to_string(&scoped).expect("scoped");
+        assert!(text.contains("\"bookstore_test_lake\"."), "{name}: tables are the stage's: {text}");
+        let one_tenant = duckdb(&python, &lake, "libreria-sol", &example, None);
+        let every_tenant = duckdb(&python, &lake, "*", &scoped, Some("bookstore_test_lake"));
+        assert_same_rows(&example, &every_tenant, &one_tenant);
+    }
+    // The attack queries of the local test, by SQL alone.
+    let attacks = [
+        ("where.sql", "SELECT count(*) AS n FROM purchases WHERE tenant_id = 'papiro'", "0"),
+        ("or.sql", "SELECT count(*) AS n FROM purchases WHERE tenant_id = 'papiro' OR 1 = 1", "500"),
+        (
+            "union.sql",
+            "SELECT count(*) AS n FROM (SELECT tenant_id FROM books UNION ALL SELECT tenant_id FROM purchases) \
+          WHERE tenant_id <> 'libreria-sol'",
+            "0",
+        ),
+        (
+            "subquery.sql",
+            "SELECT (SELECT count(DISTINCT tenant_id) FROM purchases p2 WHERE p2.tenant_id IN ('papiro', \
+          'book-haven')) AS n",
+            "0",
+        ),
+    ];
+    for (label, sql, expected) in attacks {
+        let file = scratch.join(format!("raw-{label}"));
+        std::fs::write(&file, sql).expect("write");
+        let scoped = sql_for_athena(label, &file);
+        let answer = duckdb(&python, &lake, "*", &scoped, Some("bookstore_test_lake"));
+        assert_eq!(answer["rows"], serde_json::json!([[expected]]), "{label}");
+    }
+    let _ = std::fs::remove_dir_all(scratch);
 }
 
 #[test]

@@ -11,14 +11,14 @@ use crate::render::copy_dir;
 use crate::server::{bookstore, service, temp_dir};
 
 /// The endpoint and AWS CLI, or `None` when the test is skipped.
-fn moto() -> Option<(String, String)> {
+pub(crate) fn moto() -> Option<(String, String)> {
     let url = service("BOOKSTORE_TEST_MOTO_URL", "a moto server's URL")?;
     let cli = service("BOOKSTORE_TEST_AWS_CLI", "the aws CLI from the test venv")?;
     Some((url, cli))
 }
 
 /// Fake credentials for moto, and no instance-metadata lookups.
-fn with_aws_env(command: &mut Command) -> &mut Command {
+pub(crate) fn with_aws_env(command: &mut Command) -> &mut Command {
     command
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -48,15 +48,15 @@ fn package_into(dir: &Path) -> Output {
 }
 
 /// A copy of stages/test.yaml with its own prefix, so tests never share a stack.
-struct TestStage {
+pub(crate) struct TestStage {
     dir: PathBuf,
-    prefix: String,
-    endpoint: String,
+    pub(crate) prefix: String,
+    pub(crate) endpoint: String,
     aws_cli: String,
 }
 
 impl TestStage {
-    fn new(endpoint: String, aws_cli: String) -> Self {
+    pub(crate) fn new(endpoint: String, aws_cli: String) -> Self {
         let dir = temp_dir("deploy-stage");
         let prefix = format!("bt-{}", &uuid::Uuid::new_v4().simple().to_string()[..10]);
         let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../stages/test.yaml"))
@@ -73,12 +73,18 @@ impl TestStage {
         std::fs::write(&path, text.replace(from, to)).expect("write stage");
     }
 
-    fn bookstore(&self, command: &str, extra: &[&str]) -> Output {
+    /// `bookstore <words> --stage test …` against moto; more arguments may follow.
+    pub(crate) fn command(&self, words: &[&str]) -> Command {
         let mut cmd = bookstore();
-        cmd.args([command, "--stage", "test", "--stages-dir", self.dir.to_str().expect("path")])
-            .args(["--endpoint-url", &self.endpoint])
-            .args(extra);
-        with_aws_env(&mut cmd).output().expect("bookstore runs")
+        cmd.args(words)
+            .args(["--stage", "test", "--stages-dir", self.dir.to_str().expect("path")])
+            .args(["--endpoint-url", &self.endpoint]);
+        with_aws_env(&mut cmd);
+        cmd
+    }
+
+    fn bookstore(&self, command: &str, extra: &[&str]) -> Output {
+        self.command(&[command]).args(extra).output().expect("bookstore runs")
     }
 
     fn deploy(&self, extra: &[&str]) -> Output {
@@ -89,7 +95,7 @@ impl TestStage {
     }
 
     /// Runs the AWS CLI against moto and parses its JSON answer.
-    fn aws(&self, args: &[&str]) -> Result<Value, String> {
+    pub(crate) fn aws(&self, args: &[&str]) -> Result<Value, String> {
         let mut cmd = Command::new(&self.aws_cli);
         cmd.args(["--endpoint-url", &self.endpoint, "--region", "eu-west-1", "--output", "json"]).args(args);
         let out = with_aws_env(&mut cmd).output().expect("aws runs");
@@ -106,7 +112,7 @@ impl Drop for TestStage {
     }
 }
 
-fn text(out: &Output) -> String {
+pub(crate) fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 

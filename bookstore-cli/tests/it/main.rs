@@ -1,6 +1,7 @@
 //! Integration tests of the `bookstore` binary: one binary, one module per command.
 
 mod athena;
+mod athena_aws;
 mod crash;
 mod deploy;
 mod fuzz;

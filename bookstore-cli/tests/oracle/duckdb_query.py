@@ -1,6 +1,10 @@
 """Runs one query with DuckDB over one tenant's part of a local lake and prints
 {"columns": [...], "rows": [[text or null, ...], ...]} as JSON: the independent answer the
-tests compare the embedded engine with. Usage: duckdb_query.py LAKE TENANT QUERY.sql
+tests compare the embedded engine with.
+
+Usage: duckdb_query.py LAKE TENANT QUERY.sql [SCHEMA]. TENANT `*` reads every tenant's
+files, as one Glue table does on AWS; SCHEMA also names the tables `SCHEMA.purchases` …,
+as the Glue database qualifies them in the SQL `bookstore athena query --dry-run` prints.
 
 QUERY.sql is Athena's SQL (examples/athena/); `duckdb_spelling` turns the two forms DuckDB
 spells differently into its own, nothing else.
@@ -36,15 +40,17 @@ def duckdb_spelling(sql: str) -> str:
     `, LATERAL (SELECT unnest(x, max_depth := 2)) AS t` (DuckDB would bind the whole row to
     the first name); Trino's `date_diff` counts whole units, as DuckDB's `date_sub` does."""
     fields = ", ".join(re.findall(r"(\w+) [A-Z]", ITEM[len("STRUCT("):]))
-    sql = re.sub(r"CROSS JOIN UNNEST\(([\w.]+)\) AS (\w+)\(" + re.escape(fields) + r"\)",
+    sql = re.sub(r"CROSS JOIN UNNEST\(([\w.]+)\) AS (\w+) ?\(" + re.escape(fields) + r"\)",
                  r", LATERAL (SELECT unnest(\1, max_depth := 2)) AS \2", sql)
     return re.sub(r"\bdate_diff\(", "date_sub(", sql)
 
 
-def connect(lake: str, tenant: str, parquet_only: bool = False):
+def connect(lake: str, tenant: str, parquet_only: bool = False, schema: str | None = None):
     """A connection with the tenant's `purchases` and `books` and Trino's function names."""
     con = duckdb.connect()
     con.execute("SET TimeZone='UTC'")
+    if schema:
+        con.execute(f'CREATE SCHEMA "{schema}"')
     for dataset, columns in COLUMNS.items():
         base = f"{lake}/{tenant}/{dataset}"
         parts = []
@@ -59,7 +65,8 @@ def connect(lake: str, tenant: str, parquet_only: bool = False):
         if not parts:
             casts = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns.items())
             parts.append(f"SELECT {casts}, '' AS year, '' AS month, '' AS day WHERE false")
-        con.execute(f"CREATE VIEW {dataset} AS " + " UNION ALL BY NAME ".join(parts))
+        view = f'"{schema}".{dataset}' if schema else dataset
+        con.execute(f"CREATE VIEW {view} AS " + " UNION ALL BY NAME ".join(parts))
     # Trino's names for what DuckDB calls otherwise.
     con.execute("CREATE MACRO from_iso8601_timestamp(s) AS CAST(s AS TIMESTAMPTZ)")
     # Exact, as the engine under test counts (DuckDB's estimate is off by several on small sets).
@@ -70,7 +77,8 @@ def connect(lake: str, tenant: str, parquet_only: bool = False):
 
 def main() -> None:
     lake, tenant, query_file = sys.argv[1:4]
-    result = connect(lake, tenant).execute(duckdb_spelling(open(query_file).read()))
+    schema = sys.argv[4] if len(sys.argv) > 4 else None
+    result = connect(lake, tenant, schema=schema).execute(duckdb_spelling(open(query_file).read()))
     columns = [d[0] for d in result.description]
     rows = [[None if value is None else str(value) for value in row] for row in result.fetchall()]
     print(json.dumps({"columns": columns, "rows": rows}))

@@ -48,7 +48,9 @@ pub fn scope_for_athena(sql: &str, tenant: &TenantId, catalog: &AthenaCatalog<'_
     };
     let ctes = cte_names(query);
     if let Some(shadowing) = catalog.tables.iter().find(|table| ctes.contains(**table)) {
-        return Err(invalid(format!("WITH {shadowing} hides the lake table of that name; name the subquery otherwise")));
+        return Err(invalid(format!(
+            "WITH {shadowing} hides the lake table of that name; name the subquery otherwise"
+        )));
     }
     let mut scoper = TenantScoper { tenant, catalog, ctes };
     match statement.visit(&mut scoper) {
@@ -137,12 +139,9 @@ impl TenantScoper<'_> {
             [catalog, db, table] if catalog == "awsdatacatalog" && *db == database => Some(table),
             _ => None,
         };
-        table
-            .filter(|table| self.catalog.tables.contains(&table.as_str()))
-            .cloned()
-            .ok_or_else(|| {
-                invalid(format!("no table {name} in this stage's lake; the tables are: {}", self.catalog.tables.join(", ")))
-            })
+        table.filter(|table| self.catalog.tables.contains(&table.as_str())).cloned().ok_or_else(|| {
+            invalid(format!("no table {name} in this stage's lake; the tables are: {}", self.catalog.tables.join(", ")))
+        })
     }
 
     fn tenant_rows(&self, table: &str) -> Box<Query> {
@@ -243,7 +242,7 @@ mod tests {
         let sql = scoped("WITH recent AS (SELECT * FROM purchases) SELECT * FROM recent").expect("scoped");
         assert!(sql.ends_with("SELECT * FROM recent"), "{sql}");
         assert_eq!(sql.matches("tenant_id = 'shop-a'").count(), 1);
-        let err = scoped("WITH purchases AS (SELECT 1 AS x) SELECT * FROM purchases").unwrap_err();
+        let err = scoped("WITH purchases AS (SELECT 1 AS x) SELECT * FROM purchases").expect_err("refused");
         assert!(message(err).contains("WITH purchases hides the lake table"));
     }
 
@@ -255,7 +254,7 @@ mod tests {
             "SELECT * FROM bookstore_prod_lake.books",
             "SELECT * FROM users",
         ] {
-            let err = message(scoped(sql).unwrap_err());
+            let err = message(scoped(sql).expect_err("refused"));
             assert!(err.contains("in this stage's lake; the tables are: purchases, books"), "{sql}: {err}");
         }
     }
@@ -268,11 +267,11 @@ mod tests {
             "INSERT INTO purchases SELECT * FROM purchases",
             "SET SESSION x = 1",
         ] {
-            let err = message(scoped(sql).unwrap_err());
+            let err = message(scoped(sql).expect_err("refused"));
             assert!(err.contains("only SELECT queries"), "{sql}: {err}");
         }
-        assert!(message(scoped("SELECT 1; SELECT 2").unwrap_err()).contains("one query at a time"));
-        assert!(message(scoped("  ").unwrap_err()).contains("no query"));
+        assert!(message(scoped("SELECT 1; SELECT 2").expect_err("refused")).contains("one query at a time"));
+        assert!(message(scoped("  ").expect_err("refused")).contains("no query"));
     }
 
     #[test]
@@ -283,11 +282,11 @@ mod tests {
 
     #[test]
     fn syntax_errors_carry_their_position() {
-        let err = scoped("SELECT total_amount\nFROM purchases\nWHERE = 3").unwrap_err();
+        let err = scoped("SELECT total_amount\nFROM purchases\nWHERE = 3").expect_err("refused");
         let QueryError::Invalid { line, column, message } = err else { panic!("a user error") };
         assert_eq!((line, column), (Some(3), Some(7)), "{message}");
         assert!(!message.contains("Line:"), "{message}");
-        let err = scoped("SELECT * FROM").unwrap_err();
+        let err = scoped("SELECT * FROM").expect_err("refused");
         assert!(matches!(err, QueryError::Invalid { line: Some(1), .. }), "{err}");
     }
 

@@ -9,7 +9,7 @@ mod store;
 pub use change_feed::{ChangeFeed, FeedConfig, Step};
 pub use lake::LocalLake;
 pub use search::TantivySearch;
-pub use sql::{CompactionError, CompactionReport, LocalSql, compact};
+pub use sql::{CompactionError, CompactionReport, LocalSql, compact, glue_columns};
 pub use store::{DeadLetter, EmbeddedStore};
 
 use std::sync::Arc;

@@ -82,6 +82,37 @@ pub fn file_schema(dataset: Dataset) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// A dataset's columns as its Glue table declares them (`[name, Hive type]`): the types the
+/// embedded engine reads, so the laptop and Athena see the same table. `tenant_id` is left
+/// out: in Glue it is the partition key (and Athena refuses a column declared twice).
+pub fn glue_columns(dataset: Dataset) -> Vec<[String; 2]> {
+    file_schema(dataset)
+        .fields()
+        .iter()
+        .filter(|field| field.name() != "tenant_id")
+        .map(|field| [field.name().clone(), hive_type(field.data_type())])
+        .collect()
+}
+
+fn hive_type(data_type: &DataType) -> String {
+    match data_type {
+        DataType::Utf8 => "string".to_owned(),
+        DataType::Boolean => "boolean".to_owned(),
+        DataType::Int32 => "int".to_owned(),
+        DataType::Int64 => "bigint".to_owned(),
+        DataType::Float64 => "double".to_owned(),
+        DataType::Decimal128(precision, scale) => format!("decimal({precision},{scale})"),
+        DataType::List(item) => format!("array<{}>", hive_type(item.data_type())),
+        DataType::Struct(fields) => {
+            let fields: Vec<String> =
+                fields.iter().map(|field| format!("{}:{}", field.name(), hive_type(field.data_type()))).collect();
+            format!("struct<{}>", fields.join(","))
+        }
+        // The lake's schema is this file's; a test walks every column through here.
+        other => unreachable!("no Hive type for the lake column type {other}"),
+    }
+}
+
 /// The Hive partition columns under a dataset's directory, strings as in Glue.
 pub fn partition_columns() -> Vec<(String, DataType)> {
     ["year", "month", "day"].iter().map(|name| ((*name).to_owned(), DataType::Utf8)).collect()
@@ -132,4 +163,29 @@ fn empty_table(file_schema: &Schema) -> Result<Arc<MemTable>> {
     let mut fields: Vec<Field> = file_schema.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(partition_columns().into_iter().map(|(name, kind)| Field::new(name, kind, false)));
     Ok(Arc::new(MemTable::try_new(Arc::new(Schema::new(fields)), vec![vec![]])?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glue_columns_are_the_engine_schema_in_hive_types() {
+        let purchases = glue_columns(Dataset::Purchases);
+        assert!(purchases.iter().all(|[name, _]| name != "tenant_id"));
+        let items = purchases.iter().find(|[name, _]| name == "items").map(|[_, kind]| kind.as_str());
+        assert_eq!(
+            items,
+            Some(
+                "array<struct<book_id:string,title:string,category:string,author:string,quantity:int,\
+                 unit_price:decimal(12,2),subtotal:decimal(12,2)>>"
+            )
+        );
+        let books = glue_columns(Dataset::Books);
+        let kind_of = |column: &str| books.iter().find(|[name, _]| name == column).map(|[_, kind]| kind.clone());
+        assert_eq!(kind_of("rating").as_deref(), Some("decimal(3,1)"));
+        assert_eq!(kind_of("stock_quantity").as_deref(), Some("bigint"));
+        assert_eq!(kind_of("is_active").as_deref(), Some("boolean"));
+        assert_eq!(books.len() + 1, file_schema(Dataset::Books).fields().len());
+    }
 }

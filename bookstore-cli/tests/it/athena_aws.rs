@@ -1,0 +1,152 @@
+//! `bookstore athena query` on an AWS stage, against moto's Athena: the query runs in the
+//! stage's workgroup and Glue database, reaches Athena already scoped to the tenant, every
+//! result row is printed (NULL kept apart from ""), and Ctrl-C stops it in Athena too.
+//!
+//! Moto keeps one Athena result queue and one state-transition setting per server, so this
+//! is one test, step by step.
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::deploy::{TestStage, moto, text};
+
+const TENANT: &str = "libreria-sol";
+
+/// Moto's test-only API (`/moto-api/...`).
+async fn moto_api(endpoint: &str, path: &str, body: Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{endpoint}/moto-api/{path}"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap_or_else(|err| panic!("moto {path}: {err}"));
+    assert!(answer.status().is_success(), "moto {path}: {}", answer.status());
+}
+
+/// How many polls an execution stays QUEUED and then RUNNING.
+async fn hold_executions_for(endpoint: &str, polls: u32) {
+    let transition = json!({ "progression": "manual", "times": polls });
+    moto_api(
+        endpoint,
+        "state-manager/set-transition",
+        json!({ "model_name": "athena::execution", "transition": transition }),
+    )
+    .await;
+}
+
+fn executions(stage: &TestStage) -> Vec<Value> {
+    let listed = stage.aws(&["athena", "list-query-executions", "--work-group", &stage.prefix]).expect("list");
+    let ids: Vec<String> = listed["QueryExecutionIds"]
+        .as_array()
+        .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    ids.iter()
+        .map(|id| {
+            stage.aws(&["athena", "get-query-execution", "--query-execution-id", id]).expect("get")["QueryExecution"]
+                .clone()
+        })
+        .collect()
+}
+
+fn query(stage: &TestStage, sql: &str) -> std::process::Output {
+    stage.command(&["athena", "query", sql]).args(["--tenant", TENANT, "--output", "json"]).output().expect("runs")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_aws_stage_query_runs_in_athena_scoped_to_the_tenant_and_stops_on_ctrl_c() {
+    let Some((endpoint, aws_cli)) = moto() else { return };
+    let stage = TestStage::new(endpoint.clone(), aws_cli);
+    let database = format!("{}_lake", stage.prefix.replace('-', "_"));
+
+    let undeployed = query(&stage, "SELECT count(*) AS n FROM purchases");
+    assert_eq!(undeployed.status.code(), Some(1), "{}", text(&undeployed));
+    assert!(text(&undeployed).contains("bookstore deploy --stage test"), "{}", text(&undeployed));
+
+    stage.aws(&["athena", "create-work-group", "--name", &stage.prefix]).expect("workgroup");
+    let header =
+        json!({ "Data": [{ "VarCharValue": "day" }, { "VarCharValue": "revenue" }, { "VarCharValue": "note" }] });
+    let rows = [
+        header,
+        json!({ "Data": [{ "VarCharValue": "2026-11-01" }, { "VarCharValue": "120.50" }, { "VarCharValue": "" }] }),
+        json!({ "Data": [{ "VarCharValue": "2026-11-02" }, {}, { "VarCharValue": "a, \"quoted\" note" }] }),
+    ];
+    let column = |name: &str, kind: &str| json!({ "Name": name, "Label": name, "Type": kind, "Nullable": "UNKNOWN" });
+    let columns = [column("day", "varchar"), column("revenue", "decimal"), column("note", "varchar")];
+    moto_api(
+        &endpoint,
+        "static/athena/query-results",
+        json!({ "region": "eu-west-1", "results": [{ "rows": rows, "column_info": columns }] }),
+    )
+    .await;
+    hold_executions_for(&endpoint, 3).await;
+
+    let sql = "SELECT day, sum(total_amount) AS revenue, '' AS note FROM purchases p \
+               WHERE p.tenant_id = 'papiro' OR 1 = 1 GROUP BY day";
+    let answered = query(&stage, sql);
+    assert!(answered.status.success(), "{}", text(&answered));
+    let printed: Value = serde_json::from_slice(&answered.stdout).expect("json rows");
+    assert_eq!(
+        printed,
+        json!([
+            { "day": "2026-11-01", "revenue": "120.50", "note": "" },
+            { "day": "2026-11-02", "revenue": null, "note": "a, \"quoted\" note" },
+        ]),
+        "the header row is not data; a missing value is NULL"
+    );
+    assert!(String::from_utf8_lossy(&answered.stderr).contains("2 row(s)"), "{}", text(&answered));
+
+    let ran = executions(&stage);
+    assert_eq!(ran.len(), 1, "one query started: {ran:?}");
+    let executed = ran[0]["Query"].as_str().expect("query text");
+    assert!(
+        executed.contains(&format!(
+            "FROM (SELECT * FROM \"{database}\".\"purchases\" WHERE tenant_id = '{TENANT}') p WHERE"
+        )),
+        "the lake table became the tenant's rows: {executed}"
+    );
+    assert_eq!(ran[0]["WorkGroup"], stage.prefix.as_str());
+    assert_eq!(ran[0]["QueryExecutionContext"]["Database"], database.as_str());
+
+    for refused in [
+        "SELECT * FROM other_db.purchases",
+        "SELECT * FROM information_schema.tables",
+        "WITH purchases AS (SELECT 1) SELECT * FROM purchases",
+        "DROP TABLE purchases",
+        "SELECT * FROM purchases; SELECT * FROM books",
+    ] {
+        let out = query(&stage, refused);
+        assert_eq!(out.status.code(), Some(1), "{refused}: {}", text(&out));
+        assert!(out.stdout.is_empty(), "{refused} printed rows");
+    }
+    let syntax = query(&stage, "SELECT * FORM purchases");
+    assert_eq!(syntax.status.code(), Some(1));
+    assert!(text(&syntax).contains("line 1:"), "{}", text(&syntax));
+    assert_eq!(executions(&stage).len(), 1, "nothing refused reached Athena");
+
+    // Ctrl-C while Athena runs it: the query is stopped there, not left scanning.
+    hold_executions_for(&endpoint, 1_000_000).await;
+    let child = stage
+        .command(&["athena", "query", "SELECT count(*) FROM books"])
+        .args(["--tenant", TENANT])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while executions(&stage).len() < 2 {
+        assert!(Instant::now() < deadline, "the query never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let interrupted =
+        std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
+    assert!(interrupted.success());
+    let out = child.wait_with_output().expect("exits");
+    moto_api(&endpoint, "state-manager/unset-transition", json!({ "model_name": "athena::execution" })).await;
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("stopped in Athena"), "{}", text(&out));
+    let states: Vec<Value> = executions(&stage).iter().map(|e| e["Status"]["State"].clone()).collect();
+    assert!(states.contains(&json!("CANCELLED")), "the interrupted query was stopped: {states:?}");
+}
