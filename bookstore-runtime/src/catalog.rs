@@ -113,8 +113,8 @@ pub async fn find_book(store: &dyn Store, tenant: &TenantId, book: &BookId) -> R
         SortKeyRange::BeginsWith(keys::BOOK_SK_PREFIX.into()),
     )
     .limit(1);
-    let page = store.query(query).await?;
-    Ok(page.items.into_iter().next().map(store::item_record).transpose()?)
+    let found = store.query_json(query).await?;
+    Ok(found.first().map(|json| store::json_record(json)).transpose()?)
 }
 
 pub async fn book_by_isbn(store: &dyn Store, tenant: &TenantId, isbn: &Isbn) -> Result<Book> {

@@ -10,6 +10,7 @@ mod analytics;
 pub mod auth;
 mod books;
 mod cart;
+mod edge;
 pub mod error;
 mod extract;
 pub mod pagination;
@@ -19,17 +20,16 @@ mod search;
 mod users;
 
 use std::sync::Arc;
-use std::time::Instant;
 
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Serialize;
+use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -39,13 +39,19 @@ use crate::config::RuntimeConfig;
 use crate::search::SearchIndex;
 use crate::store::SharedStore;
 use auth::TokenKeys;
+use edge::{CorsPolicy, edge};
 use error::error_response;
 use pagination::CursorKeys;
 use rate_limit::RateLimiter;
 
-/// What every handler can reach: the store port and the stage's configuration.
+/// What every handler can reach: the store port and the stage's configuration. One `Arc`,
+/// because axum clones the state for every request (extractors, boxed routes).
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+/// The parts of [`AppState`], reached through it by `Deref` (`state.store`).
+#[derive(Clone)]
+pub struct AppParts {
     pub store: SharedStore,
     pub search: Arc<dyn SearchIndex>,
     pub config: Arc<RuntimeConfig>,
@@ -57,9 +63,17 @@ pub struct AppState {
     pub analytics: Option<Arc<dyn AnalyticsEngine>>,
 }
 
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
 impl AppState {
     pub fn new(store: SharedStore, search: Arc<dyn SearchIndex>, config: RuntimeConfig) -> Self {
-        Self {
+        Self(Arc::new(AppParts {
             search,
             tokens: Arc::new(TokenKeys::new(config.jwt_secret.clone(), config.token_ttl_seconds)),
             cursors: Arc::new(CursorKeys::derive(&config.jwt_secret)),
@@ -68,12 +82,12 @@ impl AppState {
             config: Arc::new(config),
             store,
             analytics: None,
-        }
+        }))
     }
 
     /// Serves the analytics routes from this engine.
     pub fn with_analytics(mut self, engine: Arc<dyn AnalyticsEngine>) -> Self {
-        self.analytics = Some(engine);
+        Arc::make_mut(&mut self.0).analytics = Some(engine);
         self
     }
 }
@@ -128,69 +142,16 @@ pub fn app(state: AppState) -> Router {
                 "this route does not accept that method",
             )
         })
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(cors(&state.config))
-        .layer(CatchPanicLayer::custom(|_| {
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
-        }))
-        .layer(middleware::from_fn(request_log))
+        // One stack, outermost first: axum clones it per request, so it stays short.
+        .layer(
+            ServiceBuilder::new()
+                .layer(middleware::from_fn_with_state(Arc::new(CorsPolicy::new(&state.config.cors_origins)), edge))
+                .layer(CatchPanicLayer::custom(|_| {
+                    error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+                }))
+                .layer(DefaultBodyLimit::max(state.config.max_body_bytes)),
+        )
         .with_state(state)
-}
-
-fn cors(config: &RuntimeConfig) -> CorsLayer {
-    let origins = if config.cors_origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(config.cors_origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
-    CorsLayer::new()
-        .allow_origin(origins)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("idempotency-key"),
-            HeaderName::from_static("x-tenant-id"),
-        ])
-        .expose_headers([header::RETRY_AFTER, HeaderName::from_static("x-request-id")])
-        .max_age(std::time::Duration::from_secs(600))
-}
-
-/// Gives every request an id (kept from `X-Request-Id` when sane) and logs its outcome.
-async fn request_log(request: Request, next: Next) -> Response {
-    let request_id = request
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-        .map(str::to_owned)
-        .unwrap_or_else(next_request_id);
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let started = Instant::now();
-    let span = tracing::info_span!("request", id = %request_id);
-    let mut response = tracing::Instrument::instrument(next.run(request), span).await;
-    let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
-    if status >= 500 {
-        tracing::error!(request_id = %request_id, %method, %path, status, micros, "request failed");
-    } else {
-        tracing::debug!(request_id = %request_id, %method, %path, status, micros, "request served");
-    }
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert("x-request-id", value);
-    }
-    response
-}
-
-/// `<process prefix>-<counter>`: unique per process, and across processes with high
-/// probability, without a random draw per request.
-fn next_request_id() -> String {
-    use std::sync::LazyLock;
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static PREFIX: LazyLock<String> = LazyLock::new(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_owned());
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    format!("{}-{:x}", *PREFIX, COUNTER.fetch_add(1, Ordering::Relaxed))
 }
 
 /// Liveness and store reachability.

@@ -364,6 +364,18 @@ fn attr<'a>(item: &'a Item, name: &str) -> &'a str {
 
 impl EmbeddedStore {
     fn query_table(&self, query: &Query) -> Result<QueryPage, StoreError> {
+        let (items, more) = self.table_rows(query, decode)?;
+        let last_evaluated = if more { items.last().cloned() } else { None };
+        Ok(QueryPage { items, last_evaluated })
+    }
+
+    /// Up to `query.limit` rows of the table's key range, each through `row`, and whether
+    /// more rows follow.
+    fn table_rows<T>(
+        &self,
+        query: &Query,
+        mut row: impl FnMut(&[u8]) -> Result<T, StoreError>,
+    ) -> Result<(Vec<T>, bool), StoreError> {
         let txn = self.db.begin_read().map_err(storage)?;
         let items = txn.open_table(items_table(query.table)).map_err(storage)?;
         let mut scratch = String::new();
@@ -380,21 +392,20 @@ impl EmbeddedStore {
             }
         }
         if !bounds_ordered(&lower, &upper) {
-            return Ok(QueryPage::default());
+            return Ok((Vec::new(), false));
         }
         let range = items.range::<(&str, &str)>((lower, upper)).map_err(storage)?;
         let limit = query.limit.unwrap_or(usize::MAX);
-        let mut page = QueryPage::default();
+        let mut found = Vec::new();
         let rows: Box<dyn Iterator<Item = _>> = if query.forward { Box::new(range) } else { Box::new(range.rev()) };
-        for row in rows {
-            let (_, value) = row.map_err(storage)?;
-            if page.items.len() == limit {
-                page.last_evaluated = page.items.last().cloned();
-                break;
+        for stored in rows {
+            let (_, value) = stored.map_err(storage)?;
+            if found.len() == limit {
+                return Ok((found, true));
             }
-            page.items.push(decode(value.value())?);
+            found.push(row(value.value())?);
         }
-        Ok(page)
+        Ok((found, false))
     }
 
     fn query_index(&self, query: &Query, index: Index) -> Result<QueryPage, StoreError> {
@@ -480,6 +491,20 @@ impl Store for EmbeddedStore {
             Some(index) if query.table.indexes().contains(&index) => self.query_index(&query, index),
             Some(index) => {
                 Err(StoreError::Invalid(format!("table {} has no index {}", query.table.name(), index.name())))
+            }
+        }
+    }
+
+    async fn query_json(&self, query: Query) -> Result<Vec<Vec<u8>>, StoreError> {
+        if query.limit == Some(0) {
+            return Err(StoreError::Invalid("query limit must be at least 1".into()));
+        }
+        match query.index {
+            // Items are stored as JSON: hand the bytes over as they are.
+            None => self.table_rows(&query, |json| Ok(json.to_vec())).map(|(rows, _)| rows),
+            Some(_) => {
+                let page = self.query(query).await?;
+                page.items.iter().map(|item| serde_json::to_vec(item).map_err(storage)).collect()
             }
         }
     }

@@ -247,6 +247,35 @@ async fn cors_allows_only_the_stage_origins() {
         allowed.headers.get("access-control-allow-origin").map(|v| v.as_bytes()),
         Some(&b"http://localhost:5173"[..])
     );
+    let allows = |name: &str| allowed.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(allows("access-control-allow-methods").contains("PUT"), "{:?}", allowed.headers);
+    assert!(allows("access-control-allow-headers").contains("authorization"));
+    assert!(allows("access-control-allow-headers").contains("idempotency-key"));
+    assert_eq!(allows("access-control-max-age"), "600");
     let refused = app.send(preflight("https://evil.example")).await;
     assert!(refused.headers.get("access-control-allow-origin").is_none());
+    assert!(refused.headers.get("access-control-allow-methods").is_none());
+
+    let simple = |origin: Option<&'static str>| {
+        let mut request = Request::builder().method(Method::GET).uri("/health");
+        if let Some(origin) = origin {
+            request = request.header("origin", origin);
+        }
+        request.body(Body::empty()).expect("request")
+    };
+    let from_app = app.send(simple(Some("http://localhost:5173"))).await;
+    assert_eq!(from_app.status, StatusCode::OK);
+    assert_eq!(
+        from_app.headers.get("access-control-allow-origin").map(|v| v.as_bytes()),
+        Some(&b"http://localhost:5173"[..])
+    );
+    let exposed = from_app.headers.get("access-control-expose-headers").and_then(|v| v.to_str().ok());
+    assert!(exposed.is_some_and(|v| v.contains("x-request-id") && v.contains("retry-after")), "{exposed:?}");
+    for other in [simple(Some("https://evil.example")), simple(None)] {
+        let answer = app.send(other).await;
+        assert_eq!(answer.status, StatusCode::OK);
+        assert!(answer.headers.get("access-control-allow-origin").is_none());
+        let vary = answer.headers.get("vary").and_then(|v| v.to_str().ok()).unwrap_or_default();
+        assert!(vary.contains("origin"), "a cache must not serve one origin's answer to another: {vary}");
+    }
 }

@@ -143,6 +143,14 @@ async fn queries_and_pages(store: &dyn Store, ns: &str) {
     assert_eq!(between.len(), 3);
     let everything = query_all(store, Query::table(Table::ShoppingCart, &pk, SortKeyRange::All)).await.expect("all");
     assert_eq!(everything.len(), 8);
+
+    let backward_page =
+        Query::table(Table::ShoppingCart, &pk, SortKeyRange::BeginsWith("CART#".into())).backward().limit(3);
+    let as_json = store.query_json(backward_page.clone()).await.expect("json page");
+    let parsed: Vec<Item> = as_json.iter().map(|json| serde_json::from_slice(json).expect("an item's JSON")).collect();
+    assert_eq!(parsed, store.query(backward_page).await.expect("page").items, "query_json is query's page as JSON");
+    let limit_zero = store.query_json(Query::table(Table::ShoppingCart, &pk, SortKeyRange::All).limit(0)).await;
+    assert!(matches!(limit_zero, Err(StoreError::Invalid(_))), "{limit_zero:?}");
 }
 
 async fn secondary_indexes(store: &dyn Store, ns: &str) {
