@@ -9,6 +9,8 @@
 #
 # Usage: bash bench/api.sh            (from anywhere; ~2.5 min after the build)
 # Env:   BENCH_SECONDS (default 10)   seconds of each oha and checkout run
+#        BENCH_PROFILE (default release) the cargo profile of every binary; `profiling`
+#                                        (release without LTO) builds in minutes, not half an hour
 #
 # Prints a markdown table and writes it to bench/out/api-<date>.md (gitignored), to paste
 # into docs/benchmarks.md. Exit code 0 when every target is met, 1 otherwise.
@@ -23,7 +25,8 @@ CONNECTIONS=64
 TENANT=libreria-sol
 ADMIN_EMAIL="admin@${TENANT}.example"
 ADMIN_PASSWORD="demo-${TENANT}-admin"
-TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/release"
+PROFILE="${BENCH_PROFILE:-release}"
+TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE"
 OHA="$ROOT/.tools/bin/oha"
 
 log() { echo "api.sh: $*" >&2; }
@@ -111,8 +114,8 @@ wait_line() {
 
 # --- build and tools -------------------------------------------------------------------
 
-log "building release binaries"
-cargo build --release -p bookstore-cli -p bench-hello-axum -p bench-loadgen
+log "building $PROFILE binaries"
+cargo build --profile "$PROFILE" -p bookstore-cli -p bench-hello-axum -p bench-loadgen
 BOOKSTORE="$TARGET_DIR/bookstore"
 HELLO="$TARGET_DIR/bench-hello-axum"
 LOADGEN="$TARGET_DIR/loadgen"
@@ -208,9 +211,9 @@ COMMIT="$(git rev-parse --short HEAD 2>/dev/null || echo uncommitted)"
 CPU="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
 set +e
 python3 - "$WORK" "$SECONDS_PER_RUN" "$CONNECTIONS" "$("$OHA" --version)" "$COMMIT" "$(nproc) x ${CPU:-unknown CPU}" \
-    "$LOAD_AT_START" >"$REPORT" <<'PY'
+    "$LOAD_AT_START" "$PROFILE" >"$REPORT" <<'PY'
 import json, os, sys
-work, seconds, connections, oha_version, commit, cpu, load_at_start = sys.argv[1:]
+work, seconds, connections, oha_version, commit, cpu, load_at_start, profile = sys.argv[1:]
 
 def load(name):
     try:
@@ -277,7 +280,8 @@ rss_mb = rss_kb / 1024
 row("RSS after the demo seed", f"{rss_mb:.0f} MB", "< 200 MB", f"{rss_mb / 200:.2f}", 0 < rss_mb < 200)
 
 print(f"### API speed ({commit}, {cpu}, {oha_version})\n")
-print("Command: `bash bench/api.sh` (release build; oha and loadgen on the same 2 cores; "
+command = "bash bench/api.sh" if profile == "release" else f"BENCH_PROFILE={profile} bash bench/api.sh"
+print(f"Command: `{command}` ({profile} build of both servers; oha and loadgen on the same 2 cores; "
       f"oha `-z {seconds}s -c {connections} --no-tui --output-format json`; demo seed took {seed_s or '?'} s; "
       f"load average {load_at_start} at start)\n")
 print("| metric | ours | peer / target | ratio | result |")

@@ -130,10 +130,21 @@ impl From<&User> for Profile {
     }
 }
 
+/// Runs argon2 work on a blocking thread, at most one per core at a time: each hash holds
+/// 19 MiB, and a burst of registrations or logins (or the demo seed) would otherwise run
+/// as many at once as the blocking pool has threads, and hold that memory.
+async fn argon2_work<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    static PERMITS: std::sync::LazyLock<tokio::sync::Semaphore> = std::sync::LazyLock::new(|| {
+        tokio::sync::Semaphore::new(std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get))
+    });
+    let _permit = PERMITS.acquire().await.map_err(|e| Error::Internal(format!("password work refused: {e}")))?;
+    tokio::task::spawn_blocking(work).await.map_err(|e| Error::Internal(format!("password work failed: {e}")))
+}
+
 /// Hashes a password with argon2id on a blocking thread (it takes tens of milliseconds).
 pub async fn hash_password(password: &Password) -> Result<String> {
     let password = password.expose().to_owned();
-    tokio::task::spawn_blocking(move || {
+    argon2_work(move || {
         use argon2::password_hash::{PasswordHasher, SaltString, rand_core::OsRng};
         let salt = SaltString::generate(&mut OsRng);
         argon2::Argon2::default()
@@ -141,14 +152,13 @@ pub async fn hash_password(password: &Password) -> Result<String> {
             .map(|hash| hash.to_string())
             .map_err(|e| Error::Internal(format!("password hashing failed: {e}")))
     })
-    .await
-    .map_err(|e| Error::Internal(format!("password hashing task failed: {e}")))?
+    .await?
 }
 
 async fn verify_password(password: &str, hash: &str) -> bool {
     let password = password.to_owned();
     let hash = hash.to_owned();
-    tokio::task::spawn_blocking(move || {
+    argon2_work(move || {
         use argon2::password_hash::{PasswordHash, PasswordVerifier};
         PasswordHash::new(&hash)
             .is_ok_and(|parsed| argon2::Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
@@ -228,7 +238,7 @@ pub async fn login(store: &dyn Store, tenant: &TenantId, email: &Email, password
     let user = user_by_email(store, tenant, email).await?;
     let hash = match &user {
         Some(u) => u.password_hash.clone(),
-        None => tokio::task::spawn_blocking(|| DECOY_HASH.clone()).await.unwrap_or_default(),
+        None => argon2_work(|| DECOY_HASH.clone()).await.unwrap_or_default(),
     };
     let matches = verify_password(password, &hash).await;
     match user {
