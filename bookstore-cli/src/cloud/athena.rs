@@ -141,7 +141,13 @@ pub async fn run_query(clients: &Clients, target: &AthenaTarget, sql: &str) -> R
     let mut output = QueryOutput { columns: Vec::new(), rows: Vec::new(), bytes_scanned: scanned };
     let mut pages = athena.get_query_results().query_execution_id(&id).into_paginator().send();
     let mut first_page = true;
-    while let Some(page) = pages.next().await {
+    // The Ctrl-C handler above replaced the default one for good, so paging listens too.
+    loop {
+        let page = tokio::select! {
+            page = pages.next() => page,
+            Ok(()) = tokio::signal::ctrl_c() => bail!("interrupted while reading the results of query {id}"),
+        };
+        let Some(page) = page else { break };
         let page =
             page.map_err(|err| anyhow!("cannot read the results of query {id}: {}", describe_sdk_error(&err)))?;
         append_page(&mut output, &page, first_page, header_row);

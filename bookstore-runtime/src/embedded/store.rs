@@ -17,7 +17,7 @@ use tokio::sync::{oneshot, watch};
 
 use crate::store::{
     ChangeKind, ChangeRecord, Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table,
-    UpdateAction, WriteAction, apply_update, check_transaction,
+    UpdateAction, WriteAction, apply_update, check_transaction, items_json,
 };
 
 type ItemTable = TableDefinition<'static, (&'static str, &'static str), &'static [u8]>;
@@ -59,6 +59,13 @@ fn index_table(table: Table, index: Index) -> IndexTable {
         (Table::Purchases, Index::Gsi1) => "gsi:purchases:GSI1",
         _ => "gsi:undefined",
     })
+}
+
+fn check_limit(query: &Query) -> Result<(), StoreError> {
+    if query.limit == Some(0) {
+        return Err(StoreError::Invalid("query limit must be at least 1".into()));
+    }
+    Ok(())
 }
 
 fn storage(err: impl std::fmt::Display) -> StoreError {
@@ -483,9 +490,7 @@ impl Store for EmbeddedStore {
     }
 
     async fn query(&self, query: Query) -> Result<QueryPage, StoreError> {
-        if query.limit == Some(0) {
-            return Err(StoreError::Invalid("query limit must be at least 1".into()));
-        }
+        check_limit(&query)?;
         match query.index {
             None => self.query_table(&query),
             Some(index) if query.table.indexes().contains(&index) => self.query_index(&query, index),
@@ -496,16 +501,11 @@ impl Store for EmbeddedStore {
     }
 
     async fn query_json(&self, query: Query) -> Result<Vec<Vec<u8>>, StoreError> {
-        if query.limit == Some(0) {
-            return Err(StoreError::Invalid("query limit must be at least 1".into()));
-        }
+        check_limit(&query)?;
         match query.index {
             // Items are stored as JSON: hand the bytes over as they are.
             None => self.table_rows(&query, |json| Ok(json.to_vec())).map(|(rows, _)| rows),
-            Some(_) => {
-                let page = self.query(query).await?;
-                page.items.iter().map(|item| serde_json::to_vec(item).map_err(storage)).collect()
-            }
+            Some(_) => items_json(&self.query(query).await?.items),
         }
     }
 

@@ -368,11 +368,7 @@ pub trait Store: Send + Sync + 'static {
     /// adapter that keeps items as JSON answers with the stored bytes; this default encodes
     /// `query`'s items.
     async fn query_json(&self, query: Query) -> Result<Vec<Vec<u8>>, StoreError> {
-        let page = self.query(query).await?;
-        page.items
-            .iter()
-            .map(|item| serde_json::to_vec(item).map_err(|e| StoreError::Unavailable(format!("item to JSON: {e}"))))
-            .collect()
+        items_json(&self.query(query).await?.items)
     }
     /// Applies every action or none (at most `MAX_TRANSACTION_ACTIONS`, one per item).
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError>;
@@ -435,6 +431,14 @@ pub fn record_item<T: Serialize>(
 }
 
 /// Reads a record back from an item (key and index attributes are ignored).
+/// Each item as JSON text: `Store::query_json` for adapters that hold items otherwise.
+pub fn items_json(items: &[Item]) -> Result<Vec<Vec<u8>>, StoreError> {
+    items
+        .iter()
+        .map(|item| serde_json::to_vec(item).map_err(|e| StoreError::Unavailable(format!("item to JSON: {e}"))))
+        .collect()
+}
+
 /// A record from an item's JSON text (`Store::query_json`).
 pub fn json_record<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, StoreError> {
     serde_json::from_slice(json)
