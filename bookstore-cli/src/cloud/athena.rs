@@ -124,8 +124,14 @@ pub async fn run_query(clients: &Clients, target: &AthenaTarget, sql: &str) -> R
             .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     spinner.enable_steady_tick(Duration::from_millis(120));
-    let polled = tokio::select! {
-        outcome = wait_for(clients, &id, &spinner) => outcome,
+    // Ctrl-C replaces the default handler for the rest of the process, so this one select
+    // covers both the wait and the paging; stopping a finished query changes nothing.
+    let answered = tokio::select! {
+        answered = async {
+            let (scanned, header_row) = wait_for(clients, &id, &spinner).await?;
+            spinner.finish_and_clear();
+            read_results(clients, &id, scanned, header_row).await
+        } => answered,
         Ok(()) = tokio::signal::ctrl_c() => {
             spinner.finish_and_clear();
             let stopped = athena.stop_query_execution().query_execution_id(&id).send().await;
@@ -136,18 +142,15 @@ pub async fn run_query(clients: &Clients, target: &AthenaTarget, sql: &str) -> R
         }
     };
     spinner.finish_and_clear();
-    let (scanned, header_row) = polled?;
+    answered
+}
 
+/// Every result page of a finished query.
+async fn read_results(clients: &Clients, id: &str, scanned: u64, header_row: bool) -> Result<QueryOutput> {
     let mut output = QueryOutput { columns: Vec::new(), rows: Vec::new(), bytes_scanned: scanned };
-    let mut pages = athena.get_query_results().query_execution_id(&id).into_paginator().send();
+    let mut pages = clients.athena.get_query_results().query_execution_id(id).into_paginator().send();
     let mut first_page = true;
-    // The Ctrl-C handler above replaced the default one for good, so paging listens too.
-    loop {
-        let page = tokio::select! {
-            page = pages.next() => page,
-            Ok(()) = tokio::signal::ctrl_c() => bail!("interrupted while reading the results of query {id}"),
-        };
-        let Some(page) = page else { break };
+    while let Some(page) = pages.next().await {
         let page =
             page.map_err(|err| anyhow!("cannot read the results of query {id}: {}", describe_sdk_error(&err)))?;
         append_page(&mut output, &page, first_page, header_row);

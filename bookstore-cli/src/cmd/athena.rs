@@ -9,15 +9,16 @@ use anyhow::{Context, Result, bail};
 use bookstore_runtime::analytics::{AthenaCatalog, QueryError, QueryOutput, scope_for_athena};
 use bookstore_runtime::domain::TenantId;
 use bookstore_runtime::embedded::{LocalSql, compact as compact_lake};
+use bookstore_runtime::lake::Dataset;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cloud::AwsArgs;
 use crate::cloud::athena::{AthenaFailure, AthenaTarget, run_query};
 use crate::stage::{Provider, Stage, load as load_stage};
 
-/// The lake tables Glue holds on an AWS stage (the daily summaries are the local
-/// compaction's only).
-const GLUE_TABLES: [&str; 2] = ["purchases", "books"];
+/// The lake tables Glue holds on an AWS stage: the datasets (the daily summaries are the
+/// local compaction's only).
+const GLUE_TABLES: [&str; 2] = [Dataset::ALL[0].name(), Dataset::ALL[1].name()];
 
 #[derive(Debug, Subcommand)]
 pub enum AthenaCommand {

@@ -287,7 +287,7 @@ impl TemplateContext {
             athena: AthenaSpec {
                 workgroup: stage.athena_workgroup(),
                 glue_database: stage.glue_database(),
-                tables: [Dataset::Purchases, Dataset::Books].into_iter().map(glue_table).collect(),
+                tables: Dataset::ALL.into_iter().map(glue_table).collect(),
             },
             logs: stage.logs.clone(),
             alarms: stage.alarms.clone(),

@@ -25,7 +25,7 @@ use crate::domain::TenantId;
 /// Where a stage's lake tables live in Athena's catalog.
 #[derive(Debug, Clone)]
 pub struct AthenaCatalog<'a> {
-    /// The Glue database; empty to leave the tables unqualified (the local engine).
+    /// The Glue database (`<prefix>_lake`).
     pub database: &'a str,
     /// The lake's tables in that database.
     pub tables: &'a [&'a str],
@@ -145,11 +145,7 @@ impl TenantScoper<'_> {
     }
 
     fn tenant_rows(&self, table: &str) -> Box<Query> {
-        let source = if self.catalog.database.is_empty() {
-            quoted(table)
-        } else {
-            format!("{}.{}", quoted(self.catalog.database), quoted(table))
-        };
+        let source = format!("{}.{}", quoted(self.catalog.database), quoted(table));
         // A tenant id is lower-case letters, digits and dashes (`TenantId::parse`), so the
         // literal needs no escaping; doubling quotes keeps that true whatever it becomes.
         let literal = self.tenant.as_str().replace('\'', "''");
@@ -288,12 +284,5 @@ mod tests {
         assert!(!message.contains("Line:"), "{message}");
         let err = scoped("SELECT * FROM").expect_err("refused");
         assert!(matches!(err, QueryError::Invalid { line: Some(1), .. }), "{err}");
-    }
-
-    #[test]
-    fn without_a_database_the_tables_stay_unqualified() {
-        let catalog = AthenaCatalog { database: "", tables: &["purchases"] };
-        let sql = scope_for_athena("SELECT 1 FROM purchases", &tenant("shop-b"), &catalog).expect("scoped");
-        assert!(sql.contains("FROM \"purchases\" WHERE tenant_id = 'shop-b'"), "{sql}");
     }
 }

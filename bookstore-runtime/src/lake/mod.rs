@@ -23,7 +23,10 @@ pub enum Dataset {
 }
 
 impl Dataset {
-    pub fn name(self) -> &'static str {
+    /// Every dataset: the lake's directories, the engine's tables and Glue's.
+    pub const ALL: [Dataset; 2] = [Dataset::Purchases, Dataset::Books];
+
+    pub const fn name(self) -> &'static str {
         match self {
             Dataset::Purchases => "purchases",
             Dataset::Books => "books",

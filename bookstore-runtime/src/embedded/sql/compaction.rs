@@ -68,7 +68,7 @@ pub fn compact(root: &Path, tenant: Option<&TenantId>, before: NaiveDate) -> Res
         if staging.exists() {
             std::fs::remove_dir_all(&staging).map_err(|e| fail("cannot clear a killed run's leftovers")(&e))?;
         }
-        for dataset in [Dataset::Purchases, Dataset::Books] {
+        for dataset in Dataset::ALL {
             for (date, day_dir) in days(&tenant_dir.join(dataset.name()))? {
                 if date >= before || !needs_compaction(&day_dir)? {
                     continue;

@@ -113,7 +113,7 @@ fn rewrite_for_datafusion(statement: &mut Statement) -> Result<(), QueryError> {
             (column == "items").then(|| purchase_item_fields().iter().map(|f| f.name().clone()).collect())
         },
         columns: &|table| {
-            let dataset = [Dataset::Purchases, Dataset::Books].into_iter().find(|d| d.name() == table)?;
+            let dataset = Dataset::ALL.into_iter().find(|d| d.name() == table)?;
             Some(file_schema(dataset).fields().iter().map(|f| f.name().clone()).collect())
         },
     };

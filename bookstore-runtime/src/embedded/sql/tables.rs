@@ -121,7 +121,7 @@ pub fn partition_columns() -> Vec<(String, DataType)> {
 /// Registers `purchases` and `books` over `root/{tenant}/…` only: both the newline-
 /// delimited JSON that CDC writes and the Parquet that compaction leaves.
 pub async fn register_tenant_tables(ctx: &SessionContext, root: &Path, tenant: &TenantId) -> Result<()> {
-    for dataset in [Dataset::Purchases, Dataset::Books] {
+    for dataset in Dataset::ALL {
         let name = dataset.name();
         let dir = root.join(tenant.as_str()).join(name);
         let schema = file_schema(dataset);
