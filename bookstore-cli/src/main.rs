@@ -1,6 +1,7 @@
 //! `bookstore`: runs the local stage, manages tenants, renders and deploys stages. Data goes to stdout, progress and logs to stderr. Exit codes: 0 success,
 //! 1 failure, 2 bad usage or configuration.
 
+mod allocator;
 mod cloud;
 mod cmd;
 mod package;
@@ -10,11 +11,6 @@ mod stage;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-// The API allocates many small, short-lived values per request (JSON maps, strings);
-// mimalloc serves those markedly faster than glibc's malloc under two busy threads.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -59,6 +55,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    allocator::configure();
     let cli = Cli::parse();
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
