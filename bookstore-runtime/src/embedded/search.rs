@@ -33,7 +33,7 @@ use crate::search::{
 const STEMMED: &str = "es_stemmed";
 const FOLDED: &str = "es_folded";
 /// Memory for one tenant's writer (tantivy's minimum is 15 MB).
-const WRITER_BYTES: usize = 20_000_000;
+const WRITER_BYTES: usize = 15_000_000;
 
 fn unavailable(err: impl std::fmt::Display) -> SearchError {
     SearchError::Unavailable(err.to_string())
@@ -145,7 +145,12 @@ fn open_index(
         None => Index::create_in_ram(schema),
     };
     register_analyzers(&index);
-    let writer = index.writer_with_num_threads(1, WRITER_BYTES).map_err(unavailable)?;
+    let options = tantivy::indexer::IndexWriterOptions::builder()
+        .memory_budget_per_thread(WRITER_BYTES)
+        .num_worker_threads(1)
+        .num_merge_threads(1)
+        .build();
+    let writer = index.writer_with_options(options).map_err(unavailable)?;
     let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(unavailable)?;
     Ok((index, Mutex::new(writer), reader))
 }
