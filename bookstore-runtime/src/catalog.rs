@@ -12,6 +12,7 @@ use crate::domain::{
     valid_publication_year,
 };
 use crate::error::{Error, Result};
+use crate::store::projection::{self, Attribute};
 use crate::store::{
     self, Condition, Index, Item, Key, Query, SortKeyRange, Store, StoreError, Table, WriteAction, keys,
 };
@@ -107,14 +108,52 @@ pub async fn get_book(store: &dyn Store, tenant: &TenantId, book: &BookId) -> Re
 
 /// Reads a book of the tenant, `None` when absent.
 pub async fn find_book(store: &dyn Store, tenant: &TenantId, book: &BookId) -> Result<Option<Book>> {
-    let query = Query::table(
+    let found = store.query_json(book_query(tenant, book)).await?;
+    Ok(found.first().map(|json| store::json_record(json)).transpose()?)
+}
+
+/// A book of the tenant as the API serves it: `Book`'s JSON, cut from the stored item
+/// without decoding it (the hottest read of the API).
+pub async fn book_json(store: &dyn Store, tenant: &TenantId, book: &BookId) -> Result<Vec<u8>> {
+    let found = store.query_json(book_query(tenant, book)).await?;
+    let item = found.first().ok_or_else(|| Error::not_found("book"))?;
+    Ok(projection::project(item, BOOK_ATTRIBUTES)?)
+}
+
+/// `Book`'s fields in its declaration order (`serde_json::to_vec(&book)` order);
+/// `book_json_is_the_books_own_json` holds the two together.
+const BOOK_ATTRIBUTES: &[Attribute] = &[
+    Attribute::required("book_id"),
+    Attribute::required("tenant_id"),
+    Attribute::required("isbn"),
+    Attribute::required("title"),
+    Attribute::required("author"),
+    Attribute::required("editorial"),
+    Attribute::required("category"),
+    Attribute::required("price"),
+    Attribute::required("description"),
+    Attribute::required("cover_image_url"),
+    Attribute::required("stock_quantity"),
+    Attribute::required("publication_year"),
+    Attribute::required("language"),
+    Attribute::required("pages"),
+    Attribute::required("rating"),
+    Attribute::required("is_active"),
+    // Books stored before checkout counted sales have none (`#[serde(default)]` on `Book`).
+    Attribute::defaulted("sales_count", "0"),
+    Attribute::required("version"),
+    Attribute::required("created_at"),
+    Attribute::required("updated_at"),
+];
+
+/// The book's own item (not its ISBN claim), found by id alone.
+fn book_query(tenant: &TenantId, book: &BookId) -> Query {
+    Query::table(
         Table::Books,
         keys::book_partition(tenant, book),
         SortKeyRange::BeginsWith(keys::BOOK_SK_PREFIX.into()),
     )
-    .limit(1);
-    let found = store.query_json(query).await?;
-    Ok(found.first().map(|json| store::json_record(json)).transpose()?)
+    .limit(1)
 }
 
 pub async fn book_by_isbn(store: &dyn Store, tenant: &TenantId, isbn: &Isbn) -> Result<Book> {
@@ -430,5 +469,39 @@ impl BookFilterParams {
     /// The filters as text, for binding cursors to the query.
     pub fn fingerprint(&self) -> String {
         format!("{:?}", self)
+    }
+}
+
+#[cfg(all(test, feature = "embedded"))]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::embedded::EmbeddedStore;
+
+    #[tokio::test]
+    async fn book_json_is_the_books_own_json() {
+        let store = EmbeddedStore::in_memory().expect("store");
+        let tenant = TenantId::parse("shop-a").expect("tenant");
+        let now = Utc::now();
+        let books = [
+            json!({"isbn": "9788437604947", "title": "Cien años de soledad", "author": "Gabriel García Márquez",
+                "category": "Novela", "price": "19.90", "stock_quantity": 3, "publication_year": 1967, "language": "es",
+                "rating": "4.5"}),
+            json!({"isbn": "9780141182803", "title": "A \"quoted\", {braced} [title], \\ with commas",
+                "author": "George Orwell", "editorial": "Penguin", "category": "Fiction", "price": "9.99",
+                "description": "line one\nline two\t\u{1F4DA}", "cover_image_url": "https://example.com/c.jpg",
+                "stock_quantity": 0, "publication_year": 1949, "language": "en", "pages": 328, "rating": "5.0"}),
+        ];
+        for new in books {
+            let new: NewBook = serde_json::from_value(new).expect("a valid new book");
+            let book = create_book(&store, &tenant, BookId::new_v7(), new, now).await.expect("created");
+            let served = book_json(&store, &tenant, &book.book_id).await.expect("found");
+            let expected = serde_json::to_vec(&get_book(&store, &tenant, &book.book_id).await.expect("found"));
+            assert_eq!(String::from_utf8_lossy(&served), String::from_utf8_lossy(&expected.expect("serialises")));
+        }
+        let other = TenantId::parse("shop-b").expect("tenant");
+        let absent = book_json(&store, &other, &BookId::new_v7()).await;
+        assert!(matches!(absent, Err(Error::NotFound(_))), "{absent:?}");
     }
 }

@@ -3,8 +3,8 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -35,7 +35,7 @@ fn book_id(raw: &str) -> Result<BookId, Error> {
     path_value("book_id", raw, BookId::parse)
 }
 
-#[utoipa::path(get, path = "", tag = "books", security(("bearer" = [])), params(PageParams, BookFilterParams),
+#[utoipa::path(get, path = "/api/v1/books", tag = "books", security(("bearer" = [])), params(PageParams, BookFilterParams),
     responses((status = 200, body = Paginated<Book>), (status = 400, body = ErrorBody)))]
 async fn list_books(
     State(state): State<AppState>,
@@ -50,7 +50,7 @@ async fn list_books(
     Ok(Json(request.page(books, &state.cursors)))
 }
 
-#[utoipa::path(post, path = "", tag = "books", security(("bearer" = [])), request_body = NewBook,
+#[utoipa::path(post, path = "/api/v1/books", tag = "books", security(("bearer" = [])), request_body = NewBook,
     responses((status = 201, body = Book), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_book(
     State(state): State<AppState>,
@@ -64,18 +64,18 @@ async fn create_book(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(book)))
 }
 
-#[utoipa::path(get, path = "/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
     responses((status = 200, body = Book), (status = 404, body = ErrorBody)))]
 async fn get_book(
     State(state): State<AppState>,
     caller: Caller,
     ApiPath(raw): ApiPath<String>,
-) -> Result<Json<Book>, ApiError> {
-    let book = catalog::get_book(state.store.as_ref(), &caller.tenant, &book_id(&raw)?).await?;
-    Ok(Json(book))
+) -> Result<Response, ApiError> {
+    let json = catalog::book_json(state.store.as_ref(), &caller.tenant, &book_id(&raw)?).await?;
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response())
 }
 
-#[utoipa::path(put, path = "/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)), request_body = BookPatch,
+#[utoipa::path(put, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)), request_body = BookPatch,
     responses((status = 200, body = Book), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_book(
     State(state): State<AppState>,
@@ -88,7 +88,7 @@ async fn update_book(
     Ok(Json(book))
 }
 
-#[utoipa::path(delete, path = "/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn delete_book(
     State(state): State<AppState>,
@@ -100,7 +100,7 @@ async fn delete_book(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/by-isbn/{isbn}", tag = "books", security(("bearer" = [])), params(("isbn" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/books/by-isbn/{isbn}", tag = "books", security(("bearer" = [])), params(("isbn" = String, Path)),
     responses((status = 200, body = Book), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn book_by_isbn(
     State(state): State<AppState>,
@@ -117,13 +117,13 @@ pub struct Listing<T> {
     pub data: Vec<T>,
 }
 
-#[utoipa::path(get, path = "/categories", tag = "books", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/books/categories", tag = "books", security(("bearer" = [])),
     responses((status = 200, body = Listing<CategoryCount>)))]
 async fn categories(State(state): State<AppState>, caller: Caller) -> Result<Json<Listing<CategoryCount>>, ApiError> {
     Ok(Json(Listing { data: catalog::categories(state.store.as_ref(), &caller.tenant).await? }))
 }
 
-#[utoipa::path(get, path = "/authors", tag = "books", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/api/v1/books/authors", tag = "books", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = Paginated<AuthorCount>), (status = 400, body = ErrorBody)))]
 async fn authors(
     State(state): State<AppState>,
@@ -142,7 +142,7 @@ pub struct RecommendationParams {
     pub limit: Option<String>,
 }
 
-#[utoipa::path(get, path = "/recommendations/{user_id}", tag = "books", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/books/recommendations/{user_id}", tag = "books", security(("bearer" = [])),
     params(("user_id" = String, Path), RecommendationParams),
     responses((status = 200, body = Listing<Book>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 async fn recommendations(

@@ -10,6 +10,7 @@
 //!   in the same atomic step, with a strictly increasing sequence number.
 
 pub mod keys;
+pub mod projection;
 
 use std::sync::Arc;
 
@@ -430,7 +431,6 @@ pub fn record_item<T: Serialize>(
     Ok(item)
 }
 
-/// Reads a record back from an item (key and index attributes are ignored).
 /// Each item as JSON text: `Store::query_json` for adapters that hold items otherwise.
 pub fn items_json(items: &[Item]) -> Result<Vec<Vec<u8>>, StoreError> {
     items
@@ -445,6 +445,7 @@ pub fn json_record<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, Sto
         .map_err(|e| StoreError::Unavailable(format!("stored item does not match its record: {e}")))
 }
 
+/// Reads a record back from an item (key and index attributes are ignored).
 pub fn item_record<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_json::from_value(Value::Object(item))
         .map_err(|e| StoreError::Unavailable(format!("stored item does not match its record: {e}")))
