@@ -95,7 +95,7 @@ async fn run(
     }
 }
 
-#[utoipa::path(get, path = "/{tenant}", tag = "analytics", security(("bearer" = [])),
+#[utoipa::path(get, path = "/analytics/{tenant}", tag = "analytics", security(("bearer" = [])),
     params(("tenant" = String, Path)),
     responses((status = 200, body = Dashboard), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
 async fn dashboard(
@@ -217,7 +217,7 @@ fn report_parameters(parameters: &BTreeMap<String, serde_json::Value>) -> Result
     Ok(([year, month, category], limit))
 }
 
-#[utoipa::path(post, path = "/{tenant}/report", tag = "analytics", security(("bearer" = [])),
+#[utoipa::path(post, path = "/analytics/{tenant}/report", tag = "analytics", security(("bearer" = [])),
     params(("tenant" = String, Path)), request_body = ReportRequest,
     responses((status = 200, body = ReportResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]

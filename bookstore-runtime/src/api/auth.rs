@@ -3,6 +3,9 @@
 //! included, is refused before its signature is looked at). The `Caller` extractor
 //! also checks the tenant is active and applies the tenant's rate limit.
 
+use std::collections::HashMap;
+use std::sync::{PoisonError, RwLock};
+
 use axum::extract::FromRequestParts;
 use axum::http::{Method, header, request::Parts};
 use base64::Engine;
@@ -38,12 +41,19 @@ struct Header {
 
 const HEADER_HS256: &str = r#"{"alg":"HS256","typ":"JWT"}"#;
 
+/// How many verified tokens `TokenKeys` remembers; when full it forgets them all (each
+/// lives an hour at most, so a full map is mostly spent tokens).
+const REMEMBERED_TOKENS: usize = 10_000;
+
 /// Signs and verifies tokens with the stage's secret.
-#[derive(Clone)]
 pub struct TokenKeys {
     /// HMAC keyed once; each use clones it (cheaper than keying again).
     keyed: HmacSha256,
     pub ttl_seconds: i64,
+    /// Tokens whose signature verified, by their exact text, with their claims: a client
+    /// sends one token with every request, and checking its signature and decoding its
+    /// claims again was a fifth of a book read's CPU. Lifetimes are checked on every use.
+    verified: RwLock<HashMap<Box<str>, Claims>>,
 }
 
 impl TokenKeys {
@@ -51,7 +61,7 @@ impl TokenKeys {
         // HMAC takes keys of any length, so this cannot fail.
         let keyed = HmacSha256::new_from_slice(secret.expose().as_bytes())
             .unwrap_or_else(|_| unreachable!("hmac accepts any key length"));
-        Self { keyed, ttl_seconds }
+        Self { keyed, ttl_seconds, verified: RwLock::new(HashMap::new()) }
     }
 
     fn mac(&self) -> HmacSha256 {
@@ -71,6 +81,23 @@ impl TokenKeys {
 
     /// Verifies the token's algorithm, signature and lifetime at `now`.
     pub fn verify(&self, token: &str, now: i64) -> Result<Claims, Error> {
+        let remembered = self.verified.read().unwrap_or_else(PoisonError::into_inner).get(token).cloned();
+        if let Some(claims) = remembered {
+            self.check_lifetime(&claims, now)?;
+            return Ok(claims);
+        }
+        let claims = self.verify_signed(token)?;
+        self.check_lifetime(&claims, now)?;
+        let mut verified = self.verified.write().unwrap_or_else(PoisonError::into_inner);
+        if verified.len() >= REMEMBERED_TOKENS {
+            verified.clear();
+        }
+        verified.insert(token.into(), claims.clone());
+        Ok(claims)
+    }
+
+    /// The claims of a token whose algorithm and signature are right.
+    fn verify_signed(&self, token: &str) -> Result<Claims, Error> {
         let bad = |why: &str| Error::Unauthorized(why.to_owned());
         let mut parts = token.split('.');
         let (Some(header), Some(payload), Some(signature), None) =
@@ -91,18 +118,22 @@ impl TokenKeys {
         let (signing_input, _) = token.rsplit_once('.').ok_or_else(|| bad("token is malformed"))?;
         mac.update(signing_input.as_bytes());
         mac.verify_slice(&signature).map_err(|_| bad("token signature is invalid"))?;
-        let claims: Claims = URL_SAFE_NO_PAD
+        URL_SAFE_NO_PAD
             .decode(payload)
             .ok()
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .ok_or_else(|| bad("token claims are malformed"))?;
+            .ok_or_else(|| bad("token claims are malformed"))
+    }
+
+    fn check_lifetime(&self, claims: &Claims, now: i64) -> Result<(), Error> {
+        let bad = |why: &str| Err(Error::Unauthorized(why.to_owned()));
         if claims.exp <= now {
-            return Err(bad("token has expired"));
+            return bad("token has expired");
         }
         if claims.iat > now + 60 || claims.exp - claims.iat > self.ttl_seconds {
-            return Err(bad("token lifetime is not accepted"));
+            return bad("token lifetime is not accepted");
         }
-        Ok(claims)
+        Ok(())
     }
 }
 
@@ -195,6 +226,19 @@ mod tests {
         assert!(keys().verify(&format!("{none_header}.{payload}."), 1_001).is_err());
         let other = TokenKeys::new(Secret::new("x".repeat(32)), 3600);
         assert!(other.verify(&token, 1_001).is_err());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_a_changed_one_is_checked_again() {
+        let keys = keys();
+        let token = keys.issue(UserId::new_v7(), &tenant(), Role::Customer, 1_000);
+        assert!(keys.verify(&token, 1_001).is_ok());
+        assert!(keys.verify(&token, 1_002).is_ok(), "remembered");
+        assert!(keys.verify(&token, 1_000 + 3600).is_err(), "expired though remembered");
+        let mut forged = token.clone();
+        forged.pop();
+        forged.push(if token.ends_with('A') { 'B' } else { 'A' });
+        assert!(keys.verify(&forged, 1_001).is_err(), "another signature is verified, not looked up");
     }
 
     #[test]

@@ -29,7 +29,7 @@ async fn current_cart(state: &AppState, caller: &Caller) -> Result<Json<CartView
     Ok(Json(cart))
 }
 
-#[utoipa::path(get, path = "", tag = "cart", security(("bearer" = [])), responses((status = 200, body = CartView)))]
+#[utoipa::path(get, path = "/api/v1/cart", tag = "cart", security(("bearer" = [])), responses((status = 200, body = CartView)))]
 async fn view_cart(State(state): State<AppState>, caller: Caller) -> Result<Json<CartView>, ApiError> {
     current_cart(&state, &caller).await
 }
@@ -42,7 +42,7 @@ pub struct CartAddition {
     pub quantity: Quantity,
 }
 
-#[utoipa::path(post, path = "/add", tag = "cart", security(("bearer" = [])), request_body = CartAddition,
+#[utoipa::path(post, path = "/api/v1/cart/add", tag = "cart", security(("bearer" = [])), request_body = CartAddition,
     responses((status = 200, body = CartView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn add_to_cart(
     State(state): State<AppState>,
@@ -68,7 +68,7 @@ pub struct CartQuantity {
     pub quantity: Quantity,
 }
 
-#[utoipa::path(put, path = "/update/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = String, Path)), request_body = CartQuantity,
+#[utoipa::path(put, path = "/api/v1/cart/update/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = String, Path)), request_body = CartQuantity,
     responses((status = 200, body = CartView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn update_line(
     State(state): State<AppState>,
@@ -82,7 +82,7 @@ async fn update_line(
     current_cart(&state, &caller).await
 }
 
-#[utoipa::path(delete, path = "/remove/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = String, Path)),
+#[utoipa::path(delete, path = "/api/v1/cart/remove/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = String, Path)),
     responses((status = 200, body = CartView), (status = 404, body = ErrorBody)))]
 async fn remove_line(
     State(state): State<AppState>,
@@ -94,7 +94,7 @@ async fn remove_line(
     current_cart(&state, &caller).await
 }
 
-#[utoipa::path(delete, path = "/clear", tag = "cart", security(("bearer" = [])), responses((status = 200, body = CartView)))]
+#[utoipa::path(delete, path = "/api/v1/cart/clear", tag = "cart", security(("bearer" = [])), responses((status = 200, body = CartView)))]
 async fn clear_cart(State(state): State<AppState>, caller: Caller) -> Result<Json<CartView>, ApiError> {
     orders::clear_cart(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
     current_cart(&state, &caller).await

@@ -112,14 +112,16 @@ impl Modify for BearerAuth {
     }
 }
 
+/// Every route with its whole path, merged rather than nested: axum wraps each route of a
+/// nested router in a layer that rewrites the request's URI on every call.
 fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
-        .nest("/api/v1/users", users::routes())
-        .nest("/api/v1/books", books::routes())
-        .nest("/api/v1/cart", cart::routes())
-        .nest("/api/v1/purchases", purchases::routes())
-        .nest("/search", search::tenant_routes())
-        .nest("/analytics", analytics::routes())
+        .merge(users::routes())
+        .merge(books::routes())
+        .merge(cart::routes())
+        .merge(purchases::routes())
+        .merge(search::tenant_routes())
+        .merge(analytics::routes())
         .routes(utoipa_axum::routes!(health))
 }
 

@@ -27,7 +27,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(get_purchase))
 }
 
-#[utoipa::path(post, path = "/checkout", tag = "purchases", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/purchases/checkout", tag = "purchases", security(("bearer" = [])),
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on retries: one purchase per key")),
     request_body = CheckoutRequest,
     responses((status = 201, body = Purchase), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -72,7 +72,7 @@ pub struct PurchaseFilter {
     pub status: Option<String>,
 }
 
-#[utoipa::path(get, path = "", tag = "purchases", security(("bearer" = [])), params(PageParams, PurchaseFilter),
+#[utoipa::path(get, path = "/api/v1/purchases", tag = "purchases", security(("bearer" = [])), params(PageParams, PurchaseFilter),
     responses((status = 200, body = Paginated<Purchase>), (status = 400, body = ErrorBody)))]
 async fn list_purchases(
     State(state): State<AppState>,
@@ -96,7 +96,7 @@ async fn list_purchases(
     Ok(Json(request.page(matching, &state.cursors)))
 }
 
-#[utoipa::path(get, path = "/{purchase_id}", tag = "purchases", security(("bearer" = [])), params(("purchase_id" = String, Path)),
+#[utoipa::path(get, path = "/api/v1/purchases/{purchase_id}", tag = "purchases", security(("bearer" = [])), params(("purchase_id" = String, Path)),
     responses((status = 200, body = Purchase), (status = 404, body = ErrorBody)))]
 async fn get_purchase(
     State(state): State<AppState>,
@@ -107,7 +107,7 @@ async fn get_purchase(
     Ok(Json(orders::get_purchase(state.store.as_ref(), &caller.tenant, &caller.user_id, &id).await?))
 }
 
-#[utoipa::path(get, path = "/analytics/summary", tag = "purchases", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/purchases/analytics/summary", tag = "purchases", security(("bearer" = [])),
     responses((status = 200, body = PurchaseSummary)))]
 async fn summary(State(state): State<AppState>, caller: Caller) -> Result<Json<PurchaseSummary>, ApiError> {
     Ok(Json(orders::summary(state.store.as_ref(), &caller.tenant, &caller.user_id).await?))

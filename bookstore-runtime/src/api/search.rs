@@ -104,7 +104,7 @@ async fn run_search(
     Ok(Json(SearchPage { data: page.data, pagination: page.pagination, categories: results.categories }))
 }
 
-#[utoipa::path(get, path = "/search", tag = "books", security(("bearer" = [])), params(SearchText, PageParams, BookFilterParams),
+#[utoipa::path(get, path = "/api/v1/books/search", tag = "books", security(("bearer" = [])), params(SearchText, PageParams, BookFilterParams),
     responses((status = 200, body = SearchPage), (status = 400, body = ErrorBody)))]
 async fn search_books(
     State(state): State<AppState>,
@@ -116,7 +116,7 @@ async fn search_books(
     run_search(&state, &caller, &page, &text, &filters).await
 }
 
-#[utoipa::path(get, path = "/{tenant}/products", tag = "search", security(("bearer" = [])),
+#[utoipa::path(get, path = "/search/{tenant}/products", tag = "search", security(("bearer" = [])),
     params(("tenant" = String, Path), SearchText, PageParams, BookFilterParams),
     responses((status = 200, body = SearchPage), (status = 403, body = ErrorBody)))]
 async fn search_tenant_products(
@@ -152,7 +152,7 @@ pub struct Suggestions {
     pub data: Vec<Suggestion>,
 }
 
-#[utoipa::path(get, path = "/autocomplete", tag = "books", security(("bearer" = [])), params(AutocompleteParams),
+#[utoipa::path(get, path = "/api/v1/books/autocomplete", tag = "books", security(("bearer" = [])), params(AutocompleteParams),
     responses((status = 200, body = Suggestions), (status = 400, body = ErrorBody)))]
 async fn autocomplete(
     State(state): State<AppState>,
@@ -245,7 +245,7 @@ async fn run_purchase_search(
     Ok(PurchasePage { data: page.data, pagination: page.pagination })
 }
 
-#[utoipa::path(get, path = "/{tenant}/purchases", tag = "search", security(("bearer" = [])),
+#[utoipa::path(get, path = "/search/{tenant}/purchases", tag = "search", security(("bearer" = [])),
     params(("tenant" = String, Path), PurchaseSearchParams, PageParams),
     responses((status = 200, body = PurchasePage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn search_tenant_purchases(
@@ -272,7 +272,7 @@ pub struct TenantSearchParams {
     pub q: Option<String>,
 }
 
-#[utoipa::path(get, path = "/{tenant}", tag = "search", security(("bearer" = [])),
+#[utoipa::path(get, path = "/search/{tenant}", tag = "search", security(("bearer" = [])),
     params(("tenant" = String, Path), TenantSearchParams),
     responses((status = 200, body = TenantSearch), (status = 403, body = ErrorBody)))]
 async fn search_tenant(

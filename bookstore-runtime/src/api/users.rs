@@ -48,7 +48,7 @@ fn session(state: &AppState, user: &crate::domain::User) -> Session {
     Session { token, token_type: "Bearer", expires_in: state.tokens.ttl_seconds, user: Profile::from(user) }
 }
 
-#[utoipa::path(post, path = "/register", tag = "users",
+#[utoipa::path(post, path = "/api/v1/users/register", tag = "users",
     params(("X-Tenant-Id" = String, Header, description = "The shop to register with")),
     request_body = Registration,
     responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
@@ -74,7 +74,7 @@ pub struct Credentials {
     pub password: String,
 }
 
-#[utoipa::path(post, path = "/login", tag = "users",
+#[utoipa::path(post, path = "/api/v1/users/login", tag = "users",
     params(("X-Tenant-Id" = String, Header, description = "The shop to sign in to")),
     request_body = Credentials,
     responses((status = 200, body = Session), (status = 401, body = ErrorBody)))]
@@ -107,7 +107,7 @@ pub struct TokenValidity {
     pub claims: Claims,
 }
 
-#[utoipa::path(post, path = "/validate-token", tag = "users", request_body = TokenToCheck,
+#[utoipa::path(post, path = "/api/v1/users/validate-token", tag = "users", request_body = TokenToCheck,
     responses((status = 200, body = TokenValidity), (status = 401, body = ErrorBody)))]
 async fn validate_token(
     State(state): State<AppState>,
@@ -122,14 +122,14 @@ async fn validate_token(
     Ok(Json(TokenValidity { valid: true, claims }))
 }
 
-#[utoipa::path(get, path = "/profile", tag = "users", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/users/profile", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
 async fn get_profile(State(state): State<AppState>, caller: Caller) -> Result<Json<Profile>, ApiError> {
     let user = accounts::get_user(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
     Ok(Json(Profile::from(&user)))
 }
 
-#[utoipa::path(put, path = "/profile", tag = "users", security(("bearer" = [])), request_body = ProfileChange,
+#[utoipa::path(put, path = "/api/v1/users/profile", tag = "users", security(("bearer" = [])), request_body = ProfileChange,
     responses((status = 200, body = Profile), (status = 422, body = ErrorBody)))]
 async fn put_profile(
     State(state): State<AppState>,
@@ -141,7 +141,7 @@ async fn put_profile(
     Ok(Json(Profile::from(&user)))
 }
 
-#[utoipa::path(put, path = "/preferences", tag = "users", security(("bearer" = [])), request_body = Preferences,
+#[utoipa::path(put, path = "/api/v1/users/preferences", tag = "users", security(("bearer" = [])), request_body = Preferences,
     responses((status = 200, body = Profile), (status = 422, body = ErrorBody)))]
 async fn put_preferences(
     State(state): State<AppState>,
@@ -181,7 +181,7 @@ async fn list_page(
     Ok(Json(Paginated { data, pagination: page.pagination }))
 }
 
-#[utoipa::path(get, path = "/favorites", tag = "users", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/api/v1/users/favorites", tag = "users", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = Paginated<ListedBookView>), (status = 400, body = ErrorBody)))]
 async fn list_favorites(
     State(state): State<AppState>,
@@ -191,7 +191,7 @@ async fn list_favorites(
     list_page(&state, &caller, BookList::Favorites, &params).await
 }
 
-#[utoipa::path(get, path = "/wishlist", tag = "users", security(("bearer" = [])), params(PageParams),
+#[utoipa::path(get, path = "/api/v1/users/wishlist", tag = "users", security(("bearer" = [])), params(PageParams),
     responses((status = 200, body = Paginated<ListedBookView>), (status = 400, body = ErrorBody)))]
 async fn list_wishlist(
     State(state): State<AppState>,
@@ -205,7 +205,7 @@ fn book_id(raw: &str) -> Result<BookId, Error> {
     path_value("book_id", raw, BookId::parse)
 }
 
-#[utoipa::path(post, path = "/favorites/{book_id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/users/favorites/{book_id}", tag = "users", security(("bearer" = [])),
     params(("book_id" = String, Path)),
     responses((status = 201, body = ListedBook), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_favorite(
@@ -227,7 +227,7 @@ async fn add_favorite(
     Ok((StatusCode::CREATED, Json(entry)))
 }
 
-#[utoipa::path(delete, path = "/favorites/{book_id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/favorites/{book_id}", tag = "users", security(("bearer" = [])),
     params(("book_id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn remove_favorite(
@@ -248,7 +248,7 @@ pub struct WishlistEntry {
     pub priority: Option<WishlistPriority>,
 }
 
-#[utoipa::path(post, path = "/wishlist/{book_id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(post, path = "/api/v1/users/wishlist/{book_id}", tag = "users", security(("bearer" = [])),
     params(("book_id" = String, Path)), request_body(content = Option<WishlistEntry>),
     responses((status = 201, body = ListedBook), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 async fn add_to_wishlist(
@@ -286,7 +286,7 @@ async fn add_to_wishlist(
     Ok((StatusCode::CREATED, Json(listed)))
 }
 
-#[utoipa::path(delete, path = "/wishlist/{book_id}", tag = "users", security(("bearer" = [])),
+#[utoipa::path(delete, path = "/api/v1/users/wishlist/{book_id}", tag = "users", security(("bearer" = [])),
     params(("book_id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 async fn remove_from_wishlist(
