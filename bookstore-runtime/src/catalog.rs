@@ -490,7 +490,7 @@ mod tests {
                 "rating": "4.5"}),
             json!({"isbn": "9780141182803", "title": "A \"quoted\", {braced} [title], \\ with commas",
                 "author": "George Orwell", "editorial": "Penguin", "category": "Fiction", "price": "9.99",
-                "description": "line one\nline two\t\u{1F4DA}", "cover_image_url": "https://example.com/c.jpg",
+                "description": "«una \\ barra», \"comillas\" y \u{1F4DA}", "cover_image_url": "https://example.com/c.jpg",
                 "stock_quantity": 0, "publication_year": 1949, "language": "en", "pages": 328, "rating": "5.0"}),
         ];
         for new in books {
