@@ -103,6 +103,7 @@ pub struct EmbeddedStore {
     writer_thread: Option<std::thread::JoinHandle<()>>,
     /// The sequence number of the newest committed change record.
     committed: Arc<watch::Sender<u64>>,
+    latest: Arc<LatestView>,
 }
 
 impl Drop for EmbeddedStore {
@@ -136,13 +137,16 @@ impl EmbeddedStore {
         create_tables(&db)?;
         let last = last_sequence(&db)?;
         let committed = Arc::new(watch::Sender::new(last));
+        let latest = Arc::new(LatestView::default());
+        latest.refresh(&db);
         let (writer, requests) = mpsc::channel::<WriteRequest>();
-        let (writer_db, writer_committed) = (Arc::clone(&db), Arc::clone(&committed));
+        let published = Published { committed: Arc::clone(&committed), latest: Arc::clone(&latest) };
+        let writer_db = Arc::clone(&db);
         let writer_thread = std::thread::Builder::new()
             .name("store-writer".to_owned())
-            .spawn(move || run_writer(&writer_db, requests, last + 1, &writer_committed))
+            .spawn(move || run_writer(&writer_db, requests, last + 1, &published))
             .map_err(storage)?;
-        Ok(Self { db, writer: Some(writer), writer_thread: Some(writer_thread), committed })
+        Ok(Self { db, writer: Some(writer), writer_thread: Some(writer_thread), committed, latest })
     }
 
     async fn write(&self, actions: Vec<WriteAction>) -> Result<Images, StoreError> {
@@ -156,10 +160,61 @@ impl EmbeddedStore {
     }
 
     fn read_item(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let items = txn.open_table(items_table(table)).map_err(storage)?;
-        let found = items.get((key.pk.as_str(), key.sk.as_str())).map_err(storage)?;
+        let view = self.latest.current(&self.db)?;
+        let found = view.table(table)?.get((key.pk.as_str(), key.sk.as_str())).map_err(storage)?;
         found.map(|v| decode(v.value())).transpose()
+    }
+}
+
+type ItemReader = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
+
+/// Every item table, opened in one committed state and shared by all readers: a
+/// `begin_read` and an `open_table` per read were a third of a book read's store time.
+struct ItemView {
+    /// In `Table::ALL` order.
+    tables: Vec<ItemReader>,
+}
+
+impl ItemView {
+    fn open(db: &Database) -> Result<Self, StoreError> {
+        let txn = db.begin_read().map_err(storage)?;
+        let tables = Table::ALL.iter().map(|table| txn.open_table(items_table(*table)).map_err(storage));
+        Ok(Self { tables: tables.collect::<Result<_, _>>()? })
+    }
+
+    fn table(&self, table: Table) -> Result<&ItemReader, StoreError> {
+        Table::ALL
+            .iter()
+            .position(|listed| *listed == table)
+            .and_then(|at| self.tables.get(at))
+            .ok_or_else(|| storage(format!("no view of table {}", table.name())))
+    }
+}
+
+/// The newest `ItemView`. The writer thread replaces it after every commit and before it
+/// answers the commit's writers, so a read that starts after a write was acknowledged sees
+/// it; `None` (a view that could not be opened) sends readers to a transaction of their own.
+#[derive(Default)]
+struct LatestView(std::sync::RwLock<Option<Arc<ItemView>>>);
+
+impl LatestView {
+    fn refresh(&self, db: &Database) {
+        let view = match ItemView::open(db) {
+            Ok(view) => Some(Arc::new(view)),
+            Err(err) => {
+                tracing::error!(error = %err, "cannot open a read view; reads open their own");
+                None
+            }
+        };
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = view;
+    }
+
+    fn current(&self, db: &Database) -> Result<Arc<ItemView>, StoreError> {
+        let latest = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        match latest {
+            Some(view) => Ok(view),
+            None => ItemView::open(db).map(Arc::new),
+        }
     }
 }
 
@@ -183,12 +238,13 @@ fn last_sequence(db: &Database) -> Result<u64, StoreError> {
     Ok(changes.last().map_err(storage)?.map(|(k, _)| k.value()).unwrap_or(0))
 }
 
-fn run_writer(
-    db: &Database,
-    requests: mpsc::Receiver<WriteRequest>,
-    mut next_sequence: u64,
-    committed: &watch::Sender<u64>,
-) {
+/// What the writer thread tells readers after a commit.
+struct Published {
+    committed: Arc<watch::Sender<u64>>,
+    latest: Arc<LatestView>,
+}
+
+fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_sequence: u64, published: &Published) {
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -200,8 +256,9 @@ fn run_writer(
         let sequence_before = next_sequence;
         match commit_group(db, &group, &mut next_sequence) {
             Ok(outcomes) => {
+                published.latest.refresh(db);
                 if next_sequence != sequence_before {
-                    committed.send_replace(next_sequence - 1);
+                    published.committed.send_replace(next_sequence - 1);
                 }
                 for (request, outcome) in group.into_iter().zip(outcomes) {
                     let _ = request.outcome.send(outcome);
@@ -383,8 +440,8 @@ impl EmbeddedStore {
         query: &Query,
         mut row: impl FnMut(&[u8]) -> Result<T, StoreError>,
     ) -> Result<(Vec<T>, bool), StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let items = txn.open_table(items_table(query.table)).map_err(storage)?;
+        let view = self.latest.current(&self.db)?;
+        let items = view.table(query.table)?;
         let mut scratch = String::new();
         let (lo, hi) = sort_bounds(&query.sk, &mut scratch);
         let pk = query.pk.as_str();
