@@ -168,26 +168,31 @@ impl EmbeddedStore {
 
 type ItemReader = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
 
-/// Every item table, opened in one committed state and shared by all readers: a
-/// `begin_read` and an `open_table` per read were a third of a book read's store time.
+/// One committed state of the store, shared by all readers, with each item table opened
+/// on first use: a `begin_read` and an `open_table` per read were a third of a book read's
+/// store time.
 struct ItemView {
+    txn: redb::ReadTransaction,
     /// In `Table::ALL` order.
-    tables: Vec<ItemReader>,
+    tables: [std::sync::OnceLock<ItemReader>; Table::ALL.len()],
 }
 
 impl ItemView {
     fn open(db: &Database) -> Result<Self, StoreError> {
-        let txn = db.begin_read().map_err(storage)?;
-        let tables = Table::ALL.iter().map(|table| txn.open_table(items_table(*table)).map_err(storage));
-        Ok(Self { tables: tables.collect::<Result<_, _>>()? })
+        Ok(Self { txn: db.begin_read().map_err(storage)?, tables: Default::default() })
     }
 
     fn table(&self, table: Table) -> Result<&ItemReader, StoreError> {
-        Table::ALL
+        let slot = Table::ALL
             .iter()
             .position(|listed| *listed == table)
             .and_then(|at| self.tables.get(at))
-            .ok_or_else(|| storage(format!("no view of table {}", table.name())))
+            .ok_or_else(|| storage(format!("no view of table {}", table.name())))?;
+        if let Some(opened) = slot.get() {
+            return Ok(opened);
+        }
+        let opened = self.txn.open_table(items_table(table)).map_err(storage)?;
+        Ok(slot.get_or_init(|| opened))
     }
 }
 
