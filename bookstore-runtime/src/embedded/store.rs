@@ -168,9 +168,9 @@ impl EmbeddedStore {
 
 type ItemReader = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8]>;
 
-/// One committed state of the store, shared by all readers, with each item table opened
-/// on first use: a `begin_read` and an `open_table` per read were a third of a book read's
-/// store time.
+/// One committed state of the store, shared by all readers (item reads, and index queries
+/// through `txn`), with each item table opened on first use: a `begin_read` and an
+/// `open_table` per read were a third of a book read's store time.
 struct ItemView {
     txn: redb::ReadTransaction,
     /// In `Table::ALL` order.
@@ -478,9 +478,10 @@ impl EmbeddedStore {
     }
 
     fn query_index(&self, query: &Query, index: Index) -> Result<QueryPage, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let entries = txn.open_table(index_table(query.table, index)).map_err(storage)?;
-        let items = txn.open_table(items_table(query.table)).map_err(storage)?;
+        // The index entries and the items come from the same committed state.
+        let view = self.latest.current(&self.db)?;
+        let entries = view.txn.open_table(index_table(query.table, index)).map_err(storage)?;
+        let items = view.table(query.table)?;
         let mut scratch = String::new();
         let (lo, hi) = sort_bounds(&query.sk, &mut scratch);
         let gpk = query.pk.as_str();
