@@ -2,6 +2,7 @@
 
 mod change_feed;
 mod lake;
+mod partition_cache;
 mod search;
 mod sql;
 mod store;

@@ -6,7 +6,7 @@
 //! applies all or nothing, but many share one fsync, which is what lets checkouts
 //! outrun the disk's fsync rate. Reads use redb's MVCC snapshots and never wait for it.
 
-use std::ops::Bound;
+use std::ops::{Bound, RangeBounds};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -14,6 +14,8 @@ use std::sync::mpsc;
 use chrono::Utc;
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction};
 use tokio::sync::{oneshot, watch};
+
+use super::partition_cache::{self, Partition, PartitionCache, Row};
 
 use crate::store::{
     ChangeKind, ChangeRecord, Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table,
@@ -104,6 +106,7 @@ pub struct EmbeddedStore {
     /// The sequence number of the newest committed change record.
     committed: Arc<watch::Sender<u64>>,
     latest: Arc<LatestView>,
+    partitions: Arc<PartitionCache>,
 }
 
 impl Drop for EmbeddedStore {
@@ -138,15 +141,20 @@ impl EmbeddedStore {
         let last = last_sequence(&db)?;
         let committed = Arc::new(watch::Sender::new(last));
         let latest = Arc::new(LatestView::default());
-        latest.refresh(&db);
+        latest.refresh(&db, 0);
+        let partitions = Arc::new(PartitionCache::default());
         let (writer, requests) = mpsc::channel::<WriteRequest>();
-        let published = Published { committed: Arc::clone(&committed), latest: Arc::clone(&latest) };
+        let published = Published {
+            committed: Arc::clone(&committed),
+            latest: Arc::clone(&latest),
+            partitions: Arc::clone(&partitions),
+        };
         let writer_db = Arc::clone(&db);
         let writer_thread = std::thread::Builder::new()
             .name("store-writer".to_owned())
             .spawn(move || run_writer(&writer_db, requests, last + 1, &published))
             .map_err(storage)?;
-        Ok(Self { db, writer: Some(writer), writer_thread: Some(writer_thread), committed, latest })
+        Ok(Self { db, writer: Some(writer), writer_thread: Some(writer_thread), committed, latest, partitions })
     }
 
     async fn write(&self, actions: Vec<WriteAction>) -> Result<Images, StoreError> {
@@ -161,8 +169,38 @@ impl EmbeddedStore {
 
     fn read_item(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError> {
         let view = self.latest.current(&self.db)?;
+        if let Partition::Rows(rows) = self.partition(&view, table, &key.pk)? {
+            let found = rows.binary_search_by(|row| (*row.sk).cmp(key.sk.as_str())).ok();
+            return found.map(|at| decode(&rows[at].json)).transpose();
+        }
         let found = view.table(table)?.get((key.pk.as_str(), key.sk.as_str())).map_err(storage)?;
         found.map(|v| decode(v.value())).transpose()
+    }
+
+    /// The partition from the cache, or read whole from `view` (and cached when the view
+    /// is the shared one).
+    fn partition(&self, view: &ItemView, table: Table, pk: &str) -> Result<Partition, StoreError> {
+        if let Some(known) = self.partitions.get(table, pk) {
+            return Ok(known);
+        }
+        let mut rows = Vec::new();
+        let mut bytes = 0;
+        let mut too_large = false;
+        for stored in view.table(table)?.range((pk, "")..=(pk, KEY_END)).map_err(storage)? {
+            let (key, value) = stored.map_err(storage)?;
+            let row = Row { sk: key.value().1.into(), json: value.value().into() };
+            bytes += row.sk.len() + row.json.len();
+            if rows.len() == partition_cache::MAX_ROWS || bytes > partition_cache::MAX_PARTITION_BYTES {
+                too_large = true;
+                break;
+            }
+            rows.push(row);
+        }
+        let partition = if too_large { Partition::TooLarge } else { Partition::Rows(rows.into()) };
+        if let Some(generation) = view.generation {
+            self.partitions.fill(generation, table, pk, partition.clone());
+        }
+        Ok(partition)
     }
 }
 
@@ -173,13 +211,16 @@ type ItemReader = redb::ReadOnlyTable<(&'static str, &'static str), &'static [u8
 /// `open_table` per read were a third of a book read's store time.
 struct ItemView {
     txn: redb::ReadTransaction,
+    /// Which commit the shared view shows (counted from the store's opening); `None` for
+    /// a view of a reader's own, which never fills the partition cache.
+    generation: Option<u64>,
     /// In `Table::ALL` order.
     tables: [std::sync::OnceLock<ItemReader>; Table::ALL.len()],
 }
 
 impl ItemView {
-    fn open(db: &Database) -> Result<Self, StoreError> {
-        Ok(Self { txn: db.begin_read().map_err(storage)?, tables: Default::default() })
+    fn open(db: &Database, generation: Option<u64>) -> Result<Self, StoreError> {
+        Ok(Self { txn: db.begin_read().map_err(storage)?, generation, tables: Default::default() })
     }
 
     fn table(&self, table: Table) -> Result<&ItemReader, StoreError> {
@@ -203,8 +244,8 @@ impl ItemView {
 struct LatestView(std::sync::RwLock<Option<Arc<ItemView>>>);
 
 impl LatestView {
-    fn refresh(&self, db: &Database) {
-        let view = match ItemView::open(db) {
+    fn refresh(&self, db: &Database, generation: u64) {
+        let view = match ItemView::open(db, Some(generation)) {
             Ok(view) => Some(Arc::new(view)),
             Err(err) => {
                 tracing::error!(error = %err, "cannot open a read view; reads open their own");
@@ -218,7 +259,7 @@ impl LatestView {
         let latest = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         match latest {
             Some(view) => Ok(view),
-            None => ItemView::open(db).map(Arc::new),
+            None => ItemView::open(db, None).map(Arc::new),
         }
     }
 }
@@ -247,9 +288,11 @@ fn last_sequence(db: &Database) -> Result<u64, StoreError> {
 struct Published {
     committed: Arc<watch::Sender<u64>>,
     latest: Arc<LatestView>,
+    partitions: Arc<PartitionCache>,
 }
 
 fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_sequence: u64, published: &Published) {
+    let mut generation = 0;
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
         while group.len() < MAX_GROUP {
@@ -260,8 +303,11 @@ fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_se
         }
         let sequence_before = next_sequence;
         match commit_group(db, &group, &mut next_sequence) {
-            Ok(outcomes) => {
-                published.latest.refresh(db);
+            Ok(Committed { outcomes, written }) => {
+                // In this order, so a reader never caches what it read before the commit.
+                generation += 1;
+                published.latest.refresh(db, generation);
+                published.partitions.invalidate(generation, written.iter().map(|(table, pk)| (*table, pk.as_str())));
                 if next_sequence != sequence_before {
                     published.committed.send_replace(next_sequence - 1);
                 }
@@ -282,12 +328,19 @@ fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_se
 
 type Outcome = Result<Images, StoreError>;
 
+/// A committed group: one outcome per request, and the partitions it wrote.
+struct Committed {
+    outcomes: Vec<Outcome>,
+    written: Vec<(Table, String)>,
+}
+
 /// Applies each request of the group in order inside one redb transaction, then commits.
 /// A request whose conditions fail is answered with its error and writes nothing; an
 /// I/O error fails the whole group, and nothing of it is committed.
-fn commit_group(db: &Database, group: &[WriteRequest], next_sequence: &mut u64) -> Result<Vec<Outcome>, StoreError> {
+fn commit_group(db: &Database, group: &[WriteRequest], next_sequence: &mut u64) -> Result<Committed, StoreError> {
     let txn = db.begin_write().map_err(storage)?;
     let mut outcomes = Vec::with_capacity(group.len());
+    let mut written = Vec::new();
     for request in group {
         let planned = match plan(&txn, &request.actions) {
             Ok(planned) => planned,
@@ -303,6 +356,7 @@ fn commit_group(db: &Database, group: &[WriteRequest], next_sequence: &mut u64) 
             }
             let key = action.key().ok_or_else(|| storage("item without key"))?;
             write_item(&txn, action.table(), &key, old.as_ref(), new.as_ref())?;
+            written.push((action.table(), key.pk.clone()));
             if action.table().has_stream() && (old.is_some() || new.is_some()) {
                 let record = ChangeRecord {
                     sequence: *next_sequence,
@@ -325,7 +379,7 @@ fn commit_group(db: &Database, group: &[WriteRequest], next_sequence: &mut u64) 
         outcomes.push(Ok(planned));
     }
     txn.commit().map_err(storage)?;
-    Ok(outcomes)
+    Ok(Committed { outcomes, written })
 }
 
 /// Reads the current images, checks every condition and computes the new images,
@@ -427,6 +481,57 @@ fn sort_bounds<'a>(range: &'a SortKeyRange, scratch: &'a mut String) -> (&'a str
     }
 }
 
+/// The sort keys a table query selects, after `start_after` when it continues a page.
+fn sort_key_bounds<'a>(query: &'a Query, scratch: &'a mut String) -> (Bound<&'a str>, Bound<&'a str>) {
+    let (lo, hi) = sort_bounds(&query.sk, scratch);
+    let mut lower = Bound::Included(lo);
+    let mut upper = Bound::Included(hi);
+    if let Some(after) = &query.start_after {
+        let sk = attr(after, "sk");
+        if query.forward {
+            lower = Bound::Excluded(sk);
+        } else {
+            upper = Bound::Excluded(sk);
+        }
+    }
+    (lower, upper)
+}
+
+/// An item's stored JSON, borrowed from the partition cache or from redb.
+trait StoredJson {
+    fn json(&self) -> &[u8];
+}
+
+impl StoredJson for &[u8] {
+    fn json(&self) -> &[u8] {
+        self
+    }
+}
+
+impl StoredJson for redb::AccessGuard<'_, &'static [u8]> {
+    fn json(&self) -> &[u8] {
+        self.value()
+    }
+}
+
+/// Up to `query.limit` of `stored` through `row`, and whether more follow.
+fn take_rows<T, J: StoredJson>(
+    stored: impl Iterator<Item = Result<J, StoreError>>,
+    query: &Query,
+    mut row: impl FnMut(&[u8]) -> Result<T, StoreError>,
+) -> Result<(Vec<T>, bool), StoreError> {
+    let limit = query.limit.unwrap_or(usize::MAX);
+    let mut found = Vec::new();
+    for json in stored {
+        let json = json?;
+        if found.len() == limit {
+            return Ok((found, true));
+        }
+        found.push(row(json.json())?);
+    }
+    Ok((found, false))
+}
+
 fn attr<'a>(item: &'a Item, name: &str) -> &'a str {
     item.get(name).and_then(|v| v.as_str()).unwrap_or("")
 }
@@ -443,38 +548,26 @@ impl EmbeddedStore {
     fn table_rows<T>(
         &self,
         query: &Query,
-        mut row: impl FnMut(&[u8]) -> Result<T, StoreError>,
+        row: impl FnMut(&[u8]) -> Result<T, StoreError>,
     ) -> Result<(Vec<T>, bool), StoreError> {
         let view = self.latest.current(&self.db)?;
-        let items = view.table(query.table)?;
         let mut scratch = String::new();
-        let (lo, hi) = sort_bounds(&query.sk, &mut scratch);
-        let pk = query.pk.as_str();
-        let mut lower = Bound::Included((pk, lo));
-        let mut upper = Bound::Included((pk, hi));
-        if let Some(after) = &query.start_after {
-            let sk = attr(after, "sk");
-            if query.forward {
-                lower = Bound::Excluded((pk, sk));
-            } else {
-                upper = Bound::Excluded((pk, sk));
-            }
-        }
+        let (lower, upper) = sort_key_bounds(query, &mut scratch);
         if !bounds_ordered(&lower, &upper) {
             return Ok((Vec::new(), false));
         }
-        let range = items.range::<(&str, &str)>((lower, upper)).map_err(storage)?;
-        let limit = query.limit.unwrap_or(usize::MAX);
-        let mut found = Vec::new();
-        let rows: Box<dyn Iterator<Item = _>> = if query.forward { Box::new(range) } else { Box::new(range.rev()) };
-        for stored in rows {
-            let (_, value) = stored.map_err(storage)?;
-            if found.len() == limit {
-                return Ok((found, true));
-            }
-            found.push(row(value.value())?);
+        let pk = query.pk.as_str();
+        if let Partition::Rows(rows) = self.partition(&view, query.table, pk)? {
+            let selects = |sk: &str| RangeBounds::<str>::contains(&(lower, upper), sk);
+            let selected = rows.iter().filter(|stored| selects(&stored.sk)).map(|stored| Ok(&*stored.json));
+            return if query.forward { take_rows(selected, query, row) } else { take_rows(selected.rev(), query, row) };
         }
-        Ok((found, false))
+        let range = view
+            .table(query.table)?
+            .range::<(&str, &str)>((lower.map(|sk| (pk, sk)), upper.map(|sk| (pk, sk))))
+            .map_err(storage)?
+            .map(|found| found.map(|(_, value)| value).map_err(storage));
+        if query.forward { take_rows(range, query, row) } else { take_rows(range.rev(), query, row) }
     }
 
     fn query_index(&self, query: &Query, index: Index) -> Result<QueryPage, StoreError> {
