@@ -19,9 +19,11 @@ const ALLOW_HEADERS: HeaderValue = HeaderValue::from_static("authorization,conte
 const EXPOSE_HEADERS: HeaderValue = HeaderValue::from_static("retry-after,x-request-id");
 const MAX_AGE_SECONDS: HeaderValue = HeaderValue::from_static("600");
 const WILDCARD: HeaderValue = HeaderValue::from_static("*");
-/// Every answer depends on these request headers, so caches must key on them.
-const VARY: HeaderValue =
+/// A preflight's answer depends on these request headers, so caches must key on them.
+const PREFLIGHT_VARY: HeaderValue =
     HeaderValue::from_static("origin, access-control-request-method, access-control-request-headers");
+/// Other answers carry `Access-Control-Allow-Origin` only for allowed origins.
+const VARY: HeaderValue = HeaderValue::from_static("origin");
 
 /// The origins a browser may call the API from (the stage's `cors_origins`).
 #[derive(Debug)]
@@ -37,6 +39,11 @@ impl CorsPolicy {
             any: origins.iter().any(|origin| origin == "*"),
             origins: origins.iter().filter_map(|origin| HeaderValue::from_str(origin).ok()).collect(),
         }
+    }
+
+    /// Whether answers differ by `Origin`: not when no origin is allowed at all.
+    fn varies(&self) -> bool {
+        self.any || !self.origins.is_empty()
     }
 
     /// The `Access-Control-Allow-Origin` value for a request from `origin`, if it is allowed.
@@ -81,7 +88,9 @@ pub async fn edge(State(cors): State<Arc<CorsPolicy>>, request: Request, next: N
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", value);
     }
-    headers.append(header::VARY, VARY);
+    if cors.varies() {
+        headers.append(header::VARY, VARY);
+    }
     if let Some(Some(origin)) = allowed_origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, EXPOSE_HEADERS);
@@ -94,7 +103,7 @@ pub async fn edge(State(cors): State<Arc<CorsPolicy>>, request: Request, next: N
 fn preflight(allowed_origin: Option<HeaderValue>) -> Response {
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
-    headers.insert(header::VARY, VARY);
+    headers.insert(header::VARY, PREFLIGHT_VARY);
     if let Some(origin) = allowed_origin {
         headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
         headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, ALLOW_METHODS);
@@ -126,5 +135,7 @@ mod tests {
         assert_eq!(listed.allow(&HeaderValue::from_static("https://evil.example")), None);
         let any = CorsPolicy::new(&["*".to_owned()]);
         assert_eq!(any.allow(&local), Some(WILDCARD));
+        assert!(listed.varies() && any.varies());
+        assert!(!CorsPolicy::new(&[]).varies(), "without origins no answer depends on Origin");
     }
 }
