@@ -3,11 +3,13 @@
 //! under page-cache locks; from here it is one hash lookup.
 //!
 //! Staleness is ruled out by generations, not by timeouts. Every read view carries the
-//! generation of the commit it shows. After each commit the writer thread publishes the
-//! new view, then drops the partitions the commit wrote and raises the cache to that
-//! generation, and only then answers the writers. A reader fills the cache only while the
-//! cache is still at its own view's generation, so what it inserts was read no earlier
-//! than the last invalidation, and any later write to that partition drops it again.
+//! generation of the commit it shows. After each commit the writer thread drops the
+//! partitions the commit wrote and raises the cache to the commit's generation, then
+//! publishes the commit's view, and only then answers the writers. A reader fills the
+//! cache only while the cache is at its own view's generation: what it read is no older
+//! than the last drop, and the next commit that writes the partition drops it again.
+//! Between a drop and its view, readers see the old state from redb, never a newer one
+//! followed by an older one from here.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -85,8 +87,8 @@ impl PartitionCache {
         self.read().tables[table_slot(table)].get(pk).cloned()
     }
 
-    /// Keeps `partition`, read from the view of `generation`, unless a commit has been
-    /// published since that view was (its writes may not be in what was read).
+    /// Keeps `partition`, read from the view of `generation`, unless a later commit has
+    /// dropped partitions since (its writes may not be in what was read).
     pub fn fill(&self, generation: u64, table: Table, pk: &str, partition: Partition) {
         let mut cached = self.write();
         if cached.generation != generation {
@@ -103,8 +105,8 @@ impl PartitionCache {
         }
     }
 
-    /// Called by the writer once the view of `generation` is published: drops every
-    /// partition that commit wrote.
+    /// Called by the writer after the commit of `generation`, before its view is
+    /// published: drops every partition that commit wrote.
     pub fn invalidate<'a>(&self, generation: u64, written: impl IntoIterator<Item = (Table, &'a str)>) {
         let mut cached = self.write();
         cached.generation = generation;

@@ -304,10 +304,11 @@ fn run_writer(db: &Database, requests: mpsc::Receiver<WriteRequest>, mut next_se
         let sequence_before = next_sequence;
         match commit_group(db, &group, &mut next_sequence) {
             Ok(Committed { outcomes, written }) => {
-                // In this order, so a reader never caches what it read before the commit.
+                // Drop, then publish: once dropped, no reader finds or caches what the commit
+                // replaced; the commit becomes visible with its view.
                 generation += 1;
-                published.latest.refresh(db, generation);
                 published.partitions.invalidate(generation, written.iter().map(|(table, pk)| (*table, pk.as_str())));
+                published.latest.refresh(db, generation);
                 if next_sequence != sequence_before {
                     published.committed.send_replace(next_sequence - 1);
                 }
