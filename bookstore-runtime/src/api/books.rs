@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
+use super::edge::RequestId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
@@ -54,12 +55,13 @@ async fn list_books(
     responses((status = 201, body = Book), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn create_book(
     State(state): State<AppState>,
+    request_id: RequestId,
     caller: Caller,
     ApiJson(new): ApiJson<NewBook>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require_admin()?;
     let book = catalog::create_book(state.store.as_ref(), &caller.tenant, BookId::new_v7(), new, Utc::now()).await?;
-    tracing::info!(tenant = %caller.tenant, book = %book.book_id, "book created");
+    tracing::info!(%request_id, tenant = %caller.tenant, book = %book.book_id, "book created");
     let location = format!("/api/v1/books/{}", book.book_id);
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(book)))
 }

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::edge::FailureCause;
 use crate::error::Error;
 
 /// The error envelope every failing route returns.
@@ -69,8 +70,9 @@ impl IntoResponse for ApiError {
             }
             Error::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
             Error::Internal(cause) => {
-                tracing::error!(%cause, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error".to_owned())
+                let mut response = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
+                response.extensions_mut().insert(FailureCause(cause));
+                return response;
             }
         };
         error_response(status, code, message)

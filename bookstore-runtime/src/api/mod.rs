@@ -169,8 +169,10 @@ async fn health(State(state): State<AppState>) -> Response {
     match state.store.get(crate::store::Table::Tenants, &probe).await {
         Ok(_) => Json(Health { status: "ok", stage: state.config.stage.clone() }).into_response(),
         Err(err) => {
-            tracing::error!(error = %err, "health check failed");
-            error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store does not answer")
+            let mut response =
+                error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store does not answer");
+            response.extensions_mut().insert(edge::FailureCause(format!("health check failed: {err}")));
+            response
         }
     }
 }

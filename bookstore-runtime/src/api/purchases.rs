@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Caller;
+use super::edge::RequestId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
@@ -33,6 +34,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     responses((status = 201, body = Purchase), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn checkout(
     State(state): State<AppState>,
+    request_id: RequestId,
     caller: Caller,
     headers: HeaderMap,
     ApiJson(request): ApiJson<CheckoutRequest>,
@@ -56,7 +58,7 @@ async fn checkout(
     )
     .await?;
     if !outcome.replayed {
-        tracing::info!(tenant = %caller.tenant, purchase = %outcome.purchase.purchase_id, total = %outcome.purchase.total_amount, "purchase created");
+        tracing::info!(%request_id, tenant = %caller.tenant, purchase = %outcome.purchase.purchase_id, total = %outcome.purchase.total_amount, "purchase created");
     }
     let mut response = (StatusCode::CREATED, Json(outcome.purchase)).into_response();
     if outcome.replayed {

@@ -12,6 +12,7 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::{Caller, Claims, header_tenant};
+use super::edge::RequestId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
@@ -54,6 +55,7 @@ fn session(state: &AppState, user: &crate::domain::User) -> Session {
     responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
+    request_id: RequestId,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
@@ -62,7 +64,7 @@ async fn register(
     accounts::require_active_tenant(state.store.as_ref(), &tenant).await?;
     let user =
         accounts::register(state.store.as_ref(), &tenant, UserId::new_v7(), &body, Role::Customer, Utc::now()).await?;
-    tracing::info!(tenant = %tenant, user = %user.user_id, "user registered");
+    tracing::info!(%request_id, tenant = %tenant, user = %user.user_id, "user registered");
     Ok((StatusCode::CREATED, Json(session(&state, &user))))
 }
 
