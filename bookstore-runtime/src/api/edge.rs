@@ -189,6 +189,7 @@ mod tests {
     fn router() -> Router {
         Router::new()
             .route("/fails", get(|| async { ApiError(Error::Internal("disk on fire".into())) }))
+            .route("/unavailable", get(|| async { ApiError(Error::Unavailable("the store does not answer".into())) }))
             .route("/logs", get(|request_id: RequestId| async move { request_id.to_string() }))
             .layer(axum::middleware::from_fn_with_state(Arc::new(CorsPolicy::new(&[])), edge))
     }
@@ -218,6 +219,10 @@ mod tests {
         let logged = String::from_utf8(sink.0.lock().expect("sink").clone()).expect("text");
         assert!(logged.contains("request failed") && logged.contains("request_id=client-7"), "{logged}");
         assert!(logged.contains("disk on fire"), "{logged}");
+        let (status, _, _) = call("/unavailable", Some("client-8")).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let logged = String::from_utf8(sink.0.lock().expect("sink").clone()).expect("text");
+        assert!(logged.contains("request_id=client-8") && logged.contains("the store does not answer"), "{logged}");
     }
 
     #[tokio::test]

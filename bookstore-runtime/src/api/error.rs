@@ -68,7 +68,11 @@ impl IntoResponse for ApiError {
                 }
                 return response;
             }
-            Error::Unavailable(message) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message),
+            Error::Unavailable(message) => {
+                let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message.clone());
+                response.extensions_mut().insert(FailureCause(message));
+                return response;
+            }
             Error::Internal(cause) => {
                 let mut response = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
                 response.extensions_mut().insert(FailureCause(cause));
