@@ -106,12 +106,17 @@ impl PartitionCache {
     }
 
     /// Called by the writer after the commit of `generation`, before its view is
-    /// published: drops every partition that commit wrote.
+    /// published: drops every partition that commit wrote. A `TooLarge` mark stays: it
+    /// holds no data that could go stale, and a busy customer's history would otherwise be
+    /// scanned again after each of their checkouts.
     pub fn invalidate<'a>(&self, generation: u64, written: impl IntoIterator<Item = (Table, &'a str)>) {
         let mut cached = self.write();
         cached.generation = generation;
         for (table, pk) in written {
-            if let Some(dropped) = cached.table(table).remove(pk) {
+            let partitions = cached.table(table);
+            if matches!(partitions.get(pk), Some(Partition::Rows(_)))
+                && let Some(dropped) = partitions.remove(pk)
+            {
                 cached.bytes -= dropped.bytes(pk);
             }
         }
@@ -153,6 +158,14 @@ mod tests {
         assert!(cache.get(Table::Books, "t#a").is_none());
         assert_eq!(json_of(cache.get(Table::Books, "t#b")).as_deref(), Some("b"));
         assert_eq!(json_of(cache.get(Table::Users, "t#a")).as_deref(), Some("user"));
+    }
+
+    #[test]
+    fn a_partition_too_large_to_hold_stays_marked_across_writes() {
+        let cache = PartitionCache::default();
+        cache.fill(0, Table::Purchases, "t#u", Partition::TooLarge);
+        cache.invalidate(1, [(Table::Purchases, "t#u")]);
+        assert!(matches!(cache.get(Table::Purchases, "t#u"), Some(Partition::TooLarge)));
     }
 
     #[test]
