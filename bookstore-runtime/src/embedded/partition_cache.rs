@@ -63,12 +63,8 @@ struct Cached {
 
 impl Cached {
     fn table(&mut self, table: Table) -> &mut HashMap<Box<str>, Partition> {
-        &mut self.tables[table_slot(table)]
+        &mut self.tables[table.ordinal()]
     }
-}
-
-fn table_slot(table: Table) -> usize {
-    Table::ALL.iter().position(|listed| *listed == table).unwrap_or_default()
 }
 
 #[derive(Default)]
@@ -84,7 +80,7 @@ impl PartitionCache {
     }
 
     pub fn get(&self, table: Table, pk: &str) -> Option<Partition> {
-        self.read().tables[table_slot(table)].get(pk).cloned()
+        self.read().tables[table.ordinal()].get(pk).cloned()
     }
 
     /// Keeps `partition`, read from the view of `generation`, unless a later commit has

@@ -224,11 +224,7 @@ impl ItemView {
     }
 
     fn table(&self, table: Table) -> Result<&ItemReader, StoreError> {
-        let slot = Table::ALL
-            .iter()
-            .position(|listed| *listed == table)
-            .and_then(|at| self.tables.get(at))
-            .ok_or_else(|| storage(format!("no view of table {}", table.name())))?;
+        let slot = &self.tables[table.ordinal()];
         if let Some(opened) = slot.get() {
             return Ok(opened);
         }

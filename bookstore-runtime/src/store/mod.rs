@@ -46,6 +46,12 @@ impl Table {
         Table::Idempotency,
     ];
 
+    /// The table's place in `Table::ALL`, for per-table arrays.
+    pub fn ordinal(self) -> usize {
+        // `ALL` lists the variants in declaration order; a test holds the two together.
+        self as usize
+    }
+
     /// The table's base name (the stage prefix is added by the deployment).
     pub fn name(self) -> &'static str {
         match self {
@@ -449,4 +455,16 @@ pub fn json_record<T: serde::de::DeserializeOwned>(json: &[u8]) -> Result<T, Sto
 pub fn item_record<T: serde::de::DeserializeOwned>(item: Item) -> Result<T, StoreError> {
     serde_json::from_value(Value::Object(item))
         .map_err(|e| StoreError::Unavailable(format!("stored item does not match its record: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Table;
+
+    #[test]
+    fn a_tables_ordinal_is_its_place_in_all() {
+        for (place, table) in Table::ALL.iter().enumerate() {
+            assert_eq!(table.ordinal(), place, "{table:?}");
+        }
+    }
 }
