@@ -160,16 +160,19 @@ impl ChangeFeed {
         Ok(())
     }
 
-    /// Runs until `shutdown` resolves, waking whenever the store commits a change.
+    /// Runs until `shutdown` resolves, waking whenever the store commits a change. A step
+    /// once begun runs to its end: given up after its handler applied a batch, it would
+    /// leave the checkpoint behind what was applied.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> Result<(), StoreError> {
         let mut committed = self.store.subscribe_changes();
         tokio::pin!(shutdown);
         loop {
-            let step = tokio::select! {
+            tokio::select! {
+                biased;
                 () = &mut shutdown => return Ok(()),
-                step = self.step() => step,
-            };
-            match step {
+                () = std::future::ready(()) => {}
+            }
+            match self.step().await {
                 Ok(Step::CaughtUp) => {
                     tokio::select! {
                         () = &mut shutdown => return Ok(()),
