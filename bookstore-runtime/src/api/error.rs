@@ -44,6 +44,13 @@ pub fn error_response(status: StatusCode, code: &str, message: impl Into<String>
     (status, axum::Json(body)).into_response()
 }
 
+/// A 5xx answer whose `cause` goes to `edge`'s log line with the request id, not to the client.
+pub fn failure_response(status: StatusCode, code: &str, message: impl Into<String>, cause: String) -> Response {
+    let mut response = error_response(status, code, message);
+    response.extensions_mut().insert(FailureCause(cause));
+    response
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self.0 {
@@ -69,14 +76,10 @@ impl IntoResponse for ApiError {
                 return response;
             }
             Error::Unavailable(message) => {
-                let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message.clone());
-                response.extensions_mut().insert(FailureCause(message));
-                return response;
+                return failure_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message.clone(), message);
             }
             Error::Internal(cause) => {
-                let mut response = error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error");
-                response.extensions_mut().insert(FailureCause(cause));
-                return response;
+                return failure_response(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error", cause);
             }
         };
         error_response(status, code, message)

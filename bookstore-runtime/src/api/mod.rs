@@ -40,7 +40,7 @@ use crate::search::SearchIndex;
 use crate::store::SharedStore;
 use auth::TokenKeys;
 use edge::{CorsPolicy, edge};
-use error::error_response;
+use error::{error_response, failure_response};
 use pagination::CursorKeys;
 use rate_limit::RateLimiter;
 
@@ -168,11 +168,11 @@ async fn health(State(state): State<AppState>) -> Response {
     let probe = crate::store::Key::new("TENANT#health", "TENANT");
     match state.store.get(crate::store::Table::Tenants, &probe).await {
         Ok(_) => Json(Health { status: "ok", stage: state.config.stage.clone() }).into_response(),
-        Err(err) => {
-            let mut response =
-                error_response(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the store does not answer");
-            response.extensions_mut().insert(edge::FailureCause(format!("health check failed: {err}")));
-            response
-        }
+        Err(err) => failure_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "the store does not answer",
+            format!("health check failed: {err}"),
+        ),
     }
 }
