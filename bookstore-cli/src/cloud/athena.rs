@@ -98,6 +98,9 @@ fn append_page(output: &mut QueryOutput, page: &GetQueryResultsOutput, first_pag
 /// Runs `sql` (already scoped to one tenant) and returns every row.
 pub async fn run_query(clients: &Clients, target: &AthenaTarget, sql: &str) -> Result<QueryOutput> {
     let athena = &clients.athena;
+    // Listening before the query starts: a Ctrl-C from here on stops it in Athena rather
+    // than killing the process and leaving it scanning.
+    let mut interrupt = Interrupt::listen()?;
     let started = athena
         .start_query_execution()
         .query_string(sql)
@@ -117,6 +120,7 @@ pub async fn run_query(clients: &Clients, target: &AthenaTarget, sql: &str) -> R
             anyhow!("cannot start the query in workgroup {}: {message}{hint}", target.workgroup)
         })?;
     let id = started.query_execution_id().context("Athena started a query without an id")?.to_owned();
+    eprintln!("query {id} started in workgroup {}", target.workgroup);
 
     let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
     spinner.set_style(
@@ -132,7 +136,7 @@ pub async fn run_query(clients: &Clients, target: &AthenaTarget, sql: &str) -> R
             spinner.finish_and_clear();
             read_results(clients, &id, scanned, header_row).await
         } => answered,
-        Ok(()) = tokio::signal::ctrl_c() => {
+        () = interrupt.recv() => {
             spinner.finish_and_clear();
             let stopped = athena.stop_query_execution().query_execution_id(&id).send().await;
             match stopped {
@@ -143,6 +147,37 @@ pub async fn run_query(clients: &Clients, target: &AthenaTarget, sql: &str) -> R
     };
     spinner.finish_and_clear();
     answered
+}
+
+/// Ctrl-C, listened for from the moment this is made (`tokio::signal::ctrl_c` only
+/// installs its handler when first polled).
+struct Interrupt {
+    #[cfg(unix)]
+    signal: tokio::signal::unix::Signal,
+}
+
+impl Interrupt {
+    fn listen() -> Result<Self> {
+        #[cfg(unix)]
+        {
+            let signal = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+                .context("cannot listen for Ctrl-C")?;
+            Ok(Self { signal })
+        }
+        #[cfg(not(unix))]
+        Ok(Self {})
+    }
+
+    async fn recv(&mut self) {
+        #[cfg(unix)]
+        if self.signal.recv().await.is_none() {
+            std::future::pending::<()>().await;
+        }
+        #[cfg(not(unix))]
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
 }
 
 /// Every result page of a finished query.

@@ -5,8 +5,8 @@
 //! Moto keeps one Athena result queue and one state-transition setting per server, so this
 //! is one test, step by step.
 
+use std::io::{BufRead, BufReader, Read};
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
@@ -127,26 +127,30 @@ async fn an_aws_stage_query_runs_in_athena_scoped_to_the_tenant_and_stops_on_ctr
 
     // Ctrl-C while Athena runs it: the query is stopped there, not left scanning.
     hold_executions_for(&endpoint, 1_000_000).await;
-    let child = stage
+    let mut child = stage
         .command(&["athena", "query", "SELECT count(*) FROM books"])
         .args(["--tenant", TENANT])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("starts");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while executions(&stage).len() < 2 {
-        assert!(Instant::now() < deadline, "the query never started");
-        std::thread::sleep(Duration::from_millis(100));
+    // The CLI says the query started once it listens for Ctrl-C and Athena has the query.
+    let mut stderr = BufReader::new(child.stderr.take().expect("stderr"));
+    let mut said = String::new();
+    while !said.contains("started in workgroup") {
+        let mut line = String::new();
+        assert!(stderr.read_line(&mut line).expect("stderr") > 0, "the CLI ended before the query started: {said}");
+        said.push_str(&line);
     }
-    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(executions(&stage).len(), 2, "the query runs in Athena");
     let interrupted =
         std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().expect("kill runs");
     assert!(interrupted.success());
     let out = child.wait_with_output().expect("exits");
+    stderr.read_to_string(&mut said).expect("stderr");
     moto_api(&endpoint, "state-manager/unset-transition", json!({ "model_name": "athena::execution" })).await;
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
-    assert!(text(&out).contains("stopped in Athena"), "{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("stopped in Athena"), "{said}");
     let states: Vec<Value> = executions(&stage).iter().map(|e| e["Status"]["State"].clone()).collect();
     assert!(states.contains(&json!("CANCELLED")), "the interrupted query was stopped: {states:?}");
 }
