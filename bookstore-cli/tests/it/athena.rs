@@ -260,10 +260,12 @@ fn compact(data: &Path) -> Command {
     command
 }
 
+/// Files under `dir` whose names end in `suffix`, outside compaction's staging directories.
 fn files_named(dir: &Path, suffix: &str) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
     entries
         .filter_map(Result::ok)
+        .filter(|entry| entry.file_name() != ".compaction")
         .map(|entry| {
             let path = entry.path();
             if path.is_dir() {
@@ -301,12 +303,19 @@ fn compaction_killed_half_way_then_run_again_leaves_every_record_once() {
     };
     let before = answers(&data);
 
-    let mut child = compact(&data).stdout(std::process::Stdio::null()).spawn().expect("compaction starts");
-    std::thread::sleep(Duration::from_millis(1500));
-    let _ = child.kill();
-    let _ = child.wait();
+    // Killed once its first day is swapped in: some days are Parquet, the rest still JSON.
     let lake = data.join("lake");
-    assert!(files_named(&lake, ".json") > 0, "the first run was stopped before it finished");
+    let mut child = compact(&data).stdout(std::process::Stdio::null()).spawn().expect("compaction starts");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while files_named(&lake, ".parquet") == 0 {
+        assert!(child.try_wait().expect("wait").is_none(), "compaction ended before a day was swapped in");
+        assert!(Instant::now() < deadline, "compaction swapped in no day");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().expect("kill");
+    let killed = child.wait().expect("wait");
+    assert!(!killed.success(), "the first run was stopped before it finished");
+    assert!(files_named(&lake, ".json") > 0, "the first run left days to do");
 
     let finished = compact(&data).output().expect("compaction runs");
     assert!(finished.status.success(), "{}", String::from_utf8_lossy(&finished.stderr));
