@@ -343,18 +343,20 @@ async fn large_partitions(store: &dyn Store, ns: &str) {
 }
 
 /// Readers racing a writer on one item never see it older than the last acknowledged
-/// write, whichever read path they take.
+/// write, whichever read path they take. After each acknowledged write the writer waits
+/// until both paths have read at that floor, so every read path really races every write.
 async fn reads_see_every_acknowledged_write(store: Arc<dyn Store>, ns: &str) {
     use std::sync::atomic::{AtomicI64, Ordering};
     const WRITES: i64 = 150;
     let key = Key::new(format!("{ns}#raced"), "BOOK#1");
     store.put(Table::Books, item(&key.pk, &key.sk, json!({"version": 0})), None).await.expect("put");
     let acknowledged = Arc::new(AtomicI64::new(0));
+    // Per read path (get, query): the highest floor a read of that path started from.
+    let read_at = Arc::new([AtomicI64::new(-1), AtomicI64::new(-1)]);
     let mut readers = tokio::task::JoinSet::new();
     for by_query in [false, true, false, true] {
-        let (store, key, acknowledged) = (store.clone(), key.clone(), acknowledged.clone());
+        let (store, key, acknowledged, read_at) = (store.clone(), key.clone(), acknowledged.clone(), read_at.clone());
         readers.spawn(async move {
-            let mut reads = 0;
             loop {
                 let floor = acknowledged.load(Ordering::SeqCst);
                 let version = if by_query {
@@ -365,20 +367,28 @@ async fn reads_see_every_acknowledged_write(store: Arc<dyn Store>, ns: &str) {
                     store.get(Table::Books, &key).await.expect("get").expect("present")["version"].as_i64().expect("v")
                 };
                 assert!(version >= floor, "read version {version} after version {floor} was acknowledged");
-                reads += 1;
+                read_at[usize::from(by_query)].fetch_max(floor, Ordering::SeqCst);
                 if floor == WRITES {
-                    return reads;
+                    return;
                 }
                 tokio::task::yield_now().await;
             }
         });
     }
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     for version in 1..=WRITES {
         store.put(Table::Books, item(&key.pk, &key.sk, json!({"version": version})), None).await.expect("put");
         acknowledged.store(version, Ordering::SeqCst);
+        while read_at.iter().any(|at| at.load(Ordering::SeqCst) < version) {
+            assert!(std::time::Instant::now() < deadline, "the readers stopped reading at version {version}");
+            if let Some(ended) = readers.try_join_next() {
+                ended.expect("a reader saw an older version than acknowledged");
+            }
+            tokio::task::yield_now().await;
+        }
     }
-    while let Some(reads) = readers.join_next().await {
-        assert!(reads.expect("reader") > 0);
+    while let Some(reader) = readers.join_next().await {
+        reader.expect("a reader saw an older version than acknowledged");
     }
 }
 
