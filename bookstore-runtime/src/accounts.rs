@@ -64,11 +64,9 @@ pub async fn require_active_tenant(store: &dyn Store, tenant: &TenantId) -> Resu
 #[serde(deny_unknown_fields)]
 pub struct Registration {
     pub email: Email,
-    #[schema(value_type = String, format = Password)]
+    #[schema(value_type = String, format = Password, min_length = 8, max_length = 128)]
     pub password: Password,
-    #[schema(value_type = String)]
     pub first_name: Text<100>,
-    #[schema(value_type = Option<String>)]
     pub last_name: Option<Text<100>>,
 }
 
@@ -260,9 +258,7 @@ pub async fn get_user(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Re
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileChange {
-    #[schema(value_type = Option<String>)]
     pub first_name: Option<Text<100>>,
-    #[schema(value_type = Option<String>)]
     pub last_name: Option<Text<100>>,
 }
 

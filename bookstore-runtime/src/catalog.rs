@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    Book, BookId, BookPatch, Isbn, KeyText, Money, NewBook, Rating, TenantId, UserId, valid_language,
+    Book, BookId, BookPatch, Isbn, KeyText, Money, NewBook, Price, Rating, TenantId, UserId, valid_language,
     valid_publication_year,
 };
 use crate::error::{Error, Result};
@@ -263,16 +263,22 @@ pub enum BookSort {
 
 impl BookSort {
     pub const ALLOWED: &'static str = "title, price, -price, rating, newest, year";
+    /// Every name `sort` takes, the documented ones and their aliases.
+    const NAMES: [(&'static str, BookSort); 11] = [
+        ("title", BookSort::Title),
+        ("price", BookSort::PriceAsc),
+        ("price_asc", BookSort::PriceAsc),
+        ("-price", BookSort::PriceDesc),
+        ("price_desc", BookSort::PriceDesc),
+        ("rating", BookSort::Rating),
+        ("-rating", BookSort::Rating),
+        ("newest", BookSort::Newest),
+        ("-created_at", BookSort::Newest),
+        ("year", BookSort::Year),
+        ("-year", BookSort::Year),
+    ];
     pub fn parse(raw: &str) -> Option<Self> {
-        Some(match raw {
-            "title" => BookSort::Title,
-            "price" | "price_asc" => BookSort::PriceAsc,
-            "-price" | "price_desc" => BookSort::PriceDesc,
-            "rating" | "-rating" => BookSort::Rating,
-            "newest" | "-created_at" => BookSort::Newest,
-            "year" | "-year" => BookSort::Year,
-            _ => return None,
-        })
+        Self::NAMES.iter().find(|(name, _)| *name == raw).map(|(_, sort)| *sort)
     }
 }
 
@@ -295,8 +301,8 @@ impl BookFilters {
         book.is_active
             && self.category.as_ref().is_none_or(|c| c.key_form() == book.category.key_form())
             && self.author.as_ref().is_none_or(|a| a.key_form() == book.author.key_form())
-            && self.min_price.is_none_or(|p| book.price >= p)
-            && self.max_price.is_none_or(|p| book.price <= p)
+            && self.min_price.is_none_or(|p| book.price.money() >= p)
+            && self.max_price.is_none_or(|p| book.price.money() <= p)
             && self.min_year.is_none_or(|y| book.publication_year >= y)
             && self.max_year.is_none_or(|y| book.publication_year <= y)
             && self.min_rating.is_none_or(|r| book.rating >= r)
@@ -422,46 +428,97 @@ pub async fn recommendations(store: &dyn Store, tenant: &TenantId, user: &UserId
     Ok(all.iter().filter(fresh).take(limit).cloned().collect())
 }
 
-/// Query text of `GET /api/v1/books` parsed into filters.
+/// Filters every book listing and search takes.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct BookFilterParams {
+    /// Only this category (case does not matter).
+    #[param(value_type = Option<KeyText>)]
     pub category: Option<String>,
-    pub author: Option<String>,
-    /// One of: title, price, -price, rating, newest, year.
-    pub sort: Option<String>,
+    #[param(value_type = Option<Price>)]
     pub min_price: Option<String>,
+    #[param(value_type = Option<Price>)]
     pub max_price: Option<String>,
+    /// Published in this year or later.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 9999)]
     pub min_year: Option<String>,
+    /// Published in this year or earlier.
+    #[param(value_type = Option<i32>, minimum = 0, maximum = 9999)]
     pub max_year: Option<String>,
+    #[param(value_type = Option<Rating>)]
     pub min_rating: Option<String>,
+    /// Only books with (true) or without (false) copies in stock.
+    #[param(value_type = Option<bool>)]
     pub in_stock: Option<String>,
 }
 
+/// What only `GET /api/v1/books` takes: one author's books, and an order.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BookOrderParams {
+    /// Only this author's books (case does not matter).
+    #[param(value_type = Option<KeyText>)]
+    pub author: Option<String>,
+    #[param(value_type = Option<BookSortName>, inline)]
+    pub sort: Option<String>,
+}
+
+/// The names `sort` takes, for the schema.
+pub struct BookSortName;
+
+impl utoipa::PartialSchema for BookSortName {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(BookSort::NAMES.iter().map(|(name, _)| *name)))
+            .description(Some("the order: title (default), price, -price, rating, newest or year"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for BookSortName {
+    fn name() -> std::borrow::Cow<'static, str> {
+        "BookSort".into()
+    }
+}
+
+/// How `min_price` and `max_price` must look.
+const PRICE: &str = "a price like 9.95, from 0 to 9999999.99";
+
+/// Reads one optional query parameter, naming it and what it allows when it is wrong.
+fn query_field<T>(
+    name: &str,
+    raw: &Option<String>,
+    parse: impl Fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Option<T>> {
+    match raw {
+        None => Ok(None),
+        Some(text) => parse(text)
+            .map(Some)
+            .ok_or_else(|| Error::bad_request("invalid_query", format!("{name}: must be {allowed}"))),
+    }
+}
+
+fn filter_year(raw: &str) -> Option<i32> {
+    raw.parse().ok().filter(|year| (0..=9999).contains(year))
+}
+
 impl BookFilterParams {
-    pub fn parse(&self) -> Result<BookFilters> {
-        fn field<T>(
-            name: &str,
-            raw: &Option<String>,
-            parse: impl Fn(&str) -> Option<T>,
-            allowed: &str,
-        ) -> Result<Option<T>> {
-            match raw {
-                None => Ok(None),
-                Some(text) => parse(text)
-                    .map(Some)
-                    .ok_or_else(|| Error::bad_request("invalid_query", format!("{name}: must be {allowed}"))),
-            }
-        }
+    /// The filters, and from `order` the author and sort of a listing.
+    pub fn parse(&self, order: &BookOrderParams) -> Result<BookFilters> {
+        let key_text = |s: &str| KeyText::parse(s).ok();
+        let price = |s: &str| Price::parse(s).ok().map(|p| p.money());
         let filters = BookFilters {
-            category: field("category", &self.category, |s| KeyText::parse(s).ok(), "1-100 characters without '#'")?,
-            author: field("author", &self.author, |s| KeyText::parse(s).ok(), "1-100 characters without '#'")?,
-            min_price: field("min_price", &self.min_price, |s| Money::parse(s).ok(), "a decimal amount like 9.95")?,
-            max_price: field("max_price", &self.max_price, |s| Money::parse(s).ok(), "a decimal amount like 9.95")?,
-            min_year: field("min_year", &self.min_year, |s| s.parse().ok(), "a year")?,
-            max_year: field("max_year", &self.max_year, |s| s.parse().ok(), "a year")?,
-            min_rating: field("min_rating", &self.min_rating, |s| Rating::parse(s).ok(), "a number from 0 to 5")?,
-            in_stock: field("in_stock", &self.in_stock, |s| s.parse().ok(), "true or false")?,
-            sort: field("sort", &self.sort, BookSort::parse, BookSort::ALLOWED)?.unwrap_or_default(),
+            category: query_field("category", &self.category, key_text, "1-100 characters without '#'")?,
+            author: query_field("author", &order.author, key_text, "1-100 characters without '#'")?,
+            min_price: query_field("min_price", &self.min_price, price, PRICE)?,
+            max_price: query_field("max_price", &self.max_price, price, PRICE)?,
+            min_year: query_field("min_year", &self.min_year, filter_year, "a year from 0 to 9999")?,
+            max_year: query_field("max_year", &self.max_year, filter_year, "a year from 0 to 9999")?,
+            min_rating: query_field("min_rating", &self.min_rating, |s| Rating::parse(s).ok(), "a number from 0 to 5")?,
+            in_stock: query_field("in_stock", &self.in_stock, |s| s.parse().ok(), "true or false")?,
+            sort: query_field("sort", &order.sort, BookSort::parse, BookSort::ALLOWED)?.unwrap_or_default(),
         };
         Ok(filters)
     }

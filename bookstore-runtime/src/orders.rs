@@ -77,9 +77,9 @@ pub async fn view_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, tax_
             book_id: book.book_id,
             title: book.title.to_string(),
             author: book.author.to_string(),
-            unit_price: book.price,
+            unit_price: book.price.money(),
             quantity: line.quantity,
-            line_total: book.price.times(line.quantity),
+            line_total: book.price.money().times(line.quantity),
             available: book.is_active && book.stock_quantity >= line.quantity.get(),
         });
     }
@@ -126,15 +126,15 @@ pub async fn add_to_cart(
     let (line, condition) = match existing {
         Some(line) => {
             let total = Quantity::new(i64::from(line.quantity.get()) + i64::from(quantity.get())).map_err(|_| {
-                Error::invalid("quantity", format!("a cart line holds at most {} copies", Quantity::MAX))
+                Error::conflict("cart_line_full", format!("a cart line holds at most {} copies", Quantity::MAX))
             })?;
             let condition = Condition::Equals("quantity".into(), line.quantity.get().into());
             (CartLine { quantity: total, updated_at: now, ..line.clone() }, condition)
         }
         None => {
             if lines.len() >= MAX_CART_LINES {
-                return Err(Error::invalid(
-                    "book_id",
+                return Err(Error::conflict(
+                    "cart_full",
                     format!("a cart holds at most {MAX_CART_LINES} different books"),
                 ));
             }
@@ -222,6 +222,7 @@ pub enum PaymentMethod {
 pub struct CheckoutRequest {
     #[serde(default)]
     pub payment_method: PaymentMethod,
+    #[serde(default, deserialize_with = "crate::domain::optional_object")]
     pub shipping_address: Option<ShippingAddress>,
 }
 
@@ -280,10 +281,10 @@ async fn replay(
         return Ok(None);
     };
     if record.get("fingerprint").and_then(|v| v.as_str()) != Some(fingerprint) {
-        return Err(Error::Unprocessable {
-            code: "idempotency_key_reused",
-            message: "this Idempotency-Key was used with a different request".to_owned(),
-        });
+        return Err(Error::conflict(
+            "idempotency_key_reused",
+            "this Idempotency-Key was used with a different request",
+        ));
     }
     let purchase_id = record
         .get("purchase_id")
@@ -317,12 +318,10 @@ pub async fn checkout(
     match (attempt, idempotency) {
         (Ok(purchase), _) => Ok(CheckoutOutcome { purchase, replayed: false }),
         // A concurrent call with the same key may have won; it emptied the cart too.
-        (Err(err @ (Error::Conflict { .. } | Error::Unprocessable { .. })), Some(key)) => {
-            match replay(store, tenant, user, key, &fingerprint).await? {
-                Some(purchase) => Ok(CheckoutOutcome { purchase, replayed: true }),
-                None => Err(err),
-            }
-        }
+        (Err(err @ Error::Conflict { .. }), Some(key)) => match replay(store, tenant, user, key, &fingerprint).await? {
+            Some(purchase) => Ok(CheckoutOutcome { purchase, replayed: true }),
+            None => Err(err),
+        },
         (Err(err), _) => Err(err),
     }
 }
@@ -341,15 +340,15 @@ async fn prepare_and_commit(
 ) -> Result<Purchase> {
     let lines = cart_lines(store, tenant, user).await?;
     if lines.is_empty() {
-        return Err(Error::Unprocessable { code: "cart_empty", message: "the cart is empty".to_owned() });
+        return Err(Error::conflict("cart_empty", "the cart is empty"));
     }
     // Two concurrent adds can each see room for one more line; refuse rather than build
     // a transaction the store cannot take.
     if lines.len() > MAX_CART_LINES {
-        return Err(Error::Unprocessable {
-            code: "cart_too_large",
-            message: format!("a checkout takes at most {MAX_CART_LINES} different books; remove some from the cart"),
-        });
+        return Err(Error::conflict(
+            "cart_too_large",
+            format!("a checkout takes at most {MAX_CART_LINES} different books; remove some from the cart"),
+        ));
     }
     let mut books = Vec::with_capacity(lines.len());
     for line in &lines {
@@ -371,8 +370,8 @@ async fn prepare_and_commit(
             category: book.category.to_string(),
             author: book.author.to_string(),
             quantity: line.quantity,
-            unit_price: book.price,
-            subtotal: book.price.times(line.quantity),
+            unit_price: book.price.money(),
+            subtotal: book.price.money().times(line.quantity),
         })
         .collect();
     let subtotal: Money = items.iter().map(|i| i.subtotal).sum();

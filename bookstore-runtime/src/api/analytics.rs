@@ -3,8 +3,6 @@
 //! typed parameters). Clients never send SQL: each report is fixed SQL, and its
 //! parameters are bound as values, never spliced into the text.
 
-use std::collections::BTreeMap;
-
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -96,8 +94,9 @@ async fn run(
 }
 
 #[utoipa::path(get, path = "/analytics/{tenant}", tag = "analytics", security(("bearer" = [])),
-    params(("tenant" = String, Path)),
-    responses((status = 200, body = Dashboard), (status = 403, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    params(("tenant" = TenantId, Path)),
+    responses((status = 200, body = Dashboard), (status = 403, description = "the caller is not an admin, or the path names another shop", body = ErrorBody),
+        (status = 503, description = "this deployment has no analytics engine, or the lake cannot be read", body = ErrorBody)))]
 async fn dashboard(
     State(state): State<AppState>,
     caller: Caller,
@@ -114,15 +113,132 @@ async fn dashboard(
     }))
 }
 
-/// A named report and its parameters (all optional): `year` ("2026"), `month` ("01"–"12"),
-/// `category`, `limit` (1–100, default 10).
-#[derive(Debug, Deserialize, ToSchema)]
+/// A named report and its parameters. The reports by book (`top_books`,
+/// `revenue_by_category`) also filter by category; the others have no category.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "report", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ReportRequest {
+    TopBooks {
+        #[serde(default, deserialize_with = "crate::domain::object")]
+        parameters: BookReportParameters,
+    },
+    RevenueByCategory {
+        #[serde(default, deserialize_with = "crate::domain::object")]
+        parameters: BookReportParameters,
+    },
+    SalesByMonth {
+        #[serde(default, deserialize_with = "crate::domain::object")]
+        parameters: ReportParameters,
+    },
+    Customers {
+        #[serde(default, deserialize_with = "crate::domain::object")]
+        parameters: ReportParameters,
+    },
+}
+
+// Written out because the derived schema of an internally tagged enum lets other
+// properties through, which `deny_unknown_fields` refuses.
+impl utoipa::PartialSchema for ReportRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
+        let variant = |reports: [&'static str; 2], parameters: &str| {
+            ObjectBuilder::new()
+                .property("report", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(reports)))
+                .required("report")
+                .property("parameters", utoipa::openapi::Ref::from_schema_name(parameters))
+                .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(variant(["top_books", "revenue_by_category"], "BookReportParameters"))
+            .item(variant(["sales_by_month", "customers"], "ReportParameters"))
+            .into()
+    }
+}
+
+impl ToSchema for ReportRequest {
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        use utoipa::PartialSchema;
+        schemas.push((BookReportParameters::name().into(), BookReportParameters::schema()));
+        schemas.push((ReportParameters::name().into(), ReportParameters::schema()));
+    }
+}
+
+/// What every report takes; all optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ReportRequest {
-    /// `top_books`, `revenue_by_category`, `sales_by_month` or `customers`.
-    pub report: String,
-    #[serde(default)]
-    pub parameters: BTreeMap<String, serde_json::Value>,
+pub struct ReportParameters {
+    /// Only this year, four digits ("2026").
+    #[schema(pattern = "^[0-9]{4}$", example = "2026")]
+    pub year: Option<String>,
+    /// Only this month, "01" to "12".
+    #[schema(pattern = "^(0[1-9]|1[0-2])$", example = "01")]
+    pub month: Option<String>,
+    /// How many rows, 1-100 (default 10).
+    #[serde(default, deserialize_with = "crate::domain::optional_whole_number")]
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+}
+
+/// What the reports by book take; all optional.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BookReportParameters {
+    /// Only this year, four digits ("2026").
+    #[schema(pattern = "^[0-9]{4}$", example = "2026")]
+    pub year: Option<String>,
+    /// Only this month, "01" to "12".
+    #[schema(pattern = "^(0[1-9]|1[0-2])$", example = "01")]
+    pub month: Option<String>,
+    /// How many rows, 1-100 (default 10).
+    #[serde(default, deserialize_with = "crate::domain::optional_whole_number")]
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: Option<u32>,
+    /// Only books of this category.
+    #[schema(max_length = 100)]
+    pub category: Option<String>,
+}
+
+impl ReportRequest {
+    /// The report's name, its SQL parameters (`$1` year, `$2` month, for the reports by
+    /// book `$3` category; '' = any) and its row limit.
+    fn parts(&self) -> Result<(Report, Vec<String>, u32), Error> {
+        let (name, year, month, limit, category) = match self {
+            ReportRequest::TopBooks { parameters: p } => {
+                (Report::TopBooks, &p.year, &p.month, p.limit, Some(&p.category))
+            }
+            ReportRequest::RevenueByCategory { parameters: p } => {
+                (Report::RevenueByCategory, &p.year, &p.month, p.limit, Some(&p.category))
+            }
+            ReportRequest::SalesByMonth { parameters: p } => (Report::SalesByMonth, &p.year, &p.month, p.limit, None),
+            ReportRequest::Customers { parameters: p } => (Report::Customers, &p.year, &p.month, p.limit, None),
+        };
+        // '' binds "any" in the SQL; a client says "any" by leaving the parameter out.
+        let year = match year {
+            None => String::new(),
+            Some(year) if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) => year.clone(),
+            Some(_) => return Err(Error::invalid("parameters.year", "must be four digits, like \"2026\"")),
+        };
+        let month = match month {
+            None => String::new(),
+            Some(month) if month.len() == 2 && month.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m)) => {
+                month.clone()
+            }
+            Some(_) => return Err(Error::invalid("parameters.month", "must be \"01\" to \"12\"")),
+        };
+        let limit = limit.unwrap_or(10);
+        if !(1..=100).contains(&limit) {
+            return Err(Error::invalid("parameters.limit", "must be a whole number from 1 to 100"));
+        }
+        let mut values = vec![year, month];
+        if let Some(category) = category {
+            let category = category.clone().unwrap_or_default();
+            if category.chars().count() > 100 {
+                return Err(Error::invalid("parameters.category", "at most 100 characters"));
+            }
+            values.push(category);
+        }
+        Ok((name, values, limit))
+    }
 }
 
 /// A report's rows.
@@ -137,90 +253,55 @@ pub struct ReportResult {
 /// book also take `$3`, a category.
 const FILTERS: &str = "($1 = '' OR p.year = $1) AND ($2 = '' OR p.month = $2)";
 
-/// A report's SQL, and whether it filters by category.
-fn report_sql(report: &str, limit: u32) -> Option<(String, bool)> {
-    let unnest = "CROSS JOIN UNNEST(p.items) AS t(book_id, title, category, author, quantity, unit_price, subtotal)";
-    Some(match report {
-        "top_books" => (
-            format!(
+/// The reports there are.
+#[derive(Debug, Clone, Copy)]
+enum Report {
+    TopBooks,
+    RevenueByCategory,
+    SalesByMonth,
+    Customers,
+}
+
+impl Report {
+    fn name(self) -> &'static str {
+        match self {
+            Report::TopBooks => "top_books",
+            Report::RevenueByCategory => "revenue_by_category",
+            Report::SalesByMonth => "sales_by_month",
+            Report::Customers => "customers",
+        }
+    }
+
+    fn sql(self, limit: u32) -> String {
+        let unnest =
+            "CROSS JOIN UNNEST(p.items) AS t(book_id, title, category, author, quantity, unit_price, subtotal)";
+        match self {
+            Report::TopBooks => format!(
                 "SELECT t.book_id, t.title, t.category, SUM(t.quantity) AS copies, SUM(t.subtotal) AS revenue \
                  FROM purchases p {unnest} WHERE {FILTERS} AND ($3 = '' OR t.category = $3) \
                  GROUP BY t.book_id, t.title, t.category ORDER BY copies DESC, t.book_id LIMIT {limit}"
             ),
-            true,
-        ),
-        "revenue_by_category" => (
-            format!(
+            Report::RevenueByCategory => format!(
                 "SELECT t.category, SUM(t.subtotal) AS revenue, SUM(t.quantity) AS copies \
                  FROM purchases p {unnest} WHERE {FILTERS} AND ($3 = '' OR t.category = $3) \
                  GROUP BY t.category ORDER BY revenue DESC, t.category LIMIT {limit}"
             ),
-            true,
-        ),
-        "sales_by_month" => (
-            format!(
+            Report::SalesByMonth => format!(
                 "SELECT p.year, p.month, COUNT(*) AS purchases, SUM(p.total_amount) AS revenue FROM purchases p \
                  WHERE {FILTERS} GROUP BY p.year, p.month ORDER BY p.year, p.month LIMIT {limit}"
             ),
-            false,
-        ),
-        "customers" => (
-            format!(
+            Report::Customers => format!(
                 "SELECT p.user_id, COUNT(*) AS purchases, SUM(p.total_amount) AS spent FROM purchases p \
                  WHERE {FILTERS} GROUP BY p.user_id ORDER BY spent DESC, p.user_id LIMIT {limit}"
             ),
-            false,
-        ),
-        _ => return None,
-    })
-}
-
-/// Checks a report's parameters: (year, month, category, limit).
-fn report_parameters(parameters: &BTreeMap<String, serde_json::Value>) -> Result<([String; 3], u32), Error> {
-    let text = |name: &str| -> Result<String, Error> {
-        match parameters.get(name) {
-            None | Some(serde_json::Value::Null) => Ok(String::new()),
-            Some(serde_json::Value::String(value)) => Ok(value.clone()),
-            Some(_) => Err(Error::invalid(format!("parameters.{name}"), "must be a string")),
-        }
-    };
-    for name in parameters.keys() {
-        if !["year", "month", "category", "limit"].contains(&name.as_str()) {
-            return Err(Error::invalid(
-                format!("parameters.{name}"),
-                "unknown parameter; allowed: year, month, category, limit",
-            ));
         }
     }
-    let year = text("year")?;
-    let year_ok = year.len() == 4 && year.chars().all(|c| c.is_ascii_digit());
-    if !year.is_empty() && !year_ok {
-        return Err(Error::invalid("parameters.year", "must be four digits, like \"2026\""));
-    }
-    let month = text("month")?;
-    let month_ok = month.len() == 2 && month.parse::<u8>().is_ok_and(|m| (1..=12).contains(&m));
-    if !month.is_empty() && !month_ok {
-        return Err(Error::invalid("parameters.month", "must be \"01\" to \"12\""));
-    }
-    let category = text("category")?;
-    if category.chars().count() > 100 {
-        return Err(Error::invalid("parameters.category", "at most 100 characters"));
-    }
-    let limit = match parameters.get("limit") {
-        None | Some(serde_json::Value::Null) => 10,
-        Some(value) => value
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| Error::invalid("parameters.limit", "must be a whole number from 1 to 100"))?,
-    };
-    Ok(([year, month, category], limit))
 }
 
 #[utoipa::path(post, path = "/analytics/{tenant}/report", tag = "analytics", security(("bearer" = [])),
-    params(("tenant" = String, Path)), request_body = ReportRequest,
-    responses((status = 200, body = ReportResult), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 422, body = ErrorBody), (status = 503, body = ErrorBody)))]
+    params(("tenant" = TenantId, Path)), request_body = ReportRequest,
+    responses((status = 200, body = ReportResult), (status = 403, description = "the caller is not an admin, or the path names another shop", body = ErrorBody),
+        (status = 503, description = "this deployment has no analytics engine, or the lake cannot be read", body = ErrorBody)))]
 async fn report(
     State(state): State<AppState>,
     caller: Caller,
@@ -228,18 +309,8 @@ async fn report(
     ApiJson(request): ApiJson<ReportRequest>,
 ) -> Result<Json<ReportResult>, ApiError> {
     let tenant = admin_of(&caller, &raw)?;
-    let ([year, month, category], limit) = report_parameters(&request.parameters)?;
-    let Some((sql, by_category)) = report_sql(&request.report, limit) else {
-        return Err(Error::bad_request(
-            "unknown_report",
-            "report: one of top_books, revenue_by_category, sales_by_month, customers",
-        )
-        .into());
-    };
-    if !by_category && !category.is_empty() {
-        return Err(Error::invalid("parameters.category", format!("{} has no category filter", request.report)).into());
-    }
-    let parameters = if by_category { vec![year, month, category] } else { vec![year, month] };
+    let (report, parameters, limit) = request.parts()?;
+    let sql = report.sql(limit);
     let table = run(engine(&state)?, &tenant, &sql, &parameters).await?;
-    Ok(Json(ReportResult { report: request.report, columns: table.columns, rows: table.rows }))
+    Ok(Json(ReportResult { report: report.name().to_owned(), columns: table.columns, rows: table.rows }))
 }

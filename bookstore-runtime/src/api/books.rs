@@ -17,7 +17,7 @@ use super::edge::RequestId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
-use crate::catalog::{self, AuthorCount, BookFilterParams, CategoryCount};
+use crate::catalog::{self, AuthorCount, BookFilterParams, BookOrderParams, CategoryCount};
 use crate::domain::{Book, BookId, BookPatch, Isbn, NewBook, UserId};
 use crate::error::Error;
 
@@ -36,23 +36,25 @@ fn book_id(raw: &str) -> Result<BookId, Error> {
     path_value("book_id", raw, BookId::parse)
 }
 
-#[utoipa::path(get, path = "/api/v1/books", tag = "books", security(("bearer" = [])), params(PageParams, BookFilterParams),
-    responses((status = 200, body = Paginated<Book>), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/books", tag = "books", security(("bearer" = [])), params(PageParams, BookFilterParams, BookOrderParams),
+    responses((status = 200, body = Paginated<Book>)))]
 async fn list_books(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(page): ApiQuery<PageParams>,
     ApiQuery(filter_params): ApiQuery<BookFilterParams>,
+    ApiQuery(order): ApiQuery<BookOrderParams>,
 ) -> Result<Json<Paginated<Book>>, ApiError> {
-    let filters = filter_params.parse()?;
-    let scope = scope_of(&[caller.tenant.as_str(), "books", &filter_params.fingerprint()]);
+    let filters = filter_params.parse(&order)?;
+    let scope = scope_of(&[caller.tenant.as_str(), "books", &filter_params.fingerprint(), &format!("{order:?}")]);
     let request = PageRequest::parse(&page, 20, &state.cursors, scope)?;
     let books = catalog::list_books(state.store.as_ref(), &caller.tenant, &filters).await?;
     Ok(Json(request.page(books, &state.cursors)))
 }
 
 #[utoipa::path(post, path = "/api/v1/books", tag = "books", security(("bearer" = [])), request_body = NewBook,
-    responses((status = 201, body = Book), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Book, headers(("Location" = String, description = "the new book's path"))), (status = 403, description = "the caller is not the shop's admin", body = ErrorBody),
+        (status = 409, description = "a book with this ISBN is in the shop already", body = ErrorBody)))]
 async fn create_book(
     State(state): State<AppState>,
     request_id: RequestId,
@@ -66,8 +68,8 @@ async fn create_book(
     Ok((StatusCode::CREATED, [(header::LOCATION, location)], Json(book)))
 }
 
-#[utoipa::path(get, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
-    responses((status = 200, body = Book), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = BookId, Path)),
+    responses((status = 200, body = Book), (status = 404, description = "no such book in the shop", body = ErrorBody)))]
 async fn get_book(
     State(state): State<AppState>,
     caller: Caller,
@@ -77,8 +79,9 @@ async fn get_book(
     Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response())
 }
 
-#[utoipa::path(put, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)), request_body = BookPatch,
-    responses((status = 200, body = Book), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = BookId, Path)), request_body = BookPatch,
+    responses((status = 200, body = Book), (status = 403, description = "the caller is not the shop's admin", body = ErrorBody), (status = 404, description = "no such book in the shop", body = ErrorBody),
+        (status = 409, description = "the book kept changing under the update; try again", body = ErrorBody)))]
 async fn update_book(
     State(state): State<AppState>,
     caller: Caller,
@@ -90,8 +93,8 @@ async fn update_book(
     Ok(Json(book))
 }
 
-#[utoipa::path(delete, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = String, Path)),
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/books/{book_id}", tag = "books", security(("bearer" = [])), params(("book_id" = BookId, Path)),
+    responses((status = 204), (status = 403, description = "the caller is not the shop's admin", body = ErrorBody), (status = 404, description = "no such book in the shop", body = ErrorBody)))]
 async fn delete_book(
     State(state): State<AppState>,
     caller: Caller,
@@ -102,8 +105,8 @@ async fn delete_book(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/api/v1/books/by-isbn/{isbn}", tag = "books", security(("bearer" = [])), params(("isbn" = String, Path)),
-    responses((status = 200, body = Book), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/books/by-isbn/{isbn}", tag = "books", security(("bearer" = [])), params(("isbn" = Isbn, Path)),
+    responses((status = 200, body = Book), (status = 404, description = "no book with this ISBN in the shop", body = ErrorBody)))]
 async fn book_by_isbn(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,7 +129,7 @@ async fn categories(State(state): State<AppState>, caller: Caller) -> Result<Jso
 }
 
 #[utoipa::path(get, path = "/api/v1/books/authors", tag = "books", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = Paginated<AuthorCount>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<AuthorCount>)))]
 async fn authors(
     State(state): State<AppState>,
     caller: Caller,
@@ -139,14 +142,17 @@ async fn authors(
 
 /// How many recommendations to return.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecommendationParams {
-    /// 1–50, default 10.
+    /// Default 10.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 50)]
     pub limit: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/books/recommendations/{user_id}", tag = "books", security(("bearer" = [])),
-    params(("user_id" = String, Path), RecommendationParams),
-    responses((status = 200, body = Listing<Book>), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("user_id" = UserId, Path), RecommendationParams),
+    responses((status = 200, body = Listing<Book>), (status = 403, description = "only an admin may ask for another user", body = ErrorBody),
+        (status = 404, description = "no such user in the shop", body = ErrorBody)))]
 async fn recommendations(
     State(state): State<AppState>,
     caller: Caller,

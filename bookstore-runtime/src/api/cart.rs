@@ -43,7 +43,7 @@ pub struct CartAddition {
 }
 
 #[utoipa::path(post, path = "/api/v1/cart/add", tag = "cart", security(("bearer" = [])), request_body = CartAddition,
-    responses((status = 200, body = CartView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = CartView), (status = 404, description = "no such book in the shop", body = ErrorBody), (status = 409, description = "not enough stock, the book is not for sale, the line or the cart is full, or the cart changed meanwhile", body = ErrorBody)))]
 async fn add_to_cart(
     State(state): State<AppState>,
     caller: Caller,
@@ -68,8 +68,8 @@ pub struct CartQuantity {
     pub quantity: Quantity,
 }
 
-#[utoipa::path(put, path = "/api/v1/cart/update/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = String, Path)), request_body = CartQuantity,
-    responses((status = 200, body = CartView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(put, path = "/api/v1/cart/update/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = BookId, Path)), request_body = CartQuantity,
+    responses((status = 200, body = CartView), (status = 404, description = "no such book in the shop, or not in the cart", body = ErrorBody), (status = 409, description = "not enough stock, the book is not for sale, the line or the cart is full, or the cart changed meanwhile", body = ErrorBody)))]
 async fn update_line(
     State(state): State<AppState>,
     caller: Caller,
@@ -82,8 +82,8 @@ async fn update_line(
     current_cart(&state, &caller).await
 }
 
-#[utoipa::path(delete, path = "/api/v1/cart/remove/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = String, Path)),
-    responses((status = 200, body = CartView), (status = 404, body = ErrorBody)))]
+#[utoipa::path(delete, path = "/api/v1/cart/remove/{book_id}", tag = "cart", security(("bearer" = [])), params(("book_id" = BookId, Path)),
+    responses((status = 200, body = CartView), (status = 404, description = "the book is not in the cart", body = ErrorBody)))]
 async fn remove_line(
     State(state): State<AppState>,
     caller: Caller,

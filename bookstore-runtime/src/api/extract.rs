@@ -1,15 +1,24 @@
 //! Extractors whose rejections use the error envelope, and parsers for path values.
 
-use axum::extract::{FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
+use crate::domain::JsonObject;
 use crate::error::Error;
 
-/// A JSON body; malformed JSON is 400, a wrong or unknown field is 422 naming it,
-/// an oversized body is 413.
-#[derive(FromRequest)]
-#[from_request(via(axum::Json), rejection(ApiError))]
+/// A JSON object body; malformed JSON is 400, another JSON value than an object or a
+/// wrong or unknown field is 422 naming it, an oversized body is 413.
 pub struct ApiJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(JsonObject(value)) = axum::Json::<JsonObject<T>>::from_request(request, state).await?;
+        Ok(ApiJson(value))
+    }
+}
 
 /// Path parameters with enveloped rejections.
 #[derive(FromRequestParts)]

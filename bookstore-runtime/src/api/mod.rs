@@ -13,6 +13,7 @@ mod cart;
 mod edge;
 pub mod error;
 mod extract;
+mod openapi;
 pub mod pagination;
 mod purchases;
 pub mod rate_limit;
@@ -30,8 +31,7 @@ use axum::{Json, Router};
 use serde::Serialize;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{OpenApi, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 
 use crate::analytics::AnalyticsEngine;
@@ -92,30 +92,10 @@ impl AppState {
     }
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Bookstore API", description = "Multi-tenant bookstore: users, catalogue, carts and purchases."),
-    modifiers(&BearerAuth),
-    components(schemas(error::ErrorBody))
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
-        );
-    }
-}
-
 /// Every route with its whole path, merged rather than nested: axum wraps each route of a
 /// nested router in a layer that rewrites the request's URI on every call.
 fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(users::routes())
         .merge(books::routes())
         .merge(cart::routes())
@@ -125,14 +105,21 @@ fn routes() -> OpenApiRouter<AppState> {
         .routes(utoipa_axum::routes!(health))
 }
 
+/// The routes, and the OpenAPI document they describe with every shared failure added.
+fn routes_and_document() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    let (router, mut doc) = routes().split_for_parts();
+    openapi::add_shared_failures(&mut doc);
+    (router, doc)
+}
+
 /// The OpenAPI document of the whole API, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes().split_for_parts().1
+    routes_and_document().1
 }
 
 /// The application: every route, its limits, CORS and error envelopes.
 pub fn app(state: AppState) -> Router {
-    let (router, doc) = routes().split_for_parts();
+    let (router, doc) = routes_and_document();
     let doc = Arc::new(doc);
     router
         .route("/openapi.json", get(move || async move { Json(doc.as_ref().clone()) }))
@@ -163,7 +150,7 @@ struct Health {
     stage: String,
 }
 
-#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health), (status = 503, body = error::ErrorBody)))]
+#[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health), (status = 503, description = "the store does not answer", body = error::ErrorBody)))]
 async fn health(State(state): State<AppState>) -> Response {
     let probe = crate::store::Key::new("TENANT#health", "TENANT");
     match state.store.get(crate::store::Table::Tenants, &probe).await {

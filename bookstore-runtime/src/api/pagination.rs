@@ -17,12 +17,16 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Query parameters every paginated route accepts.
 #[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// 1-based page number (ignored when `cursor` is given).
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 1000000)]
     pub page: Option<String>,
-    /// Items per page, 1–100.
+    /// Items per page.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 100)]
     pub limit: Option<String>,
-    /// An opaque cursor from a previous page's `next_cursor` or `previous_cursor`.
+    /// An opaque cursor from a previous page's `next_cursor` or `previous_cursor`; one
+    /// the server did not issue for this query and caller is a 400.
     pub cursor: Option<String>,
 }
 

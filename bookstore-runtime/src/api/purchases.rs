@@ -29,9 +29,10 @@ pub fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(post, path = "/api/v1/purchases/checkout", tag = "purchases", security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Repeat it on retries: one purchase per key")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = "^[!-~]{1,255}$", description = "1-255 visible ASCII characters; repeat it on retries: one purchase per key")),
     request_body = CheckoutRequest,
-    responses((status = 201, body = Purchase), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Purchase, headers(("Idempotent-Replayed" = String, description = "`true` when an earlier checkout with this key made the purchase"))),
+        (status = 409, description = "the cart is empty or too large, a book ran out, changed price or left the catalogue, or the Idempotency-Key was used for another request", body = ErrorBody)))]
 async fn checkout(
     State(state): State<AppState>,
     request_id: RequestId,
@@ -69,13 +70,14 @@ async fn checkout(
 
 /// Filter of `GET /api/v1/purchases`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PurchaseFilter {
-    /// PENDING, PAYMENT_PROCESSED, SHIPPED, DELIVERED, CANCELLED or PAYMENT_FAILED.
+    #[param(value_type = Option<PurchaseStatus>)]
     pub status: Option<String>,
 }
 
 #[utoipa::path(get, path = "/api/v1/purchases", tag = "purchases", security(("bearer" = [])), params(PageParams, PurchaseFilter),
-    responses((status = 200, body = Paginated<Purchase>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<Purchase>)))]
 async fn list_purchases(
     State(state): State<AppState>,
     caller: Caller,
@@ -98,8 +100,8 @@ async fn list_purchases(
     Ok(Json(request.page(matching, &state.cursors)))
 }
 
-#[utoipa::path(get, path = "/api/v1/purchases/{purchase_id}", tag = "purchases", security(("bearer" = [])), params(("purchase_id" = String, Path)),
-    responses((status = 200, body = Purchase), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/purchases/{purchase_id}", tag = "purchases", security(("bearer" = [])), params(("purchase_id" = PurchaseId, Path)),
+    responses((status = 200, body = Purchase), (status = 404, description = "no such purchase of the caller", body = ErrorBody)))]
 async fn get_purchase(
     State(state): State<AppState>,
     caller: Caller,

@@ -14,7 +14,7 @@ use super::auth::Caller;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Pagination, scope_of};
-use crate::catalog::BookFilterParams;
+use crate::catalog::{BookFilterParams, BookOrderParams};
 use crate::domain::{Money, PurchaseStatus, Role, TenantId, UserId};
 use crate::error::Error;
 use crate::search::{
@@ -37,10 +37,13 @@ const MAX_QUERY_CHARS: usize = 200;
 
 /// Query text of a search.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchText {
     /// Words to look for in titles, authors and descriptions (empty: everything).
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// Tolerate typos (default true).
+    #[param(value_type = Option<bool>)]
     pub fuzzy: Option<String>,
 }
 
@@ -53,11 +56,11 @@ pub struct SearchPage {
 }
 
 fn query_text(raw: Option<&str>) -> Result<String, Error> {
-    let text = raw.unwrap_or_default().trim();
-    if text.chars().count() > MAX_QUERY_CHARS {
+    let raw = raw.unwrap_or_default();
+    if raw.chars().count() > MAX_QUERY_CHARS {
         return Err(Error::bad_request("invalid_query", format!("q: at most {MAX_QUERY_CHARS} characters")));
     }
-    Ok(text.to_owned())
+    Ok(raw.trim().to_owned())
 }
 
 async fn run_search(
@@ -66,6 +69,7 @@ async fn run_search(
     page: &PageParams,
     text: &SearchText,
     filter_params: &BookFilterParams,
+    order: &BookOrderParams,
 ) -> Result<Json<SearchPage>, ApiError> {
     let q = query_text(text.q.as_deref())?;
     let fuzzy = match text.fuzzy.as_deref() {
@@ -74,14 +78,14 @@ async fn run_search(
             raw.parse::<bool>().map_err(|_| Error::bad_request("invalid_query", "fuzzy: must be true or false"))?
         }
     };
-    if filter_params.author.is_some() || filter_params.sort.is_some() {
+    if order.author.is_some() || order.sort.is_some() {
         return Err(Error::bad_request(
             "invalid_query",
             "author and sort do not apply to search; results come by relevance",
         )
         .into());
     }
-    let filters = filter_params.parse()?;
+    let filters = filter_params.parse(order)?;
     let scope = scope_of(&[caller.tenant.as_str(), "search", &q, &fuzzy.to_string(), &filter_params.fingerprint()]);
     let request = PageRequest::parse(page, 20, &state.cursors, scope)?;
     let search = SearchRequest {
@@ -105,20 +109,21 @@ async fn run_search(
 }
 
 #[utoipa::path(get, path = "/api/v1/books/search", tag = "books", security(("bearer" = [])), params(SearchText, PageParams, BookFilterParams),
-    responses((status = 200, body = SearchPage), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = SearchPage)))]
 async fn search_books(
     State(state): State<AppState>,
     caller: Caller,
     ApiQuery(page): ApiQuery<PageParams>,
     ApiQuery(text): ApiQuery<SearchText>,
     ApiQuery(filters): ApiQuery<BookFilterParams>,
+    ApiQuery(order): ApiQuery<BookOrderParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
-    run_search(&state, &caller, &page, &text, &filters).await
+    run_search(&state, &caller, &page, &text, &filters, &order).await
 }
 
 #[utoipa::path(get, path = "/search/{tenant}/products", tag = "search", security(("bearer" = [])),
-    params(("tenant" = String, Path), SearchText, PageParams, BookFilterParams),
-    responses((status = 200, body = SearchPage), (status = 403, body = ErrorBody)))]
+    params(("tenant" = TenantId, Path), SearchText, PageParams, BookFilterParams),
+    responses((status = 200, body = SearchPage), (status = 403, description = "the path names another shop than the token", body = ErrorBody)))]
 async fn search_tenant_products(
     State(state): State<AppState>,
     caller: Caller,
@@ -126,9 +131,10 @@ async fn search_tenant_products(
     ApiQuery(page): ApiQuery<PageParams>,
     ApiQuery(text): ApiQuery<SearchText>,
     ApiQuery(filters): ApiQuery<BookFilterParams>,
+    ApiQuery(order): ApiQuery<BookOrderParams>,
 ) -> Result<Json<SearchPage>, ApiError> {
     require_own_tenant(&caller, &raw)?;
-    run_search(&state, &caller, &page, &text, &filters).await
+    run_search(&state, &caller, &page, &text, &filters, &order).await
 }
 
 /// A path that names a tenant must name the caller's.
@@ -142,7 +148,9 @@ pub fn require_own_tenant(caller: &Caller, raw: &str) -> Result<(), Error> {
 
 /// What the user has typed so far.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AutocompleteParams {
+    #[param(max_length = 200)]
     pub q: Option<String>,
 }
 
@@ -153,7 +161,7 @@ pub struct Suggestions {
 }
 
 #[utoipa::path(get, path = "/api/v1/books/autocomplete", tag = "books", security(("bearer" = [])), params(AutocompleteParams),
-    responses((status = 200, body = Suggestions), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Suggestions)))]
 async fn autocomplete(
     State(state): State<AppState>,
     caller: Caller,
@@ -166,17 +174,25 @@ async fn autocomplete(
 
 /// Filters of `GET /search/{tenant}/purchases`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PurchaseSearchParams {
     /// Words of the titles bought.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// Only this user's purchases (admins; a customer always sees only their own).
+    #[param(value_type = Option<UserId>)]
     pub user_id: Option<String>,
-    /// PENDING, PAYMENT_PROCESSED, SHIPPED, DELIVERED, CANCELLED or PAYMENT_FAILED.
+    #[param(value_type = Option<PurchaseStatus>)]
     pub status: Option<String>,
-    /// RFC 3339 instants bounding the purchase time.
+    /// Bought at or after this instant (RFC 3339).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub from: Option<String>,
+    /// Bought at or before this instant (RFC 3339).
+    #[param(value_type = Option<chrono::DateTime<chrono::Utc>>)]
     pub to: Option<String>,
+    #[param(value_type = Option<Money>)]
     pub min_total: Option<String>,
+    #[param(value_type = Option<Money>)]
     pub max_total: Option<String>,
 }
 
@@ -246,8 +262,8 @@ async fn run_purchase_search(
 }
 
 #[utoipa::path(get, path = "/search/{tenant}/purchases", tag = "search", security(("bearer" = [])),
-    params(("tenant" = String, Path), PurchaseSearchParams, PageParams),
-    responses((status = 200, body = PurchasePage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    params(("tenant" = TenantId, Path), PurchaseSearchParams, PageParams),
+    responses((status = 200, body = PurchasePage), (status = 403, description = "the path names another shop than the token, or a customer asked for another user", body = ErrorBody)))]
 async fn search_tenant_purchases(
     State(state): State<AppState>,
     caller: Caller,
@@ -268,13 +284,15 @@ pub struct TenantSearch {
 
 /// The text of `GET /search/{tenant}`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TenantSearchParams {
+    #[param(max_length = 200)]
     pub q: Option<String>,
 }
 
 #[utoipa::path(get, path = "/search/{tenant}", tag = "search", security(("bearer" = [])),
-    params(("tenant" = String, Path), TenantSearchParams),
-    responses((status = 200, body = TenantSearch), (status = 403, body = ErrorBody)))]
+    params(("tenant" = TenantId, Path), TenantSearchParams),
+    responses((status = 200, body = TenantSearch), (status = 403, description = "the path names another shop than the token", body = ErrorBody)))]
 async fn search_tenant(
     State(state): State<AppState>,
     caller: Caller,
@@ -283,7 +301,16 @@ async fn search_tenant(
 ) -> Result<Json<TenantSearch>, ApiError> {
     require_own_tenant(&caller, &raw)?;
     let text = SearchText { q: params.q.clone(), fuzzy: None };
-    let products = run_search(&state, &caller, &PageParams::default(), &text, &BookFilterParams::default()).await?.0;
+    let products = run_search(
+        &state,
+        &caller,
+        &PageParams::default(),
+        &text,
+        &BookFilterParams::default(),
+        &BookOrderParams::default(),
+    )
+    .await?
+    .0;
     let purchase_params = PurchaseSearchParams {
         q: params.q,
         user_id: None,

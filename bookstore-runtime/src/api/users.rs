@@ -19,7 +19,7 @@ use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
 use super::rate_limit::RouteClass;
 use crate::accounts::{self, BookList, ListedBook, Profile, ProfileChange, Registration};
 use crate::catalog;
-use crate::domain::{Book, BookId, Email, Preferences, Role, UserId, WishlistPriority};
+use crate::domain::{Book, BookId, Email, JsonObject, Preferences, Role, TenantId, UserId, WishlistPriority};
 use crate::error::Error;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -50,9 +50,9 @@ fn session(state: &AppState, user: &crate::domain::User) -> Session {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/register", tag = "users",
-    params(("X-Tenant-Id" = String, Header, description = "The shop to register with")),
+    params(("X-Tenant-Id" = TenantId, Header, description = "The shop to register with")),
     request_body = Registration,
-    responses((status = 201, body = Session), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 201, body = Session), (status = 409, description = "the e-mail has an account in this shop already", body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     request_id: RequestId,
@@ -77,9 +77,9 @@ pub struct Credentials {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/login", tag = "users",
-    params(("X-Tenant-Id" = String, Header, description = "The shop to sign in to")),
+    params(("X-Tenant-Id" = TenantId, Header, description = "The shop to sign in to")),
     request_body = Credentials,
-    responses((status = 200, body = Session), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Session), (status = 401, description = "the e-mail or the password is wrong", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -110,7 +110,9 @@ pub struct TokenValidity {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/validate-token", tag = "users", request_body = TokenToCheck,
-    responses((status = 200, body = TokenValidity), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = TokenValidity), (status = 401, description = "the token does not verify, has expired, or its user is gone", body = ErrorBody),
+        (status = 403, description = "the token's shop is suspended", body = ErrorBody), (status = 404, description = "the token's shop does not exist", body = ErrorBody),
+        (status = 429, description = "the shop's sign-in budget is spent: retry after `Retry-After` seconds", body = ErrorBody)))]
 async fn validate_token(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<TokenToCheck>,
@@ -125,14 +127,14 @@ async fn validate_token(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/profile", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = Profile), (status = 401, body = ErrorBody)))]
+    responses((status = 200, body = Profile)))]
 async fn get_profile(State(state): State<AppState>, caller: Caller) -> Result<Json<Profile>, ApiError> {
     let user = accounts::get_user(state.store.as_ref(), &caller.tenant, &caller.user_id).await?;
     Ok(Json(Profile::from(&user)))
 }
 
 #[utoipa::path(put, path = "/api/v1/users/profile", tag = "users", security(("bearer" = [])), request_body = ProfileChange,
-    responses((status = 200, body = Profile), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Profile), (status = 409, description = "the profile changed meanwhile; read it and try again", body = ErrorBody)))]
 async fn put_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -144,7 +146,7 @@ async fn put_profile(
 }
 
 #[utoipa::path(put, path = "/api/v1/users/preferences", tag = "users", security(("bearer" = [])), request_body = Preferences,
-    responses((status = 200, body = Profile), (status = 422, body = ErrorBody)))]
+    responses((status = 200, body = Profile), (status = 409, description = "the profile changed meanwhile; read it and try again", body = ErrorBody)))]
 async fn put_preferences(
     State(state): State<AppState>,
     caller: Caller,
@@ -184,7 +186,7 @@ async fn list_page(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/favorites", tag = "users", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = Paginated<ListedBookView>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<ListedBookView>)))]
 async fn list_favorites(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,7 +196,7 @@ async fn list_favorites(
 }
 
 #[utoipa::path(get, path = "/api/v1/users/wishlist", tag = "users", security(("bearer" = [])), params(PageParams),
-    responses((status = 200, body = Paginated<ListedBookView>), (status = 400, body = ErrorBody)))]
+    responses((status = 200, body = Paginated<ListedBookView>)))]
 async fn list_wishlist(
     State(state): State<AppState>,
     caller: Caller,
@@ -208,8 +210,8 @@ fn book_id(raw: &str) -> Result<BookId, Error> {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/favorites/{book_id}", tag = "users", security(("bearer" = [])),
-    params(("book_id" = String, Path)),
-    responses((status = 201, body = ListedBook), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("book_id" = BookId, Path)),
+    responses((status = 201, body = ListedBook), (status = 404, description = "no such book in the shop", body = ErrorBody), (status = 409, description = "the book is on the list already", body = ErrorBody)))]
 async fn add_favorite(
     State(state): State<AppState>,
     caller: Caller,
@@ -230,8 +232,8 @@ async fn add_favorite(
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/favorites/{book_id}", tag = "users", security(("bearer" = [])),
-    params(("book_id" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    params(("book_id" = BookId, Path)),
+    responses((status = 204), (status = 404, description = "the book is not on the list", body = ErrorBody)))]
 async fn remove_favorite(
     State(state): State<AppState>,
     caller: Caller,
@@ -251,8 +253,8 @@ pub struct WishlistEntry {
 }
 
 #[utoipa::path(post, path = "/api/v1/users/wishlist/{book_id}", tag = "users", security(("bearer" = [])),
-    params(("book_id" = String, Path)), request_body(content = Option<WishlistEntry>),
-    responses((status = 201, body = ListedBook), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    params(("book_id" = BookId, Path)), request_body(content = Option<WishlistEntry>),
+    responses((status = 201, body = ListedBook), (status = 404, description = "no such book in the shop", body = ErrorBody), (status = 409, description = "the book is on the list already", body = ErrorBody)))]
 async fn add_to_wishlist(
     State(state): State<AppState>,
     caller: Caller,
@@ -264,15 +266,18 @@ async fn add_to_wishlist(
         StatusCode::PAYLOAD_TOO_LARGE => Error::PayloadTooLarge(e.body_text()),
         _ => Error::bad_request("malformed_body", e.body_text()),
     })?;
+    // No body, or `null`, is the default entry.
     let entry: WishlistEntry = if body.iter().all(u8::is_ascii_whitespace) {
         WishlistEntry::default()
     } else {
-        serde_json::from_slice(&body).map_err(|e| match e.classify() {
-            serde_json::error::Category::Data => {
-                Error::Unprocessable { code: "validation_failed", message: e.to_string() }
-            }
-            _ => Error::bad_request("malformed_json", e.to_string()),
-        })?
+        serde_json::from_slice::<Option<JsonObject<WishlistEntry>>>(&body)
+            .map(|entry| entry.map(|JsonObject(entry)| entry).unwrap_or_default())
+            .map_err(|e| match e.classify() {
+                serde_json::error::Category::Data => {
+                    Error::Unprocessable { code: "validation_failed", message: e.to_string() }
+                }
+                _ => Error::bad_request("malformed_json", e.to_string()),
+            })?
     };
     let priority = entry.priority.unwrap_or_default();
     let listed = accounts::add_to_list(
@@ -289,8 +294,8 @@ async fn add_to_wishlist(
 }
 
 #[utoipa::path(delete, path = "/api/v1/users/wishlist/{book_id}", tag = "users", security(("bearer" = [])),
-    params(("book_id" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+    params(("book_id" = BookId, Path)),
+    responses((status = 204), (status = 404, description = "the book is not on the list", body = ErrorBody)))]
 async fn remove_from_wishlist(
     State(state): State<AppState>,
     caller: Caller,

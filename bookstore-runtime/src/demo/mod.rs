@@ -15,7 +15,8 @@ use uuid::Uuid;
 pub use self::catalog::{DemoBook, DemoRng, demo_books, demo_tenants};
 use crate::accounts::{self, Password, Registration};
 use crate::domain::{
-    BookId, Email, Isbn, KeyText, Money, NewBook, PurchaseId, Quantity, Rating, Role, Tenant, TenantId, Text, UserId,
+    BookId, Email, Isbn, KeyText, Money, NewBook, Price, PurchaseId, Quantity, Rating, Role, Tenant, TenantId, Text,
+    UserId,
 };
 use crate::error::{Error, Result};
 use crate::orders::{self, CheckoutRequest, PaymentMethod};
@@ -100,7 +101,9 @@ fn new_book(book: &DemoBook) -> Result<NewBook> {
         author: KeyText::parse(&book.author).map_err(|e| Error::invalid("author", e))?,
         editorial: Some(text("editorial", book.editorial)?),
         category: KeyText::parse(book.category).map_err(|e| Error::invalid("category", e))?,
-        price: Money::new(Decimal::new(i64::from(book.price_cents), 2)).map_err(|e| Error::invalid("price", e))?,
+        price: Money::new(Decimal::new(i64::from(book.price_cents), 2))
+            .and_then(Price::new)
+            .map_err(|e| Error::invalid("price", e))?,
         description: Some(text("description", &book.description)?),
         cover_image_url: None,
         stock_quantity: book.stock,

@@ -1,10 +1,10 @@
 //! Books of a tenant's catalogue.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{BookId, Isbn, KeyText, Money, Rating, TenantId, Text};
+use super::{BookId, Isbn, KeyText, Price, Rating, TenantId, Text, optional_whole_number, whole_number};
 
 /// A book as stored and as served. `version` grows by one on every write; change-data
 /// capture uses it so an older image never overwrites a newer one.
@@ -13,22 +13,20 @@ pub struct Book {
     pub book_id: BookId,
     pub tenant_id: TenantId,
     pub isbn: Isbn,
-    #[schema(value_type = String)]
     pub title: Text<300>,
-    #[schema(value_type = String)]
     pub author: KeyText,
-    #[schema(value_type = Option<String>)]
     pub editorial: Option<Text<200>>,
-    #[schema(value_type = String)]
     pub category: KeyText,
-    pub price: Money,
-    #[schema(value_type = Option<String>)]
+    pub price: Price,
     pub description: Option<Text<5000>>,
-    #[schema(value_type = Option<String>)]
     pub cover_image_url: Option<Text<500>>,
+    #[schema(maximum = 1_000_000)]
     pub stock_quantity: u32,
+    #[schema(schema_with = publication_year_schema)]
     pub publication_year: i32,
+    #[schema(pattern = "^[a-z]{2}$", example = "es")]
     pub language: String,
+    #[schema(format = Int64, maximum = 4_294_967_295_u64)]
     pub pages: Option<u32>,
     pub rating: Rating,
     pub is_active: bool,
@@ -45,23 +43,24 @@ pub struct Book {
 #[serde(deny_unknown_fields)]
 pub struct NewBook {
     pub isbn: Isbn,
-    #[schema(value_type = String)]
     pub title: Text<300>,
-    #[schema(value_type = String)]
     pub author: KeyText,
-    #[schema(value_type = Option<String>)]
     pub editorial: Option<Text<200>>,
-    #[schema(value_type = String)]
     pub category: KeyText,
-    pub price: Money,
-    #[schema(value_type = Option<String>)]
+    pub price: Price,
     pub description: Option<Text<5000>>,
-    #[schema(value_type = Option<String>)]
     pub cover_image_url: Option<Text<500>>,
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(maximum = 1_000_000)]
     pub stock_quantity: u32,
+    #[serde(deserialize_with = "whole_number")]
+    #[schema(schema_with = publication_year_schema)]
     pub publication_year: i32,
     #[serde(default = "default_book_language")]
+    #[schema(pattern = "^[a-z]{2}$", example = "es")]
     pub language: String,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(format = Int64, maximum = 4_294_967_295_u64)]
     pub pages: Option<u32>,
     #[serde(default)]
     pub rating: Rating,
@@ -71,22 +70,23 @@ pub struct NewBook {
 #[derive(Debug, Clone, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BookPatch {
-    #[schema(value_type = Option<String>)]
     pub title: Option<Text<300>>,
-    #[schema(value_type = Option<String>)]
     pub author: Option<KeyText>,
-    #[schema(value_type = Option<String>)]
     pub editorial: Option<Text<200>>,
-    #[schema(value_type = Option<String>)]
     pub category: Option<KeyText>,
-    pub price: Option<Money>,
-    #[schema(value_type = Option<String>)]
+    pub price: Option<Price>,
     pub description: Option<Text<5000>>,
-    #[schema(value_type = Option<String>)]
     pub cover_image_url: Option<Text<500>>,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(maximum = 1_000_000)]
     pub stock_quantity: Option<u32>,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(schema_with = optional_publication_year_schema)]
     pub publication_year: Option<i32>,
+    #[schema(pattern = "^[a-z]{2}$", example = "es")]
     pub language: Option<String>,
+    #[serde(default, deserialize_with = "optional_whole_number")]
+    #[schema(format = Int64, maximum = 4_294_967_295_u64)]
     pub pages: Option<u32>,
     pub rating: Option<Rating>,
     pub is_active: Option<bool>,
@@ -98,8 +98,29 @@ fn default_book_language() -> String {
 
 /// Years a book may carry: from Gutenberg to next year.
 pub fn valid_publication_year(year: i32, now: DateTime<Utc>) -> bool {
-    use chrono::Datelike;
-    (1450..=now.year() + 1).contains(&year)
+    (FIRST_PUBLICATION_YEAR..=now.year() + 1).contains(&year)
+}
+
+const FIRST_PUBLICATION_YEAR: i32 = 1450;
+
+/// The schema of a publication year, as of the moment the document is made.
+fn publication_year_schema() -> utoipa::openapi::schema::Object {
+    year_schema(utoipa::openapi::schema::Type::Integer.into())
+}
+
+/// A publication year or `null`, for a patch.
+fn optional_publication_year_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{SchemaType, Type};
+    year_schema(SchemaType::from_iter([Type::Integer, Type::Null]))
+}
+
+fn year_schema(schema_type: utoipa::openapi::schema::SchemaType) -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(schema_type)
+        .minimum(Some(f64::from(FIRST_PUBLICATION_YEAR)))
+        .maximum(Some(f64::from(Utc::now().year() + 1)))
+        .description(Some("from 1450 to next year"))
+        .build()
 }
 
 /// Languages the catalogue accepts (ISO 639-1).

@@ -69,16 +69,10 @@ pub struct Purchase {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ShippingAddress {
-    #[schema(value_type = String)]
     pub name: super::Text<100>,
-    #[schema(value_type = String)]
     pub line1: super::Text<200>,
-    #[schema(value_type = Option<String>)]
     pub line2: Option<super::Text<200>>,
-    #[schema(value_type = String)]
     pub city: super::Text<100>,
-    #[schema(value_type = String)]
     pub postal_code: super::Text<20>,
-    #[schema(value_type = String)]
     pub country: super::Text<56>,
 }

@@ -10,7 +10,6 @@ use super::{Email, KeyText, TenantId, Text, UserId};
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct Tenant {
     pub tenant_id: TenantId,
-    #[schema(value_type = String)]
     pub name: Text<100>,
     pub is_active: bool,
     pub created_at: DateTime<Utc>,
@@ -42,19 +41,27 @@ pub struct User {
 }
 
 /// Favourite categories and authors, and the language of the shop's pages.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Preferences {
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(max_items = 20)]
     pub categories: Vec<KeyText>,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(max_items = 20)]
     pub authors: Vec<KeyText>,
     #[serde(default = "default_language")]
+    #[schema(pattern = "^[a-z]{2}$", example = "es")]
     pub language: String,
     #[serde(default)]
     pub newsletter: bool,
+}
+
+/// What a new user starts with: what a `PUT /preferences` of `{}` sets.
+impl Default for Preferences {
+    fn default() -> Self {
+        Self { categories: Vec::new(), authors: Vec::new(), language: default_language(), newsletter: false }
+    }
 }
 
 fn default_language() -> String {

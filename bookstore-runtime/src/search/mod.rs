@@ -39,7 +39,7 @@ impl From<&Book> for BookDocument {
             author: book.author.to_string(),
             description: book.description.as_ref().map(ToString::to_string).unwrap_or_default(),
             category: book.category.to_string(),
-            price: book.price,
+            price: book.price.money(),
             rating: book.rating,
             publication_year: book.publication_year,
             stock_quantity: book.stock_quantity,

@@ -76,7 +76,7 @@ async fn quantities_must_be_whole_numbers_from_1_to_99() {
     let over = app
         .call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 1})))
         .await;
-    assert_eq!(over.status, StatusCode::UNPROCESSABLE_ENTITY, "a line holds at most 99");
+    assert_eq!(over.status, StatusCode::CONFLICT, "a line holds at most 99");
 }
 
 #[tokio::test]
@@ -91,7 +91,7 @@ async fn a_cart_refuses_more_lines_than_one_checkout_transaction_holds() {
         if n < MAX_CART_LINES {
             assert_eq!(reply.status, StatusCode::OK);
         } else {
-            assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", reply.body);
+            assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.body);
         }
     }
     let checkout = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
@@ -145,7 +145,7 @@ async fn checkout_prices_taxes_decrements_stock_and_clears_the_cart() {
     assert_eq!(summary.body["items_bought"], 5);
 
     let empty = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
-    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(empty.status, StatusCode::CONFLICT);
     assert_eq!(empty.code(), "cart_empty");
 }
 
@@ -262,7 +262,7 @@ async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
             &[("idempotency-key", "order-42")],
         )
         .await;
-    assert_eq!(different.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(different.status, StatusCode::CONFLICT);
     assert_eq!(different.code(), "idempotency_key_reused");
     let bob_same_key = app
         .call_with(
@@ -304,6 +304,6 @@ async fn a_cart_overfilled_by_racing_adds_is_refused_at_checkout_without_a_5xx()
         app.store.put(Table::ShoppingCart, item, None).await.expect("line written behind the API's back");
     }
     let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
-    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.code(), "cart_too_large");
 }
