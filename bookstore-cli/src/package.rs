@@ -1,11 +1,13 @@
 //! Lambda packaging: every `lambdas/` bin built for Amazon Linux 2023 (glibc 2.34, via
 //! cargo-zigbuild), zipped reproducibly as `bootstrap`, named by its content hash.
 
-use std::io::Write;
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use sha2::{Digest, Sha256};
 
 use crate::render::LAMBDAS;
@@ -43,11 +45,14 @@ pub fn workspace_root() -> Result<PathBuf> {
     }
 }
 
-/// Builds every function in release mode for [`LAMBDA_TARGET`] and zips each into `out`.
+/// The cargo profile of the functions: size and cold start first (`Cargo.toml`).
+const LAMBDA_PROFILE: &str = "lambda";
+
+/// Builds every function with the `lambda` profile for [`LAMBDA_TARGET`] and zips each into `out`.
 pub fn build_and_zip(root: &Path, out: &Path) -> Result<Vec<Package>> {
-    build(root)?;
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let binaries = target_dir.join("x86_64-unknown-linux-gnu").join("release");
+    build(root, &target_dir)?;
+    let binaries = target_dir.join("x86_64-unknown-linux-gnu").join(LAMBDA_PROFILE);
     zip_all(&binaries, out)
 }
 
@@ -96,7 +101,9 @@ pub fn reproducible_zip(bootstrap: &[u8]) -> Result<Vec<u8>> {
     Ok(writer.finish().context("cannot finish the zip")?.into_inner())
 }
 
-fn build(root: &Path) -> Result<()> {
+/// Runs cargo zigbuild with one progress line per function; cargo's own output goes to
+/// `target/lambda-build.log`, shown when the build fails.
+fn build(root: &Path, target_dir: &Path) -> Result<()> {
     let tools = root.join(".tools");
     let venv_bin = tools.join("venv").join("bin");
     let zigbuild = if venv_bin.join("cargo-zigbuild").is_file() {
@@ -109,14 +116,25 @@ fn build(root: &Path) -> Result<()> {
         Some(path) => std::env::join_paths(std::iter::once(venv_bin.clone()).chain(std::env::split_paths(&path)))?,
         None => venv_bin.clone().into_os_string(),
     };
-    eprintln!("building {} functions for {LAMBDA_TARGET} (cargo zigbuild --release)", LAMBDAS.len());
-    let status = Command::new(&zigbuild)
+    std::fs::create_dir_all(target_dir).with_context(|| format!("cannot create {}", target_dir.display()))?;
+    let log_path = target_dir.join("lambda-build.log");
+    let log = std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?;
+    eprintln!(
+        "building {} functions for {LAMBDA_TARGET} (cargo zigbuild --profile {LAMBDA_PROFILE}; log: {})",
+        LAMBDAS.len(),
+        log_path.display()
+    );
+    let started = Instant::now();
+    let mut child = Command::new(&zigbuild)
         .current_dir(root)
-        .args(["zigbuild", "--release", "--locked", "-p", "bookstore-lambdas", "--bins", "--target", LAMBDA_TARGET])
+        .args(["zigbuild", "--profile", LAMBDA_PROFILE, "--locked", "-p", "bookstore-lambdas", "--bins"])
+        .args(["--target", LAMBDA_TARGET, "--message-format", "json-render-diagnostics"])
         .env("PATH", path)
         .env("ZIG_GLOBAL_CACHE_DIR", tools.join("zig-cache"))
         .env("CARGO_ZIGBUILD_CACHE_DIR", tools.join("zigbuild-cache"))
-        .status()
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
         .with_context(|| {
             format!(
                 "cannot run {} (install it with: python3 -m venv .tools/venv && \
@@ -124,11 +142,46 @@ fn build(root: &Path) -> Result<()> {
                 zigbuild.display()
             )
         })?;
-    if !status.success() {
-        bail!("building the Lambda functions failed ({status})");
+    let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+    spinner.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed}] {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+    );
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    let mut compiled = 0;
+    let stdout = child.stdout.take().context("cargo's output")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.context("cannot read cargo's output")?;
+        let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else { continue };
+        if message["reason"] != "compiler-artifact" {
+            continue;
+        }
+        compiled += 1;
+        let name = message["target"]["name"].as_str().unwrap_or_default();
+        let is_function = message["target"]["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
+        match LAMBDAS.iter().find(|lambda| is_function && lambda.name == name) {
+            // `println` prints nothing while the spinner is hidden (stderr not a terminal).
+            Some(lambda) => {
+                spinner.suspend(|| eprintln!("  built {:<20} {:>6.1} s", lambda.name, started.elapsed().as_secs_f64()))
+            }
+            None => spinner.set_message(format!("{compiled} crates compiled, last {name}")),
+        }
     }
+    let status = child.wait().context("cannot wait for cargo zigbuild")?;
+    spinner.finish_and_clear();
+    if !status.success() {
+        let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(LOG_LINES_SHOWN)..].join("\n");
+        eprintln!("{tail}");
+        bail!("building the Lambda functions failed ({status}); cargo's whole log: {}", log_path.display());
+    }
+    eprintln!("built {} functions in {:.1} s", LAMBDAS.len(), started.elapsed().as_secs_f64());
     Ok(())
 }
+
+/// How much of cargo's log a failed build shows (the errors come last).
+const LOG_LINES_SHOWN: usize = 80;
 
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

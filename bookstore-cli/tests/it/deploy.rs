@@ -33,7 +33,12 @@ fn packages() -> &'static Path {
     DIR.get_or_init(|| {
         let dir = temp_dir("packages");
         let out = package_into(&dir);
-        assert!(out.status.success(), "package: {}", String::from_utf8_lossy(&out.stderr));
+        let progress = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "package: {progress}");
+        for lambda in ["api", "books-to-search", "purchases-to-lake"] {
+            assert!(progress.contains(&format!("  built {lambda} ")), "one line per function: {progress}");
+        }
+        assert!(!progress.contains("Compiling "), "cargo's lines go to its log: {progress}");
         dir
     })
 }
