@@ -46,9 +46,9 @@ pub fn workspace_root() -> Result<PathBuf> {
 }
 
 /// The cargo profile of the functions: size and cold start first (`Cargo.toml`).
-const LAMBDA_PROFILE: &str = "lambda";
+const LAMBDA_PROFILE: &str = "release";
 
-/// Builds every function with the `lambda` profile for [`LAMBDA_TARGET`] and zips each into `out`.
+/// Builds every function with the `release` profile for [`LAMBDA_TARGET`] and zips each into `out`.
 pub fn build_and_zip(root: &Path, out: &Path) -> Result<Vec<Package>> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     build(root, &target_dir)?;
