@@ -120,11 +120,11 @@ async fn dashboard(
 pub enum ReportRequest {
     TopBooks {
         #[serde(default, deserialize_with = "crate::domain::object")]
-        parameters: BookReportParameters,
+        parameters: ReportParameters,
     },
     RevenueByCategory {
         #[serde(default, deserialize_with = "crate::domain::object")]
-        parameters: BookReportParameters,
+        parameters: ReportParameters,
     },
     SalesByMonth {
         #[serde(default, deserialize_with = "crate::domain::object")]
@@ -137,52 +137,41 @@ pub enum ReportRequest {
 }
 
 // Written out because the derived schema of an internally tagged enum lets other
-// properties through, which `deny_unknown_fields` refuses.
+// properties through, which `deny_unknown_fields` refuses; and the reports not by book
+// take the parameters without a `category`.
 impl utoipa::PartialSchema for ReportRequest {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
-        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Type};
-        let variant = |reports: [&'static str; 2], parameters: &str| {
+        use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, OneOfBuilder, Schema, Type};
+        use utoipa::openapi::{Ref, RefOr};
+        let variant = |reports: [&'static str; 2], parameters: RefOr<Schema>| {
             ObjectBuilder::new()
                 .property("report", ObjectBuilder::new().schema_type(Type::String).enum_values(Some(reports)))
                 .required("report")
-                .property("parameters", utoipa::openapi::Ref::from_schema_name(parameters))
+                .property("parameters", parameters)
                 .additional_properties(Some(AdditionalProperties::FreeForm(false)))
         };
+        // `null` is what serde reads as no category, so it stays allowed.
+        let mut without_category = <ReportParameters as utoipa::PartialSchema>::schema();
+        if let RefOr::T(Schema::Object(object)) = &mut without_category {
+            object.properties.insert("category".into(), ObjectBuilder::new().schema_type(Type::Null).into());
+        }
         OneOfBuilder::new()
-            .item(variant(["top_books", "revenue_by_category"], "BookReportParameters"))
-            .item(variant(["sales_by_month", "customers"], "ReportParameters"))
+            .item(variant(["top_books", "revenue_by_category"], Ref::from_schema_name(ReportParameters::name()).into()))
+            .item(variant(["sales_by_month", "customers"], without_category))
             .into()
     }
 }
 
 impl ToSchema for ReportRequest {
     fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
-        use utoipa::PartialSchema;
-        schemas.push((BookReportParameters::name().into(), BookReportParameters::schema()));
-        schemas.push((ReportParameters::name().into(), ReportParameters::schema()));
+        schemas.push((ReportParameters::name().into(), <ReportParameters as utoipa::PartialSchema>::schema()));
     }
 }
 
-/// What every report takes; all optional.
+/// What the reports take; all optional. Only the reports by book take `category`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportParameters {
-    /// Only this year, four digits ("2026").
-    #[schema(pattern = "^[0-9]{4}$", example = "2026")]
-    pub year: Option<String>,
-    /// Only this month, "01" to "12".
-    #[schema(pattern = "^(0[1-9]|1[0-2])$", example = "01")]
-    pub month: Option<String>,
-    /// How many rows, 1-100 (default 10).
-    #[serde(default, deserialize_with = "crate::domain::optional_whole_number")]
-    #[schema(minimum = 1, maximum = 100)]
-    pub limit: Option<u32>,
-}
-
-/// What the reports by book take; all optional.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BookReportParameters {
     /// Only this year, four digits ("2026").
     #[schema(pattern = "^[0-9]{4}$", example = "2026")]
     pub year: Option<String>,
@@ -202,16 +191,17 @@ impl ReportRequest {
     /// The report's name, its SQL parameters (`$1` year, `$2` month, for the reports by
     /// book `$3` category; '' = any) and its row limit.
     fn parts(&self) -> Result<(Report, Vec<String>, u32), Error> {
-        let (name, year, month, limit, category) = match self {
-            ReportRequest::TopBooks { parameters: p } => {
-                (Report::TopBooks, &p.year, &p.month, p.limit, Some(&p.category))
-            }
-            ReportRequest::RevenueByCategory { parameters: p } => {
-                (Report::RevenueByCategory, &p.year, &p.month, p.limit, Some(&p.category))
-            }
-            ReportRequest::SalesByMonth { parameters: p } => (Report::SalesByMonth, &p.year, &p.month, p.limit, None),
-            ReportRequest::Customers { parameters: p } => (Report::Customers, &p.year, &p.month, p.limit, None),
+        let (report, parameters) = match self {
+            ReportRequest::TopBooks { parameters } => (Report::TopBooks, parameters),
+            ReportRequest::RevenueByCategory { parameters } => (Report::RevenueByCategory, parameters),
+            ReportRequest::SalesByMonth { parameters } => (Report::SalesByMonth, parameters),
+            ReportRequest::Customers { parameters } => (Report::Customers, parameters),
         };
+        let ReportParameters { year, month, limit, category } = parameters;
+        let by_book = matches!(report, Report::TopBooks | Report::RevenueByCategory);
+        if !by_book && category.is_some() {
+            return Err(Error::invalid("parameters.category", format!("{} has no category filter", report.name())));
+        }
         // '' binds "any" in the SQL; a client says "any" by leaving the parameter out.
         let year = match year {
             None => String::new(),
@@ -230,14 +220,14 @@ impl ReportRequest {
             return Err(Error::invalid("parameters.limit", "must be a whole number from 1 to 100"));
         }
         let mut values = vec![year, month];
-        if let Some(category) = category {
+        if by_book {
             let category = category.clone().unwrap_or_default();
             if category.chars().count() > 100 {
                 return Err(Error::invalid("parameters.category", "at most 100 characters"));
             }
             values.push(category);
         }
-        Ok((name, values, limit))
+        Ok((report, values, limit))
     }
 }
 
