@@ -4,8 +4,9 @@
 //! resource (a 404 of its book, a 409 of its stock, a 403 for a non-admin). What every
 //! operation answers because of what it takes is added here, read off the operation
 //! itself, so no route can forget it: a bearer token brings 401, 403, 404 and 429 (the
-//! `Caller` extractor), a JSON body 400, 413 and 422 (`ApiJson`), parameters 400, and
-//! every operation may fail with a 500. Every failure carries the error envelope.
+//! `Caller` extractor), the `X-Tenant-Id` of register and login 403, 404 and 429, a JSON
+//! body 400, 413 and 422 (`ApiJson`), parameters 400, and every operation may fail with
+//! a 500. Every failure carries the error envelope.
 
 use utoipa::openapi::header::{Header, HeaderBuilder};
 use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
