@@ -7,6 +7,7 @@ pub mod analytics;
 pub mod api;
 pub mod catalog;
 pub mod cdc;
+pub mod changes;
 pub mod config;
 pub mod demo;
 pub mod domain;

@@ -14,6 +14,7 @@ mod records;
 mod stream_shape;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventResponse};
@@ -23,13 +24,37 @@ pub use lake::{BooksToLake, PurchasesToLake};
 pub use purchases::PurchasesToSearch;
 pub use stream_shape::{decode_image, stream_event, stream_record};
 
+use crate::changes::{ChangeFeed, ChangeStream, FeedConfig, FeedLedger};
 use crate::domain::TenantId;
+use crate::lake::LakeWriter;
+use crate::search::SearchIndex;
+use crate::store::Table;
 
 /// A consumer of a table's change stream.
 #[async_trait::async_trait]
 pub trait StreamHandler: Send + Sync + 'static {
     /// Processes a batch; the response names the records that failed by sequence number.
     async fn handle(&self, event: Event) -> DynamoDbEventResponse;
+}
+
+/// The stage's change-data capture: one feed per stream and consumer, as the event source
+/// mappings are on AWS (each with its own checkpoints and dead letters in `ledger`).
+pub fn stream_feeds(
+    stream: Arc<dyn ChangeStream>,
+    ledger: Arc<dyn FeedLedger>,
+    search: Arc<dyn SearchIndex>,
+    lake: Arc<dyn LakeWriter>,
+    config: &FeedConfig,
+) -> Vec<ChangeFeed> {
+    let feed = |name: &str, table: Table, handler: Arc<dyn StreamHandler>| {
+        ChangeFeed::new(stream.clone(), ledger.clone(), name, table, handler, config.clone())
+    };
+    vec![
+        feed("books-to-search", Table::Books, Arc::new(BooksToSearch::new(search.clone()))),
+        feed("purchases-to-search", Table::Purchases, Arc::new(PurchasesToSearch::new(search))),
+        feed("books-to-lake", Table::Books, Arc::new(BooksToLake::new(lake.clone()))),
+        feed("purchases-to-lake", Table::Purchases, Arc::new(PurchasesToLake::new(lake))),
+    ]
 }
 
 /// Reports a record as failed, by its sequence number.

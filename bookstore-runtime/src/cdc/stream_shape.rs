@@ -5,13 +5,8 @@
 use aws_lambda_events::event::dynamodb::{Event, EventRecord, StreamRecord, StreamViewType};
 use serde_json::Value;
 
-use crate::store::{ChangeKind, ChangeRecord, Item};
-
-/// The 21-digit sequence number DynamoDB Streams uses; zero-padded so text order is
-/// number order.
-pub fn sequence_number(sequence: u64) -> String {
-    format!("{sequence:021}")
-}
+use crate::changes::{ChangeKind, ChangeRecord};
+use crate::store::Item;
 
 fn attribute_item(item: &Item) -> serde_dynamo::Item {
     // A JSON object always serialises to an attribute map.
@@ -28,7 +23,7 @@ pub fn stream_record(record: &ChangeRecord, region: &str) -> EventRecord {
     change.keys = attribute_item(&keys);
     change.new_image = record.new_image.as_ref().map(attribute_item).unwrap_or_default();
     change.old_image = record.old_image.as_ref().map(attribute_item).unwrap_or_default();
-    change.sequence_number = Some(sequence_number(record.sequence));
+    change.sequence_number = Some(record.sequence.clone());
     let images = serde_json::to_vec(&(&record.old_image, &record.new_image)).map_or(0, |b| b.len());
     change.size_bytes = images as i64;
     change.stream_view_type = Some(StreamViewType::NewAndOldImages);
@@ -36,7 +31,7 @@ pub fn stream_record(record: &ChangeRecord, region: &str) -> EventRecord {
     let mut event = EventRecord::default();
     event.aws_region = region.to_owned();
     event.change = change;
-    event.event_id = sequence_number(record.sequence);
+    event.event_id = record.sequence.clone();
     event.event_name = match record.kind {
         ChangeKind::Insert => "INSERT",
         ChangeKind::Modify => "MODIFY",
@@ -80,7 +75,7 @@ mod tests {
             _ => Item::new(),
         };
         ChangeRecord {
-            sequence: 42,
+            sequence: "000000000000000000042".to_owned(),
             table: Table::Books,
             kind,
             key: Key::new("shop-a#b1", "BOOK#9788437604947"),

@@ -17,20 +17,16 @@ use tokio::sync::{oneshot, watch};
 
 use super::partition_cache::{self, Partition, PartitionCache, Row};
 
+use super::change_log;
+use crate::changes::{ChangeKind, ChangeRecord};
 use crate::store::{
-    ChangeKind, ChangeRecord, Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table,
-    UpdateAction, WriteAction, apply_update, check_transaction, items_json,
+    Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table, UpdateAction, WriteAction,
+    apply_update, check_transaction, items_json,
 };
 
 type ItemTable = TableDefinition<'static, (&'static str, &'static str), &'static [u8]>;
 type IndexTable = TableDefinition<'static, (&'static str, &'static str, &'static str, &'static str), ()>;
 
-const CHANGES: TableDefinition<'static, u64, &'static [u8]> = TableDefinition::new("changes");
-/// Change-feed consumer → the last sequence number it has fully processed.
-const CHECKPOINTS: TableDefinition<'static, &'static str, u64> = TableDefinition::new("feed_checkpoints");
-/// (consumer, sequence) → a record the consumer gave up on, with the reason.
-const DEAD_LETTERS: TableDefinition<'static, (&'static str, u64), &'static [u8]> =
-    TableDefinition::new("feed_dead_letters");
 /// The most requests committed together; bounds the latency one fsync adds to each.
 const MAX_GROUP: usize = 512;
 /// redb's page cache. Its default (1 GiB) is meant for a dedicated database server;
@@ -138,7 +134,7 @@ impl EmbeddedStore {
     fn start(db: Database) -> Result<Self, StoreError> {
         let db = Arc::new(db);
         create_tables(&db)?;
-        let last = last_sequence(&db)?;
+        let last = change_log::last_sequence(&db)?;
         let committed = Arc::new(watch::Sender::new(last));
         let latest = Arc::new(LatestView::default());
         latest.refresh(&db, 0);
@@ -268,16 +264,8 @@ fn create_tables(db: &Database) -> Result<(), StoreError> {
             txn.open_table(index_table(table, *index)).map_err(storage)?;
         }
     }
-    txn.open_table(CHANGES).map_err(storage)?;
-    txn.open_table(CHECKPOINTS).map_err(storage)?;
-    txn.open_table(DEAD_LETTERS).map_err(storage)?;
+    change_log::create_tables(&txn)?;
     txn.commit().map_err(storage)
-}
-
-fn last_sequence(db: &Database) -> Result<u64, StoreError> {
-    let txn = db.begin_read().map_err(storage)?;
-    let changes = txn.open_table(CHANGES).map_err(storage)?;
-    Ok(changes.last().map_err(storage)?.map(|(k, _)| k.value()).unwrap_or(0))
 }
 
 /// What the writer thread tells readers after a commit.
@@ -356,7 +344,7 @@ fn commit_group(db: &Database, group: &[WriteRequest], next_sequence: &mut u64) 
             written.push((action.table(), key.pk.clone()));
             if action.table().has_stream() && (old.is_some() || new.is_some()) {
                 let record = ChangeRecord {
-                    sequence: *next_sequence,
+                    sequence: change_log::sequence_text(*next_sequence),
                     table: action.table(),
                     kind: match (old, new) {
                         (None, _) => ChangeKind::Insert,
@@ -368,8 +356,7 @@ fn commit_group(db: &Database, group: &[WriteRequest], next_sequence: &mut u64) 
                     new_image: new.clone(),
                     at: now,
                 };
-                let mut changes = txn.open_table(CHANGES).map_err(storage)?;
-                changes.insert(*next_sequence, encode(&record)?.as_slice()).map_err(storage)?;
+                change_log::append(&txn, *next_sequence, &record)?;
                 *next_sequence += 1;
             }
         }
@@ -670,17 +657,6 @@ impl Store for EmbeddedStore {
             Err(err) => Err(err),
         }
     }
-
-    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let changes = txn.open_table(CHANGES).map_err(storage)?;
-        let mut records = Vec::new();
-        for row in changes.range((after.saturating_add(1))..).map_err(storage)?.take(limit) {
-            let (_, value) = row.map_err(storage)?;
-            records.push(serde_json::from_slice(value.value()).map_err(storage)?);
-        }
-        Ok(records)
-    }
 }
 
 impl EmbeddedStore {
@@ -690,60 +666,13 @@ impl EmbeddedStore {
         let items = txn.open_table(items_table(table)).map_err(storage)?;
         items.len().map_err(storage)
     }
-}
 
-/// A change record a feed consumer gave up on, and why.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DeadLetter {
-    pub consumer: String,
-    pub record: ChangeRecord,
-    pub reason: String,
-    pub attempts: u32,
-    pub at: chrono::DateTime<Utc>,
-}
+    pub(super) fn database(&self) -> &Database {
+        &self.db
+    }
 
-/// Bookkeeping of the local change feed: checkpoints and dead letters live in the same
-/// file as the data, so a restart resumes exactly where the consumer stopped.
-impl EmbeddedStore {
     /// Follows the newest committed sequence number.
     pub fn subscribe_changes(&self) -> watch::Receiver<u64> {
         self.committed.subscribe()
-    }
-
-    /// The last sequence number the consumer has fully processed (0 before any).
-    pub fn checkpoint(&self, consumer: &str) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let checkpoints = txn.open_table(CHECKPOINTS).map_err(storage)?;
-        Ok(checkpoints.get(consumer).map_err(storage)?.map(|v| v.value()).unwrap_or(0))
-    }
-
-    /// Moves the consumer's checkpoint forward (never back), dead-lettering `poison`
-    /// in the same transaction when given.
-    pub fn advance_checkpoint(&self, consumer: &str, to: u64, poison: Option<&DeadLetter>) -> Result<(), StoreError> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        {
-            let mut checkpoints = txn.open_table(CHECKPOINTS).map_err(storage)?;
-            let current = checkpoints.get(consumer).map_err(storage)?.map(|v| v.value()).unwrap_or(0);
-            if to > current {
-                checkpoints.insert(consumer, to).map_err(storage)?;
-            }
-            if let Some(letter) = poison {
-                let mut letters = txn.open_table(DEAD_LETTERS).map_err(storage)?;
-                letters.insert((consumer, letter.record.sequence), encode(letter)?.as_slice()).map_err(storage)?;
-            }
-        }
-        txn.commit().map_err(storage)
-    }
-
-    /// The records the consumer gave up on, oldest first.
-    pub fn dead_letters(&self, consumer: &str) -> Result<Vec<DeadLetter>, StoreError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let letters = txn.open_table(DEAD_LETTERS).map_err(storage)?;
-        let mut found = Vec::new();
-        for row in letters.range((consumer, 0)..=(consumer, u64::MAX)).map_err(storage)? {
-            let (_, value) = row.map_err(storage)?;
-            found.push(serde_json::from_slice(value.value()).map_err(storage)?);
-        }
-        Ok(found)
     }
 }

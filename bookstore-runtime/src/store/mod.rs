@@ -1,13 +1,11 @@
 //! The `Store` port: the seven tables of SPEC §4 (plus idempotency records), their
-//! keys and global secondary indexes, conditional writes, transactions and the change
-//! feed of the tables that have a DynamoDB stream.
+//! keys and global secondary indexes, conditional writes and transactions. What a write
+//! to a streamed table produced is read through the change-feed port (`crate::changes`).
 //!
 //! Guarantees every adapter keeps (the conformance suite checks them):
 //! - every key begins with the tenant (`keys` builds them; nothing else may);
 //! - a write whose condition fails changes nothing and says which condition failed;
-//! - `transact_write` applies all of its actions or none;
-//! - every write to a streamed table appends one change record, with old and new image,
-//!   in the same atomic step, with a strictly increasing sequence number.
+//! - `transact_write` applies all of its actions or none.
 
 pub mod keys;
 pub mod projection;
@@ -317,27 +315,6 @@ pub struct QueryPage {
     pub last_evaluated: Option<Item>,
 }
 
-/// What a change record says happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum ChangeKind {
-    Insert,
-    Modify,
-    Remove,
-}
-
-/// One entry of the change feed, in the spirit of a DynamoDB Streams record.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChangeRecord {
-    pub sequence: u64,
-    pub table: Table,
-    pub kind: ChangeKind,
-    pub key: Key,
-    pub old_image: Option<Item>,
-    pub new_image: Option<Item>,
-    pub at: chrono::DateTime<chrono::Utc>,
-}
-
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
@@ -379,8 +356,6 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Applies every action or none (at most `MAX_TRANSACTION_ACTIONS`, one per item).
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError>;
-    /// Change records with a sequence number greater than `after`, oldest first.
-    async fn changes_after(&self, after: u64, limit: usize) -> Result<Vec<ChangeRecord>, StoreError>;
 }
 
 /// A shared handle to a store adapter.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::http::{Method, StatusCode};
 use bookstore_runtime::cdc::{PurchasesToLake, StreamHandler, stream_event};
+use bookstore_runtime::changes::read_all;
 use bookstore_runtime::domain::TenantId;
 use bookstore_runtime::embedded::LocalLake;
 use bookstore_runtime::lake::{Dataset, LakeRow, LakeWriter};
@@ -82,8 +83,7 @@ async fn each_purchase_lands_once_and_book_changes_land_as_snapshots() {
     assert_eq!(versions.len(), 3, "created, then two stock changes: {versions:?}");
 
     // A duplicated delivery of the same records leaves the lake as it was.
-    let records = app.store.changes_after(0, usize::MAX).await.expect("changes");
-    let purchase_records: Vec<_> = records.into_iter().filter(|r| r.table == Table::Purchases).collect();
+    let purchase_records = read_all(app.changes.as_ref(), Table::Purchases).await.expect("changes");
     let handler = PurchasesToLake::new(Arc::new(LocalLake::new(&app.lake_dir)));
     for _ in 0..2 {
         let response = handler.handle(stream_event(&purchase_records, "local")).await;

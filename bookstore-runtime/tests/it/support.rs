@@ -7,9 +7,10 @@ use axum::body::Body;
 use axum::http::{Method, Request, StatusCode};
 use bookstore_runtime::accounts::{self, Password, Registration};
 use bookstore_runtime::api::{AppState, app};
+use bookstore_runtime::changes::{ChangeFeed, ChangeStream};
 use bookstore_runtime::config::RuntimeConfig;
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
-use bookstore_runtime::embedded::{ChangeFeed, EmbeddedStore, LocalLake, LocalSql, TantivySearch, local_feeds};
+use bookstore_runtime::embedded::{EmbeddedStore, LocalLake, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
 use serde_json::{Value, json};
@@ -17,6 +18,8 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub store: SharedStore,
+    /// The store's change streams.
+    pub changes: Arc<dyn ChangeStream>,
     pub state: AppState,
     router: Router,
     /// Streams → search index and lake, drained on demand so tests are deterministic.
@@ -56,10 +59,11 @@ impl TestApp {
         let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
         let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
         let feeds = local_feeds(embedded.clone(), search.clone(), Arc::new(LocalLake::new(&lake_dir)));
+        let changes: Arc<dyn ChangeStream> = embedded.clone();
         let store: SharedStore = embedded;
         let state = AppState::new(store.clone(), search, config).with_analytics(Arc::new(LocalSql::new(&lake_dir)));
         let router = app(state.clone());
-        Self { store, state, router, feeds: tokio::sync::Mutex::new(feeds), lake_dir }
+        Self { store, changes, state, router, feeds: tokio::sync::Mutex::new(feeds), lake_dir }
     }
 
     /// Feeds every committed change to the search index and the lake.
