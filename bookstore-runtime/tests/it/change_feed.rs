@@ -16,7 +16,9 @@ use bookstore_runtime::changes::{
 };
 use bookstore_runtime::embedded::EmbeddedStore;
 use bookstore_runtime::store::{Condition, Item, Key, Store, Table, UpdateAction};
-use serde_json::{Value, json};
+use serde_json::json;
+
+use crate::support::item;
 
 /// The parts a change-feed adapter comes with: the store whose writes it streams, the
 /// stream, and where its consumers keep checkpoints.
@@ -35,16 +37,6 @@ pub async fn run_suite(parts: FeedParts, ns: &str) {
     a_transient_failure_is_retried(&parts, ns).await;
     a_retry_offers_the_same_records(&parts, ns).await;
     a_running_feed_wakes_and_stops(&parts, ns).await;
-}
-
-fn item(pk: &str, sk: &str, extra: Value) -> Item {
-    let mut item = Item::new();
-    item.insert("pk".into(), pk.into());
-    item.insert("sk".into(), sk.into());
-    if let Value::Object(map) = extra {
-        item.extend(map);
-    }
-    item
 }
 
 fn book(ns: &str, n: usize) -> Item {

@@ -7,17 +7,9 @@ use bookstore_runtime::embedded::EmbeddedStore;
 use bookstore_runtime::store::{
     Condition, Index, Item, Key, Query, SortKeyRange, Store, StoreError, Table, UpdateAction, WriteAction, query_all,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
-fn item(pk: &str, sk: &str, extra: Value) -> Item {
-    let mut item = Item::new();
-    item.insert("pk".into(), pk.into());
-    item.insert("sk".into(), sk.into());
-    if let Value::Object(map) = extra {
-        item.extend(map);
-    }
-    item
-}
+use crate::support::item;
 
 /// Every check of the suite, in order, on a fresh store; `namespace` keeps runs apart
 /// when the same backing store is reused.

@@ -197,3 +197,14 @@ impl Drop for TestApp {
 pub fn isbn(n: u64) -> String {
     bookstore_runtime::domain::Isbn::from_body(978_000_000_000 + n).to_string()
 }
+
+/// A store item with its key and the attributes of `extra` (an object).
+pub fn item(pk: &str, sk: &str, extra: Value) -> bookstore_runtime::store::Item {
+    let mut item = bookstore_runtime::store::Item::new();
+    item.insert("pk".into(), pk.into());
+    item.insert("sk".into(), sk.into());
+    if let Value::Object(map) = extra {
+        item.extend(map);
+    }
+    item
+}
