@@ -219,6 +219,10 @@ pub async fn register(
     }
 }
 
+/// The user with this e-mail. The e-mail index is read first (one eventually consistent
+/// read); an index that does not show the user yet (DynamoDB updates it after the write
+/// is acknowledged) is checked against the e-mail's claim row, read consistently, so a
+/// login right after registering finds the account.
 async fn user_by_email(store: &dyn Store, tenant: &TenantId, email: &Email) -> Result<Option<User>> {
     let query = Query::index(
         Table::Users,
@@ -228,7 +232,22 @@ async fn user_by_email(store: &dyn Store, tenant: &TenantId, email: &Email) -> R
     )
     .limit(1);
     let page = store.query(query).await?;
-    Ok(page.items.into_iter().next().map(store::item_record).transpose()?)
+    if let Some(user) = page.items.into_iter().next() {
+        return Ok(Some(store::item_record(user)?));
+    }
+    let Some(claim) = store.get(Table::Users, &keys::email_claim(tenant, email)).await? else {
+        return Ok(None);
+    };
+    let user_id = claim
+        .get("user_id")
+        .and_then(|id| id.as_str())
+        .and_then(|id| UserId::parse(id).ok())
+        .ok_or_else(|| Error::Internal(format!("the e-mail claim of {email} names no user")))?;
+    match get_user(store, tenant, &user_id).await {
+        Ok(user) => Ok(Some(user)),
+        Err(Error::NotFound(_)) => Ok(None),
+        Err(err) => Err(err),
+    }
 }
 
 /// Checks an e-mail and password; the same error for an unknown e-mail and a wrong password.

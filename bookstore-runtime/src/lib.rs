@@ -5,6 +5,8 @@
 pub mod accounts;
 pub mod analytics;
 pub mod api;
+#[cfg(feature = "aws")]
+pub mod aws;
 pub mod catalog;
 pub mod cdc;
 pub mod changes;

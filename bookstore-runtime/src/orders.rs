@@ -243,6 +243,15 @@ impl IdempotencyKey {
     }
 }
 
+/// The store's request token of a checkout (36 characters): the same for every retry of
+/// one user's key in one tenant, and for no other.
+fn request_token(tenant: &TenantId, user: &UserId, key: &IdempotencyKey) -> String {
+    let record = keys::idempotency(tenant, user, &key.digest());
+    let mut token = hex(&Sha256::digest(format!("{}\n{}", record.pk, record.sk).as_bytes()));
+    token.truncate(36);
+    token
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -439,7 +448,11 @@ async fn prepare_and_commit(
         });
     }
 
-    match store.transact_write(actions).await {
+    let committed = match idempotency {
+        Some(key) => store.transact_write_once(actions, &request_token(tenant, user, key)).await,
+        None => store.transact_write(actions).await,
+    };
+    match committed {
         Ok(()) => Ok(purchase),
         Err(StoreError::TransactionCancelled { failed }) => {
             Err(explain_cancellation(store, tenant, &lines, &books, &failed).await)

@@ -213,7 +213,7 @@ impl TemplateContext {
             .map(|&table| TableSpec {
                 logical_id: table_logical_id(table),
                 base_name: table.name(),
-                table_name: format!("{}-{}", stage.prefix, table.name()),
+                table_name: table.stage_name(&stage.prefix),
                 billing_mode: stage.tables.billing_mode,
                 capacity: stage.tables.capacity,
                 stream: table.has_stream(),

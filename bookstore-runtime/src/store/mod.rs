@@ -64,6 +64,11 @@ impl Table {
         }
     }
 
+    /// The table's name in a stage: `{prefix}-{name}`, as the template renders it.
+    pub fn stage_name(self, prefix: &str) -> String {
+        format!("{prefix}-{}", self.name())
+    }
+
     /// Whether the table has a stream (NEW_AND_OLD_IMAGES) feeding change-data capture.
     pub fn has_stream(self) -> bool {
         matches!(self, Table::Books | Table::Purchases)
@@ -356,6 +361,14 @@ pub trait Store: Send + Sync + 'static {
     }
     /// Applies every action or none (at most `MAX_TRANSACTION_ACTIONS`, one per item).
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError>;
+    /// `transact_write` named by `token` (1 to 36 characters, the same for every retry of
+    /// one request): where a network may lose the answer to a call that succeeded
+    /// (DynamoDB's `ClientRequestToken`), the retry succeeds without applying it again. An
+    /// in-process store never loses an answer; this default is `transact_write`.
+    async fn transact_write_once(&self, actions: Vec<WriteAction>, token: &str) -> Result<(), StoreError> {
+        let _ = token;
+        self.transact_write(actions).await
+    }
 }
 
 /// A shared handle to a store adapter.

@@ -178,7 +178,17 @@ async fn checkout_with_stale_stock_is_409_naming_the_book_and_writes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_concurrent_checkouts_for_the_last_copy_sell_it_once() {
-    let app = Arc::new(TestApp::new().await);
+    last_copy_sells_once(Arc::new(TestApp::new().await)).await;
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_fifty_concurrent_checkouts_for_the_last_copy_sell_it_once() {
+    let Some(app) = TestApp::on_dynamodb().await else { return };
+    last_copy_sells_once(Arc::new(app)).await;
+}
+
+async fn last_copy_sells_once(app: Arc<TestApp>) {
     let shop = app.shop("shop-a").await;
     let book = app.book(&shop.admin, &isbn(1), "El último ejemplar", 1, "10.00").await;
     let id = book["book_id"].as_str().expect("id").to_owned();
@@ -213,7 +223,17 @@ async fn fifty_concurrent_checkouts_for_the_last_copy_sell_it_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
-    let app = Arc::new(TestApp::new().await);
+    one_key_makes_one_purchase(Arc::new(TestApp::new().await)).await;
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
+    let Some(app) = TestApp::on_dynamodb().await else { return };
+    one_key_makes_one_purchase(Arc::new(app)).await;
+}
+
+async fn one_key_makes_one_purchase(app: Arc<TestApp>) {
     let shop = app.shop("shop-a").await;
     let id = app.book(&shop.admin, &isbn(1), "Rayuela", 50, "10.00").await["book_id"].clone();
     app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": id, "quantity": 2}))).await;

@@ -2,6 +2,7 @@
 
 use axum::http::{Method, StatusCode};
 use bookstore_runtime::domain::Role;
+use bookstore_runtime::store::{Condition, Item, Key, Query, QueryPage, StoreError, Table, UpdateAction, WriteAction};
 use serde_json::json;
 
 use crate::support::{TestApp, isbn};
@@ -43,6 +44,64 @@ async fn register_then_login_returns_tokens_for_the_header_tenant() {
     let check = app.call(Method::POST, "/api/v1/users/validate-token", None, Some(json!({"token": token}))).await;
     assert_eq!(check.status, StatusCode::OK);
     assert_eq!(check.body["claims"]["tenant_id"], "shop-a");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_registrations_of_one_email_make_one_account() {
+    one_email_one_account(TestApp::new().await).await;
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_twenty_concurrent_registrations_of_one_email_make_one_account() {
+    let Some(app) = TestApp::on_dynamodb().await else { return };
+    one_email_one_account(app).await;
+}
+
+async fn one_email_one_account(app: TestApp) {
+    let app = std::sync::Arc::new(app);
+    app.add_tenant("shop-a").await;
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..20 {
+        let app = app.clone();
+        tasks.spawn(async move {
+            let body =
+                json!({"email": "race@example.com", "password": format!("password-{n:03}"), "first_name": "Ana"});
+            app.call_with(Method::POST, "/api/v1/users/register", None, Some(body), &[("x-tenant-id", "shop-a")]).await
+        });
+    }
+    let (mut created, mut taken) = (Vec::new(), 0);
+    while let Some(reply) = tasks.join_next().await {
+        let reply = reply.expect("task");
+        match reply.status {
+            StatusCode::CREATED => created.push(reply.body["user"]["user_id"].clone()),
+            StatusCode::CONFLICT => {
+                assert_eq!(reply.code(), "email_taken");
+                taken += 1;
+            }
+            other => panic!("unexpected {other}: {}", reply.body),
+        }
+    }
+    assert_eq!((created.len(), taken), (1, 19));
+    // The winner signs in at once, whatever the e-mail index shows yet.
+    let winners: Vec<String> = (0..20).map(|n| format!("password-{n:03}")).collect();
+    let mut signed_in = 0;
+    for password in winners {
+        let login = app
+            .call_with(
+                Method::POST,
+                "/api/v1/users/login",
+                None,
+                Some(json!({"email": "race@example.com", "password": password})),
+                &[("x-tenant-id", "shop-a")],
+            )
+            .await;
+        if login.status == StatusCode::OK {
+            assert_eq!(login.body["user"]["user_id"], created[0]);
+            signed_in += 1;
+        }
+    }
+    assert_eq!(signed_in, 1, "exactly the winner's password signs in");
 }
 
 #[tokio::test]
@@ -213,4 +272,59 @@ async fn favorites_and_wishlist_add_list_page_and_remove() {
         .call(Method::POST, &format!("/api/v1/users/wishlist/{}", uuid::Uuid::now_v7()), Some(&shop.alice), None)
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
+}
+
+/// A store whose global secondary indexes show nothing yet: DynamoDB's index lag at its
+/// widest.
+struct IndexNotCaughtUp(bookstore_runtime::embedded::EmbeddedStore);
+
+#[async_trait::async_trait]
+impl bookstore_runtime::store::Store for IndexNotCaughtUp {
+    async fn get(&self, table: Table, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.0.get(table, key).await
+    }
+    async fn put(&self, table: Table, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+        self.0.put(table, item, condition).await
+    }
+    async fn update(
+        &self,
+        table: Table,
+        key: &Key,
+        actions: Vec<UpdateAction>,
+        condition: Option<Condition>,
+    ) -> Result<Item, StoreError> {
+        self.0.update(table, key, actions, condition).await
+    }
+    async fn delete(&self, table: Table, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
+        self.0.delete(table, key, condition).await
+    }
+    async fn query(&self, query: Query) -> Result<QueryPage, StoreError> {
+        if query.index.is_some() { Ok(QueryPage::default()) } else { self.0.query(query).await }
+    }
+    async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError> {
+        self.0.transact_write(actions).await
+    }
+}
+
+#[tokio::test]
+async fn login_right_after_register_does_not_wait_for_the_email_index() {
+    use bookstore_runtime::accounts::{self, Password, Registration};
+    use bookstore_runtime::domain::{Email, TenantId, Text, UserId};
+    let store = IndexNotCaughtUp(bookstore_runtime::embedded::EmbeddedStore::in_memory().expect("store"));
+    let tenant = TenantId::parse("shop-a").expect("tenant");
+    let email = Email::parse("ana@example.com").expect("email");
+    let registration = Registration {
+        email: email.clone(),
+        password: Password::new("correct-horse").expect("password"),
+        first_name: Text::parse("Ana").expect("name"),
+        last_name: None,
+    };
+    let user = accounts::register(&store, &tenant, UserId::new_v7(), &registration, Role::Customer, chrono::Utc::now())
+        .await
+        .expect("registered");
+    let signed_in = accounts::login(&store, &tenant, &email, "correct-horse").await.expect("signed in");
+    assert_eq!(signed_in.user_id, user.user_id);
+    assert!(accounts::login(&store, &tenant, &email, "wrong-horse").await.is_err());
+    let stranger = Email::parse("nobody@example.com").expect("email");
+    assert!(accounts::login(&store, &tenant, &stranger, "correct-horse").await.is_err());
 }

@@ -83,7 +83,8 @@ async fn each_purchase_lands_once_and_book_changes_land_as_snapshots() {
     assert_eq!(versions.len(), 3, "created, then two stock changes: {versions:?}");
 
     // A duplicated delivery of the same records leaves the lake as it was.
-    let purchase_records = read_all(app.changes.as_ref(), Table::Purchases).await.expect("changes");
+    let purchase_records =
+        read_all(app.changes.as_deref().expect("embedded streams"), Table::Purchases).await.expect("changes");
     let handler = PurchasesToLake::new(Arc::new(LocalLake::new(&app.lake_dir)));
     for _ in 0..2 {
         let response = handler.handle(stream_event(&purchase_records, "local")).await;

@@ -9,6 +9,8 @@ mod api_search;
 mod api_users;
 mod change_feed;
 mod demo_seed;
+#[cfg(feature = "aws")]
+mod dynamodb_local;
 mod lake_cdc;
 mod search_conformance;
 mod store_conformance;

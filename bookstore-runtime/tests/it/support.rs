@@ -18,8 +18,8 @@ use tower::ServiceExt;
 
 pub struct TestApp {
     pub store: SharedStore,
-    /// The store's change streams.
-    pub changes: Arc<dyn ChangeStream>,
+    /// The store's change streams (`None` on DynamoDB until its Streams adapter exists).
+    pub changes: Option<Arc<dyn ChangeStream>>,
     pub state: AppState,
     router: Router,
     /// Streams → search index and lake, drained on demand so tests are deterministic.
@@ -60,7 +60,27 @@ impl TestApp {
         let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
         let feeds = local_feeds(embedded.clone(), search.clone(), Arc::new(LocalLake::new(&lake_dir)));
         let changes: Arc<dyn ChangeStream> = embedded.clone();
-        let store: SharedStore = embedded;
+        Self::assemble(embedded, Some(changes), search, feeds, lake_dir, config)
+    }
+
+    /// The app on a fresh stage of DynamoDB Local, or `None` when the test is skipped.
+    /// No change feeds yet: the search index stays empty.
+    #[cfg(feature = "aws")]
+    pub async fn on_dynamodb() -> Option<Self> {
+        let store = crate::dynamodb_local::fresh_store().await?;
+        let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
+        let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
+        Some(Self::assemble(store, None, search, Vec::new(), lake_dir, RuntimeConfig::for_tests()))
+    }
+
+    fn assemble(
+        store: SharedStore,
+        changes: Option<Arc<dyn ChangeStream>>,
+        search: Arc<dyn SearchIndex>,
+        feeds: Vec<ChangeFeed>,
+        lake_dir: std::path::PathBuf,
+        config: RuntimeConfig,
+    ) -> Self {
         let state = AppState::new(store.clone(), search, config).with_analytics(Arc::new(LocalSql::new(&lake_dir)));
         let router = app(state.clone());
         Self { store, changes, state, router, feeds: tokio::sync::Mutex::new(feeds), lake_dir }

@@ -1,0 +1,75 @@
+//! AWS adapters of the ports: the `Store` on DynamoDB. Built only with the `aws` feature,
+//! which links none of the embedded engines.
+
+mod attributes;
+mod cost;
+mod expressions;
+mod store;
+mod tables;
+
+pub use cost::Spend;
+pub use store::DynamoStore;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+/// Where AWS calls go and as whom.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub region: String,
+    /// An emulator's URL (DynamoDB Local, moto); `None` for the region's AWS endpoint.
+    pub endpoint_url: Option<String>,
+    /// A named profile from ~/.aws/config.
+    pub profile: Option<String>,
+}
+
+impl Connection {
+    pub fn new(region: impl Into<String>, endpoint_url: Option<String>) -> Self {
+        Self { region: region.into(), endpoint_url, profile: None }
+    }
+
+    /// Where the calls go, as error messages name it.
+    pub fn describe(&self) -> String {
+        match &self.endpoint_url {
+            Some(url) => url.clone(),
+            None => format!("the AWS endpoint of {}", self.region),
+        }
+    }
+
+    /// The SDK's configuration: throttling and 5xx answers retried with backoff (five
+    /// attempts), a connection refused quickly (a wrong endpoint is an error within
+    /// seconds, not a hang).
+    pub async fn sdk_config(&self) -> SdkConfig {
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new(self.region.clone()))
+            .retry_config(RetryConfig::standard().with_max_attempts(5))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(3))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .build(),
+            );
+        if let Some(profile) = &self.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(url) = &self.endpoint_url {
+            loader = loader.endpoint_url(url);
+            // An emulator takes any credentials; a laptop without an AWS account has none.
+            if self.profile.is_none() && std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+                loader = loader.credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
+                    "local", "local", None, None, "emulator",
+                ));
+            }
+        }
+        loader.load().await
+    }
+
+    /// The store of the stage whose tables are named `{prefix}-{table}`.
+    pub async fn dynamo_store(&self, prefix: &str) -> DynamoStore {
+        let client = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
+        DynamoStore::new(client, prefix, self.describe())
+    }
+}

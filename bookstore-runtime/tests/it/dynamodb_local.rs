@@ -1,0 +1,93 @@
+//! The DynamoDB adapter on DynamoDB Local (`BOOKSTORE_TEST_DYNAMODB_URL`, started by
+//! `scripts/test`): the store conformance suite unchanged, the errors a wrong endpoint or
+//! a missing table give. Each test has its own stage prefix, so its tables are its own.
+
+use std::sync::Arc;
+
+use bookstore_runtime::aws::{Connection, DynamoStore};
+use bookstore_runtime::store::{Key, Store, StoreError, Table};
+use serde_json::json;
+
+use crate::support::item;
+
+/// DynamoDB Local's URL, or `None` (the test is skipped) when it is not running and
+/// services are not required.
+pub fn endpoint() -> Option<String> {
+    match std::env::var("BOOKSTORE_TEST_DYNAMODB_URL") {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("BOOKSTORE_TEST_REQUIRE_SERVICES").is_none(),
+                "BOOKSTORE_TEST_DYNAMODB_URL is not set but services are required"
+            );
+            eprintln!("skipped: set BOOKSTORE_TEST_DYNAMODB_URL to DynamoDB Local's URL (scripts/test does)");
+            None
+        }
+    }
+}
+
+fn connection(url: String) -> Connection {
+    Connection::new("eu-west-1", Some(url))
+}
+
+/// A stage of its own on DynamoDB Local, its tables created.
+pub async fn fresh_dynamo_store() -> Option<DynamoStore> {
+    let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let store = connection(endpoint()?).dynamo_store(&prefix).await;
+    let created = store.create_missing_tables().await.expect("tables created on DynamoDB Local");
+    assert_eq!(created.len(), Table::ALL.len(), "{created:?}");
+    Some(store)
+}
+
+pub async fn fresh_store() -> Option<Arc<dyn Store>> {
+    Some(Arc::new(fresh_dynamo_store().await?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_store_passes_the_conformance_suite() {
+    let Some(store) = fresh_store().await else { return };
+    crate::store_conformance::run_suite(store, "ddb").await;
+}
+
+#[tokio::test]
+async fn creating_the_tables_again_leaves_them_as_they_are() {
+    let Some(store) = fresh_dynamo_store().await else { return };
+    let key = Key::new("t1#u1", "USER#a@x.com");
+    store.put(Table::Users, item(&key.pk, &key.sk, json!({"n": 1})), None).await.expect("put");
+    assert_eq!(store.create_missing_tables().await.expect("again"), Vec::<String>::new());
+    assert!(store.get(Table::Users, &key).await.expect("get").is_some(), "the data is kept");
+}
+
+#[tokio::test]
+async fn a_missing_table_is_an_error_naming_it_and_the_endpoint() {
+    let Some(url) = endpoint() else { return };
+    let store = connection(url.clone()).dynamo_store("never-created").await;
+    let err = store.get(Table::Books, &Key::new("t1#b1", "BOOK#1")).await.expect_err("no such table");
+    let StoreError::Unavailable(message) = &err else { panic!("{err:?}") };
+    assert!(message.contains("never-created-books") && message.contains(&url), "{message}");
+}
+
+#[tokio::test]
+async fn a_wrong_endpoint_is_an_error_within_seconds_naming_it() {
+    if endpoint().is_none() {
+        return;
+    }
+    // A port nothing listens on: bound, then released.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let url = format!("http://127.0.0.1:{port}");
+    let store = connection(url.clone()).dynamo_store("bookstore-dev").await;
+    let started = std::time::Instant::now();
+    let err = store.get(Table::Users, &Key::new("t1#u1", "USER#a")).await.expect_err("nothing listens");
+    let StoreError::Unavailable(message) = &err else { panic!("{err:?}") };
+    assert!(message.contains(&url) && message.contains("bookstore-dev-users"), "{message}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "retries are bounded: {:?}", started.elapsed());
+}
+
+#[tokio::test]
+async fn what_dynamodb_refuses_is_invalid_input_not_an_outage() {
+    let Some(store) = fresh_dynamo_store().await else { return };
+    // An item over DynamoDB's 400 KB limit.
+    let huge = item("t1#u1", "USER#big", json!({"blob": "x".repeat(410 * 1024)}));
+    let err = store.put(Table::Users, huge, None).await.expect_err("too large");
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+}
