@@ -1,14 +1,17 @@
-//! AWS adapters of the ports: the `Store` on DynamoDB. Built only with the `aws` feature,
+//! AWS adapters of the ports: the `Store` on DynamoDB, the change feed on DynamoDB
+//! Streams. Built only with the `aws` feature,
 //! which links none of the embedded engines.
 
 mod attributes;
 mod cost;
 mod expressions;
 mod store;
+mod streams;
 mod tables;
 
 pub use cost::Spend;
 pub use store::DynamoStore;
+pub use streams::DynamoStreams;
 
 use std::time::Duration;
 
@@ -71,5 +74,13 @@ impl Connection {
     pub async fn dynamo_store(&self, prefix: &str) -> DynamoStore {
         let client = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
         DynamoStore::new(client, prefix, self.describe())
+    }
+
+    /// The stage's store and its tables' streams, on one configuration (DynamoDB Local
+    /// keeps each access key's and region's data apart).
+    pub async fn dynamo_store_and_streams(&self, prefix: &str, poll: Duration) -> (DynamoStore, DynamoStreams) {
+        let config = self.sdk_config().await;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), prefix, self.describe());
+        (store, DynamoStreams::new(&config, prefix, self.describe(), poll))
     }
 }

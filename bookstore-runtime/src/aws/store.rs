@@ -263,7 +263,7 @@ async fn backoff(attempt: u32) {
 }
 
 /// An error with its causes: the SDK's `Display` says only "dispatch failure".
-fn chain(err: &dyn std::error::Error) -> String {
+pub(super) fn chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(cause) = source {

@@ -1,6 +1,6 @@
 //! The change-feed port's conformance suite, and the feed (batches, retries, dead letters,
 //! checkpoints) over it. Every adapter must pass `run_suite` unchanged: the embedded
-//! change log here, DynamoDB Streams on DynamoDB Local in `aws_dynamodb.rs`. A stream may
+//! change log here, DynamoDB Streams on DynamoDB Local in `dynamodb_local.rs`. A stream may
 //! hold other runs' records, so every check looks only at its namespace's keys.
 
 use std::collections::HashMap;

@@ -3,11 +3,14 @@
 //! a missing table give. Each test has its own stage prefix, so its tables are its own.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bookstore_runtime::aws::{Connection, DynamoStore};
+use bookstore_runtime::embedded::EmbeddedStore;
 use bookstore_runtime::store::{Key, Store, StoreError, Table};
 use serde_json::json;
 
+use crate::change_feed::FeedParts;
 use crate::support::item;
 
 /// DynamoDB Local's URL, or `None` (the test is skipped) when it is not running and
@@ -30,13 +33,30 @@ fn connection(url: String) -> Connection {
     Connection::new("eu-west-1", Some(url))
 }
 
-/// A stage of its own on DynamoDB Local, its tables created.
-pub async fn fresh_dynamo_store() -> Option<DynamoStore> {
-    let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
-    let store = connection(endpoint()?).dynamo_store(&prefix).await;
+fn fresh_prefix() -> String {
+    format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+}
+
+async fn create_tables(store: &DynamoStore) {
     let created = store.create_missing_tables().await.expect("tables created on DynamoDB Local");
     assert_eq!(created.len(), Table::ALL.len(), "{created:?}");
+}
+
+/// A stage of its own on DynamoDB Local, its tables created.
+pub async fn fresh_dynamo_store() -> Option<DynamoStore> {
+    let store = connection(endpoint()?).dynamo_store(&fresh_prefix()).await;
+    create_tables(&store).await;
     Some(store)
+}
+
+/// A stage of its own with its tables' streams; checkpoints kept in an embedded ledger,
+/// as `bookstore up --stage` keeps them in its data directory.
+pub async fn fresh_feed_parts() -> Option<FeedParts> {
+    let (store, streams) =
+        connection(endpoint()?).dynamo_store_and_streams(&fresh_prefix(), Duration::from_millis(20)).await;
+    create_tables(&store).await;
+    let ledger = Arc::new(EmbeddedStore::in_memory().expect("ledger"));
+    Some(FeedParts { store: Arc::new(store), stream: Arc::new(streams), ledger })
 }
 
 pub async fn fresh_store() -> Option<Arc<dyn Store>> {
@@ -47,6 +67,12 @@ pub async fn fresh_store() -> Option<Arc<dyn Store>> {
 async fn dynamodb_store_passes_the_conformance_suite() {
     let Some(store) = fresh_store().await else { return };
     crate::store_conformance::run_suite(store, "ddb").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dynamodb_streams_pass_the_change_feed_suite() {
+    let Some(parts) = fresh_feed_parts().await else { return };
+    crate::change_feed::run_suite(parts, "ddb").await;
 }
 
 #[tokio::test]
