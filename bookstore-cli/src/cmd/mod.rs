@@ -16,10 +16,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
+use bookstore_runtime::aws::{Connection, DynamoStore, DynamoStreams};
 use bookstore_runtime::embedded::EmbeddedStore;
+use bookstore_runtime::store::SharedStore;
 use clap::Args;
 
-use crate::stage::{Provider, load as load_stage};
+use crate::cloud::AwsArgs;
+use crate::stage::{Provider, Stage, load as load_stage};
 
 /// Which local stage and data directory a command works on.
 #[derive(Debug, Args)]
@@ -36,6 +39,10 @@ pub struct LocalStageArgs {
 }
 
 impl LocalStageArgs {
+    pub fn load_stage(&self) -> Result<Stage> {
+        load_stage(&self.stage, self.stages_dir.as_deref())
+    }
+
     /// Opens the stage's store; `what` names the command for the AWS-stage refusal.
     pub fn open_store(&self, what: &str) -> Result<Arc<EmbeddedStore>> {
         let stage = load_stage(&self.stage, self.stages_dir.as_deref())?;
@@ -43,6 +50,59 @@ impl LocalStageArgs {
             bail!("--stage {}: {what} on AWS stages is not supported by this build yet; use a local stage", stage.name);
         }
         open_local_store(&self.data_dir)
+    }
+}
+
+/// How a command on this machine reaches an AWS stage's DynamoDB tables.
+#[derive(Debug, Clone, Args)]
+pub struct DynamoArgs {
+    /// AWS stages: DynamoDB and DynamoDB Streams at this endpoint (DynamoDB Local), where
+    /// the stage's tables are created if missing.
+    #[arg(long, env = "BOOKSTORE_DYNAMODB_ENDPOINT_URL")]
+    pub dynamodb_endpoint_url: Option<String>,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+impl DynamoArgs {
+    pub fn connection(&self, stage: &Stage) -> Connection {
+        Connection {
+            region: self.aws.region.clone().unwrap_or_else(|| stage.region.clone()),
+            endpoint_url: self.dynamodb_endpoint_url.clone().or_else(|| self.aws.endpoint_url.clone()),
+            profile: self.aws.profile.clone(),
+        }
+    }
+
+    /// The stage's store and streams. On an emulator the stage's tables are created from
+    /// the `Table` model when missing; on AWS they come from `bookstore deploy`.
+    pub async fn store_and_streams(
+        &self,
+        stage: &Stage,
+        poll: std::time::Duration,
+    ) -> Result<(DynamoStore, DynamoStreams, Connection)> {
+        let connection = self.connection(stage);
+        let (store, streams) = connection.dynamo_store_and_streams(&stage.prefix, poll).await;
+        if connection.endpoint_url.is_some() {
+            let created = store.create_missing_tables().await.with_context(|| {
+                format!("cannot create the tables of stage {} at {}", stage.name, connection.describe())
+            })?;
+            if !created.is_empty() {
+                eprintln!("created {} tables at {}: {}", created.len(), connection.describe(), created.join(", "));
+            }
+        }
+        Ok((store, streams, connection))
+    }
+}
+
+/// A stage's store: embedded under the data directory on a local stage, its DynamoDB
+/// tables on an AWS stage.
+pub async fn open_stage_store(stage: &Stage, data_dir: &Path, dynamo: &DynamoArgs) -> Result<SharedStore> {
+    match stage.provider {
+        Provider::Local => Ok(open_local_store(data_dir)?),
+        Provider::Aws => {
+            let (store, _, _) = dynamo.store_and_streams(stage, std::time::Duration::from_secs(1)).await?;
+            Ok(Arc::new(store))
+        }
     }
 }
 

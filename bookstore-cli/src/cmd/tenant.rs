@@ -6,7 +6,7 @@ use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
 use clap::{Args, Subcommand, ValueEnum};
 use serde_json::json;
 
-use super::LocalStageArgs;
+use super::{DynamoArgs, LocalStageArgs, open_stage_store};
 
 #[derive(Debug, Subcommand)]
 pub enum TenantCommand {
@@ -27,6 +27,8 @@ pub enum Output {
 pub struct StageArgs {
     #[command(flatten)]
     local: LocalStageArgs,
+    #[command(flatten)]
+    dynamo: DynamoArgs,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Output::Text)]
     output: Output,
@@ -53,8 +55,9 @@ pub async fn run(command: TenantCommand) -> Result<()> {
     }
 }
 
-fn local_store(args: &StageArgs) -> Result<bookstore_runtime::store::SharedStore> {
-    Ok(args.local.open_store("managing tenants")?)
+async fn stage_store(args: &StageArgs) -> Result<bookstore_runtime::store::SharedStore> {
+    let stage = args.local.load_stage()?;
+    open_stage_store(&stage, &args.local.data_dir, &args.dynamo).await
 }
 
 /// A password nobody chose: 128 random bits, URL-safe.
@@ -72,7 +75,7 @@ async fn add(args: AddArgs) -> Result<()> {
         Email::parse(&args.admin_email).map_err(|e| anyhow::anyhow!("--admin-email {:?}: {e}", args.admin_email))?;
     let name =
         Text::parse(args.name.as_deref().unwrap_or(tenant.as_str())).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
-    let store = local_store(&args.stage)?;
+    let store = stage_store(&args.stage).await?;
     let now = chrono::Utc::now();
     let record = Tenant { tenant_id: tenant.clone(), name, is_active: true, created_at: now };
     accounts::add_tenant(store.as_ref(), &record).await.with_context(|| format!("cannot add tenant {tenant}"))?;
@@ -98,7 +101,7 @@ async fn add(args: AddArgs) -> Result<()> {
 }
 
 async fn list(args: StageArgs) -> Result<()> {
-    let store = local_store(&args)?;
+    let store = stage_store(&args).await?;
     let tenants = accounts::list_tenants(store.as_ref()).await?;
     match args.output {
         Output::Json => println!("{}", serde_json::to_string(&tenants)?),

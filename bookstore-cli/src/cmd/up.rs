@@ -1,23 +1,29 @@
-//! `bookstore up`: serves the API on the local stage. The listener answers at once;
-//! the demo seed, when asked for, loads in the background and the logins are printed
-//! when it is done.
+//! `bookstore up`: serves the API on a stage from this machine. On the local stage
+//! everything is embedded; on an AWS stage the store is the stage's DynamoDB tables (on
+//! DynamoDB Local with `--dynamodb-endpoint-url`, created there from the `Table` model),
+//! and the DynamoDB Streams consumers feed an embedded search index and lake kept in the
+//! data directory with their checkpoints. The listener answers at once; the demo seed,
+//! when asked for, loads in the background and the logins are printed when it is done.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
-
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bookstore_runtime::api::{AppState, app};
+use bookstore_runtime::cdc::stream_feeds;
+use bookstore_runtime::changes::{ChangeFeed, FeedConfig};
 use bookstore_runtime::demo::{self, DemoSize};
-use bookstore_runtime::embedded::{LocalLake, LocalSql, TantivySearch, local_feeds};
+use bookstore_runtime::embedded::{EmbeddedStore, LocalLake, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::lake::LakeWriter;
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
 use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
-use crate::stage::{self, Provider};
+use super::DynamoArgs;
+use crate::stage::{self, Provider, Stage};
 
 #[derive(Debug, Args)]
 pub struct UpArgs {
@@ -33,12 +39,15 @@ pub struct UpArgs {
     /// Load a data set into tenants that do not exist yet.
     #[arg(long, value_enum)]
     seed: Option<Seed>,
-    /// The stage to run; it must have `provider: local`.
+    /// The stage to run: `local` (embedded), or an AWS stage served from its DynamoDB
+    /// tables.
     #[arg(long, default_value = "local")]
     stage: String,
     /// Directory holding the stage files (default: ./stages or the nearest above).
     #[arg(long)]
     stages_dir: Option<PathBuf>,
+    #[command(flatten)]
+    dynamo: DynamoArgs,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -47,27 +56,70 @@ enum Seed {
     Demo,
 }
 
+/// What serves a stage: the store, and the consumers that feed search and the lake.
+struct Backend {
+    /// Where the data lives, as the banner says it.
+    describe: String,
+    store: SharedStore,
+    search: Arc<dyn SearchIndex>,
+    lake_dir: PathBuf,
+    feeds: Vec<ChangeFeed>,
+}
+
+fn local_backend(data_dir: &Path) -> Result<Backend> {
+    let embedded = super::open_local_store(data_dir)?;
+    let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(data_dir.join("search")));
+    let lake: Arc<dyn LakeWriter> = Arc::new(LocalLake::new(data_dir.join("lake")));
+    let feeds = local_feeds(embedded.clone(), search.clone(), lake);
+    let describe = format!("embedded, in {}", data_dir.display());
+    Ok(Backend { describe, store: embedded, search, lake_dir: data_dir.join("lake"), feeds })
+}
+
+/// How often a caught-up Streams consumer polls (an event source mapping: 4 times a second).
+const STREAM_POLL: Duration = Duration::from_millis(250);
+
+async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
+    let (store, streams, connection) = args.dynamo.store_and_streams(stage, STREAM_POLL).await?;
+    // Search, lake and the consumers' checkpoints live on this machine, apart from the
+    // local stage's.
+    let dir = args.data_dir.join(&stage.name);
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create data directory {}", dir.display()))?;
+    let ledger_path = dir.join("feeds.redb");
+    let ledger = EmbeddedStore::open(&ledger_path).with_context(|| {
+        format!("cannot open {} (is another `bookstore up` using this --data-dir?)", ledger_path.display())
+    })?;
+    let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(dir.join("search")));
+    let lake: Arc<dyn LakeWriter> = Arc::new(LocalLake::new(dir.join("lake")));
+    let config = FeedConfig { region: connection.region.clone(), ..FeedConfig::default() };
+    let feeds = stream_feeds(Arc::new(streams), Arc::new(ledger), search.clone(), lake, &config);
+    let describe = format!(
+        "DynamoDB tables {}-* at {}; search, lake and stream checkpoints in {}",
+        stage.prefix,
+        connection.describe(),
+        dir.display()
+    );
+    Ok(Backend { describe, store: Arc::new(store), search, lake_dir: dir.join("lake"), feeds })
+}
+
 pub async fn run(args: UpArgs) -> Result<()> {
     let stage = stage::load(&args.stage, args.stages_dir.as_deref())?;
-    if stage.provider != Provider::Local {
-        bail!("stage {} has provider aws; `bookstore up` runs only local stages (try --stage local)", stage.name);
-    }
     let config = stage.runtime_config()?;
     let tax_rate = config.tax_rate;
-    let embedded = super::open_local_store(&args.data_dir)?;
-    let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(args.data_dir.join("search")));
+    let backend = match stage.provider {
+        Provider::Local => local_backend(&args.data_dir)?,
+        Provider::Aws => dynamodb_backend(&stage, &args).await?,
+    };
     let (stop_feeds, feeds_stopped) = watch::channel(false);
     let mut feeds = tokio::task::JoinSet::new();
-    let lake: Arc<dyn LakeWriter> = Arc::new(LocalLake::new(args.data_dir.join("lake")));
-    for feed in local_feeds(embedded.clone(), search.clone(), lake) {
+    for feed in backend.feeds {
         let mut stopped = feeds_stopped.clone();
         feeds.spawn(feed.run(async move {
             let _ = stopped.wait_for(|stop| *stop).await;
         }));
     }
-    let store: SharedStore = embedded;
-    let state = AppState::new(store.clone(), search, config)
-        .with_analytics(Arc::new(LocalSql::new(args.data_dir.join("lake"))));
+    let store = backend.store;
+    let state =
+        AppState::new(store.clone(), backend.search, config).with_analytics(Arc::new(LocalSql::new(backend.lake_dir)));
 
     let address = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(address)
@@ -76,6 +128,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
     let local = listener.local_addr().context("listener has no address")?;
     let url = format!("http://{local}");
     println!("bookstore {} stage listening on {url}", stage.name);
+    println!("  data:    {}", backend.describe);
     println!("  health:  {url}/health");
     println!("  openapi: {url}/openapi.json");
 

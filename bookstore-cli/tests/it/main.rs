@@ -11,3 +11,4 @@ mod server;
 mod stage_files;
 mod tenant;
 mod up;
+mod up_dynamodb;

@@ -25,7 +25,7 @@ async fn snapshot(http: &reqwest::Client, url: &str, token: &str, path: &str) ->
         .collect()
 }
 
-async fn converges(http: &reqwest::Client, url: &str, token: &str) -> BTreeMap<String, (String, String)> {
+pub(crate) async fn converges(http: &reqwest::Client, url: &str, token: &str) -> BTreeMap<String, (String, String)> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let store = snapshot(http, url, token, "/api/v1/books?limit=100").await;
@@ -42,7 +42,7 @@ fn new_tenant(dir: &std::path::Path) -> String {
     add_tenant(dir, "feed-shop", "admin@feed.example")
 }
 
-async fn create_books(http: &reqwest::Client, url: &str, admin: &str, count: u64) -> Vec<String> {
+pub(crate) async fn create_books(http: &reqwest::Client, url: &str, admin: &str, count: u64) -> Vec<String> {
     let mut ids = Vec::new();
     for n in 0..count {
         let isbn = bookstore_runtime::domain::Isbn::from_body(978_200_000_000 + n).to_string();
