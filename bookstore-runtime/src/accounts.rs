@@ -17,7 +17,7 @@ pub async fn get_tenant(store: &dyn Store, tenant: &TenantId) -> Result<Option<T
 /// Every tenant, for listings and the local stage's banner.
 pub async fn list_tenants(store: &dyn Store) -> Result<Vec<Tenant>> {
     // One registry row per tenant under a single partition lists them without a scan.
-    let rows = store::query_all(store, Query::table(Table::Tenants, TENANT_REGISTRY, SortKeyRange::All)).await?;
+    let rows = store::query_all(store, Query::table(Table::Tenants, keys::TENANT_REGISTRY, SortKeyRange::All)).await?;
     let mut tenants = Vec::new();
     for row in rows {
         if let Some(id) = row.get("tenant_id").and_then(Value::as_str).and_then(|s| TenantId::parse(s).ok())
@@ -29,14 +29,13 @@ pub async fn list_tenants(store: &dyn Store) -> Result<Vec<Tenant>> {
     Ok(tenants)
 }
 
-const TENANT_REGISTRY: &str = "TENANTS";
-
 /// Creates a tenant and its registry row in one transaction.
 pub async fn add_tenant(store: &dyn Store, tenant: &Tenant) -> Result<()> {
     let item = store::record_item(tenant, &keys::tenant(&tenant.tenant_id), &[])?;
+    let registry_key = keys::tenant_registry_row(&tenant.tenant_id);
     let mut registry = store::Item::new();
-    registry.insert("pk".into(), TENANT_REGISTRY.into());
-    registry.insert("sk".into(), tenant.tenant_id.as_str().into());
+    registry.insert("pk".into(), registry_key.pk.into());
+    registry.insert("sk".into(), registry_key.sk.into());
     registry.insert("tenant_id".into(), tenant.tenant_id.as_str().into());
     let actions = vec![
         WriteAction::Put { table: Table::Tenants, item, condition: Some(Condition::NotExists) },
@@ -266,9 +265,12 @@ pub async fn login(store: &dyn Store, tenant: &TenantId, email: &Email, password
 
 /// Loads a user by id within the tenant.
 pub async fn get_user(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Result<User> {
-    let query =
-        Query::table(Table::Users, keys::user_partition(tenant, user), SortKeyRange::BeginsWith("USER#".into()))
-            .limit(1);
+    let query = Query::table(
+        Table::Users,
+        keys::user_partition(tenant, user),
+        SortKeyRange::BeginsWith(keys::USER_SK_PREFIX.into()),
+    )
+    .limit(1);
     let page = store.query(query).await?;
     page.items.into_iter().next().map(store::item_record).transpose()?.ok_or_else(|| Error::not_found("user"))
 }
@@ -359,8 +361,8 @@ impl BookList {
     }
     fn prefix(self) -> &'static str {
         match self {
-            BookList::Favorites => "FAVORITE#",
-            BookList::Wishlist => "WISHLIST#",
+            BookList::Favorites => keys::FAVORITE_SK_PREFIX,
+            BookList::Wishlist => keys::WISHLIST_SK_PREFIX,
         }
     }
     fn name(self) -> &'static str {

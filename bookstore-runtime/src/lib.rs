@@ -11,6 +11,7 @@ pub mod catalog;
 pub mod cdc;
 pub mod changes;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
 #[cfg(feature = "embedded")]

@@ -32,8 +32,11 @@ pub const MAX_CART_LINES: usize = (store::MAX_TRANSACTION_ACTIONS - 2) / 2;
 const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
 
 pub async fn cart_lines(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Result<Vec<CartLine>> {
-    let query =
-        Query::table(Table::ShoppingCart, keys::user_partition(tenant, user), SortKeyRange::BeginsWith("CART#".into()));
+    let query = Query::table(
+        Table::ShoppingCart,
+        keys::user_partition(tenant, user),
+        SortKeyRange::BeginsWith(keys::CART_SK_PREFIX.into()),
+    );
     Ok(store::query_all(store, query)
         .await?
         .into_iter()
@@ -268,11 +271,7 @@ fn purchase_item(purchase: &Purchase) -> Result<Item> {
     let by_time = (
         Index::Gsi1,
         keys::purchases_by_time(&purchase.tenant_id),
-        format!(
-            "{}#{}",
-            purchase.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            purchase.purchase_id
-        ),
+        keys::purchase_time_sort(purchase.created_at, &purchase.purchase_id),
     );
     Ok(store::record_item(purchase, &key, &[by_time])?)
 }
@@ -513,7 +512,7 @@ pub async fn user_purchases(store: &dyn Store, tenant: &TenantId, user: &UserId)
     let query = Query::table(
         Table::Purchases,
         keys::user_partition(tenant, user),
-        SortKeyRange::BeginsWith("PURCHASE#".into()),
+        SortKeyRange::BeginsWith(keys::PURCHASE_SK_PREFIX.into()),
     )
     .backward();
     Ok(store::query_all(store, query)

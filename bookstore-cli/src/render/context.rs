@@ -1,8 +1,8 @@
 //! The typed context the templates render from. Tables come from the runtime's own table
 //! model, so the deployed schema and the code that reads it cannot drift apart.
 
-use bookstore_runtime::embedded::glue_columns;
 use bookstore_runtime::lake::Dataset;
+use bookstore_runtime::lake::glue_columns;
 use bookstore_runtime::store::Table;
 use serde::Serialize;
 

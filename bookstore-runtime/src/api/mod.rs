@@ -152,7 +152,7 @@ struct Health {
 
 #[utoipa::path(get, path = "/health", tag = "health", responses((status = 200, body = Health), (status = 503, description = "the store does not answer", body = error::ErrorBody)))]
 async fn health(State(state): State<AppState>) -> Response {
-    let probe = crate::store::Key::new("TENANT#health", "TENANT");
+    let probe = crate::store::keys::health_probe();
     match state.store.get(crate::store::Table::Tenants, &probe).await {
         Ok(_) => Json(Health { status: "ok", stage: state.config.stage.clone() }).into_response(),
         Err(err) => failure_response(

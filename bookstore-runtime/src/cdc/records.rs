@@ -44,5 +44,7 @@ pub fn book_change(record: &EventRecord) -> Result<Option<(Change, Book)>, Strin
 
 /// A purchase change (`None` for other items of the purchases table).
 pub fn purchase_change(record: &EventRecord) -> Result<Option<(Change, Purchase)>, String> {
-    image_with_prefix(record, "PURCHASE#")?.map(|(change, item)| Ok((change, typed(item, "purchase")?))).transpose()
+    image_with_prefix(record, keys::PURCHASE_SK_PREFIX)?
+        .map(|(change, item)| Ok((change, typed(item, "purchase")?)))
+        .transpose()
 }

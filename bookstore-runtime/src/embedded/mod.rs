@@ -10,7 +10,7 @@ mod store;
 pub use change_log::{LOG_SHARD, sequence_text};
 pub use lake::LocalLake;
 pub use search::TantivySearch;
-pub use sql::{CompactionError, CompactionReport, LocalSql, compact, glue_columns};
+pub use sql::{CompactionError, CompactionReport, LocalSql, compact};
 pub use store::EmbeddedStore;
 
 use std::sync::Arc;

@@ -6,9 +6,13 @@
 //! derived from the records in it, so a retried batch overwrites its file instead of
 //! adding a second copy. Every path starts with the tenant.
 
+pub mod schema;
+
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+pub use schema::glue_columns;
 
 use crate::domain::{Book, Purchase, TenantId};
 
@@ -43,27 +47,31 @@ pub struct LakeRow {
     pub fields: serde_json::Map<String, serde_json::Value>,
 }
 
-fn fields_of<T: Serialize>(value: &T) -> serde_json::Map<String, serde_json::Value> {
-    match serde_json::to_value(value) {
+/// The record's members that are columns of the dataset, and no others.
+fn fields_of<T: Serialize>(value: &T, dataset: Dataset) -> serde_json::Map<String, serde_json::Value> {
+    let mut fields = match serde_json::to_value(value) {
         Ok(serde_json::Value::Object(map)) => map,
         _ => serde_json::Map::new(),
-    }
+    };
+    schema::keep_columns(&mut fields, &schema::columns(dataset));
+    fields
 }
 
 impl LakeRow {
-    /// A purchase as the Glue `purchases` table reads it (`items` an array of structs).
+    /// A purchase as the Glue `purchases` table reads it (`items` an array of structs);
+    /// the shipping address stays out.
     pub fn purchase(purchase: &Purchase) -> Self {
         Self {
             id: purchase.purchase_id.to_string(),
             version: purchase.version,
             at: purchase.created_at,
-            fields: fields_of(purchase),
+            fields: fields_of(purchase, Dataset::Purchases),
         }
     }
 
     /// A snapshot of a book as the Glue `books` table reads it.
     pub fn book(book: &Book) -> Self {
-        let mut fields = fields_of(book);
+        let mut fields = fields_of(book, Dataset::Books);
         fields.insert("snapshot_at".into(), serde_json::Value::from(book.updated_at.to_rfc3339()));
         Self { id: book.book_id.to_string(), version: book.version, at: book.updated_at, fields }
     }

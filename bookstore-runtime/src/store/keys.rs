@@ -1,6 +1,8 @@
 //! The one place that spells store keys (SPEC §4). Every partition key starts with the
 //! tenant; the typed arguments cannot contain `#`, so no input can reach another
-//! tenant's partition or forge a sort key.
+//! tenant's partition or forge a sort key. The one exception is the tenant registry
+//! (`TENANT_REGISTRY`), the partition that lists the tenants themselves, which no request
+//! of a tenant reads.
 
 use super::Key;
 use crate::domain::{BookId, Email, Isbn, KeyText, PurchaseId, TenantId, UserId};
@@ -9,12 +11,28 @@ pub fn tenant(tenant: &TenantId) -> Key {
     Key::new(format!("TENANT#{tenant}"), "TENANT")
 }
 
+/// The partition listing every tenant (one row per tenant, sorted by id): the one key
+/// without a tenant prefix, read only by operators' commands.
+pub const TENANT_REGISTRY: &str = "TENANTS";
+
+pub fn tenant_registry_row(tenant: &TenantId) -> Key {
+    Key::new(TENANT_REGISTRY, tenant.as_str())
+}
+
+/// A key no tenant can have (tenant ids are 3-32 characters, `health` is not taken by
+/// `TENANT#`), for probing the store.
+pub fn health_probe() -> Key {
+    Key::new("TENANT#health", "TENANT")
+}
+
+pub const USER_SK_PREFIX: &str = "USER#";
+
 pub fn user_partition(tenant: &TenantId, user: &UserId) -> String {
     format!("{tenant}#{user}")
 }
 
 pub fn user(tenant: &TenantId, user: &UserId, email: &Email) -> Key {
-    Key::new(user_partition(tenant, user), format!("USER#{email}"))
+    Key::new(user_partition(tenant, user), format!("{USER_SK_PREFIX}{email}"))
 }
 
 /// Marker row that makes an e-mail unique within a tenant.
@@ -73,25 +91,36 @@ pub fn books_by_isbn(tenant: &TenantId) -> String {
     format!("{tenant}#ISBN")
 }
 
+pub const FAVORITE_SK_PREFIX: &str = "FAVORITE#";
+pub const WISHLIST_SK_PREFIX: &str = "WISHLIST#";
+pub const CART_SK_PREFIX: &str = "CART#";
+pub const PURCHASE_SK_PREFIX: &str = "PURCHASE#";
+
 pub fn favorite(tenant: &TenantId, user: &UserId, book: &BookId) -> Key {
-    Key::new(user_partition(tenant, user), format!("FAVORITE#{book}"))
+    Key::new(user_partition(tenant, user), format!("{FAVORITE_SK_PREFIX}{book}"))
 }
 
 pub fn wishlist(tenant: &TenantId, user: &UserId, book: &BookId) -> Key {
-    Key::new(user_partition(tenant, user), format!("WISHLIST#{book}"))
+    Key::new(user_partition(tenant, user), format!("{WISHLIST_SK_PREFIX}{book}"))
 }
 
 pub fn cart_line(tenant: &TenantId, user: &UserId, book: &BookId) -> Key {
-    Key::new(user_partition(tenant, user), format!("CART#{book}"))
+    Key::new(user_partition(tenant, user), format!("{CART_SK_PREFIX}{book}"))
 }
 
 pub fn purchase(tenant: &TenantId, user: &UserId, purchase: &PurchaseId) -> Key {
-    Key::new(user_partition(tenant, user), format!("PURCHASE#{purchase}"))
+    Key::new(user_partition(tenant, user), format!("{PURCHASE_SK_PREFIX}{purchase}"))
 }
 
 /// GSI1 of purchases: every purchase of the tenant by creation time.
 pub fn purchases_by_time(tenant: &TenantId) -> String {
     format!("{tenant}#PURCHASES")
+}
+
+/// GSI1 sort key of a purchase: its creation time (microseconds, so the text sorts as
+/// the time), then its id.
+pub fn purchase_time_sort(created_at: chrono::DateTime<chrono::Utc>, purchase: &PurchaseId) -> String {
+    format!("{}#{purchase}", created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true))
 }
 
 /// Idempotency keys are hashed so any client string is a safe key component.

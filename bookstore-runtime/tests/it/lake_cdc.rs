@@ -1,6 +1,6 @@
 //! The lake: partition layout, idempotent batches, and what the streams write to it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use bookstore_runtime::cdc::{PurchasesToLake, StreamHandler, stream_event};
 use bookstore_runtime::changes::read_all;
 use bookstore_runtime::domain::TenantId;
 use bookstore_runtime::embedded::LocalLake;
+use bookstore_runtime::lake::schema::{self, Column};
 use bookstore_runtime::lake::{Dataset, LakeRow, LakeWriter};
 use bookstore_runtime::store::Table;
 use serde_json::{Value, json};
@@ -69,7 +70,9 @@ async fn each_purchase_lands_once_and_book_changes_land_as_snapshots() {
     for _ in 0..2 {
         app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": book, "quantity": 1})))
             .await;
-        let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
+        let address = json!({"name": "Alicia", "line1": "Calle Mayor 1", "city": "Madrid", "postal_code": "28013", "country": "ES"});
+        let checkout = json!({"payment_method": "card", "shipping_address": address});
+        let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(checkout)).await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
     app.sync_search().await;
@@ -81,6 +84,21 @@ async fn each_purchase_lands_once_and_book_changes_land_as_snapshots() {
     let books: Vec<&Value> = lake.iter().filter(|(p, _)| p.starts_with("shop-a/books/")).flat_map(|(_, l)| l).collect();
     let versions: Vec<u64> = books.iter().map(|b| b["version"].as_u64().expect("version")).collect();
     assert_eq!(versions.len(), 3, "created, then two stock changes: {versions:?}");
+
+    // A row carries exactly the lake's columns: no shipping address, nothing Glue cannot read.
+    let names = |columns: &[Column]| columns.iter().map(|c| c.name.to_owned()).collect::<BTreeSet<_>>();
+    let members = |row: &Value| row.as_object().expect("object").keys().cloned().collect::<BTreeSet<_>>();
+    for purchase in &purchases {
+        assert_eq!(members(purchase), names(&schema::columns(Dataset::Purchases)), "{purchase}");
+        for line in purchase["items"].as_array().expect("items") {
+            assert_eq!(members(line), names(&schema::purchase_item_columns()), "{line}");
+        }
+    }
+    for book in &books {
+        let present = members(book);
+        let columns = names(&schema::columns(Dataset::Books));
+        assert!(present.is_subset(&columns), "{:?} are not lake columns", present.difference(&columns));
+    }
 
     // A duplicated delivery of the same records leaves the lake as it was.
     let purchase_records =

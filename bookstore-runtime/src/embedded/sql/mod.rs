@@ -11,7 +11,6 @@ mod tables;
 mod trino;
 
 pub use compaction::{CompactionError, CompactionReport, compact};
-pub use tables::glue_columns;
 
 use std::path::{Path, PathBuf};
 

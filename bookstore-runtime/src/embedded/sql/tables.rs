@@ -15,102 +15,34 @@ use datafusion::prelude::SessionContext;
 use super::compaction::{DAILY_SUMMARIES, daily_summary_schema};
 use crate::domain::TenantId;
 use crate::lake::Dataset;
+use crate::lake::schema::{self, Column, ColumnType};
 
-/// Money, as `decimal(12,2)` (the lake writes it as a JSON string such as "12.50").
-fn money() -> DataType {
-    DataType::Decimal128(12, 2)
+fn arrow_type(kind: &ColumnType) -> DataType {
+    match kind {
+        ColumnType::Text => DataType::Utf8,
+        ColumnType::Boolean => DataType::Boolean,
+        ColumnType::Int => DataType::Int32,
+        ColumnType::BigInt => DataType::Int64,
+        ColumnType::Decimal(precision, scale) => DataType::Decimal128(*precision, *scale as i8),
+        ColumnType::Records(columns) => {
+            DataType::List(Arc::new(Field::new("item", DataType::Struct(arrow_fields(columns)), true)))
+        }
+    }
+}
+
+fn arrow_fields(columns: &[Column]) -> Fields {
+    columns.iter().map(|column| Field::new(column.name, arrow_type(&column.kind), true)).collect()
 }
 
 /// The fields of one purchase line (`items` is an array of these).
 pub fn purchase_item_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("book_id", DataType::Utf8, true),
-        Field::new("title", DataType::Utf8, true),
-        Field::new("category", DataType::Utf8, true),
-        Field::new("author", DataType::Utf8, true),
-        Field::new("quantity", DataType::Int32, true),
-        Field::new("unit_price", money(), true),
-        Field::new("subtotal", money(), true),
-    ])
+    arrow_fields(&schema::purchase_item_columns())
 }
 
-/// The columns stored in a dataset's files (partition columns come from the path).
+/// The columns stored in a dataset's files (partition columns come from the path): the
+/// lake's columns (`lake::schema`) as Arrow types.
 pub fn file_schema(dataset: Dataset) -> SchemaRef {
-    let text = |name: &str| Field::new(name, DataType::Utf8, true);
-    let fields = match dataset {
-        Dataset::Purchases => vec![
-            text("purchase_id"),
-            text("tenant_id"),
-            text("user_id"),
-            Field::new(
-                "items",
-                DataType::List(Arc::new(Field::new("item", DataType::Struct(purchase_item_fields()), true))),
-                true,
-            ),
-            Field::new("subtotal", money(), true),
-            Field::new("tax", money(), true),
-            Field::new("total_amount", money(), true),
-            text("status"),
-            text("payment_method"),
-            Field::new("version", DataType::Int64, true),
-            text("created_at"),
-            text("updated_at"),
-        ],
-        Dataset::Books => vec![
-            text("book_id"),
-            text("tenant_id"),
-            text("isbn"),
-            text("title"),
-            text("author"),
-            text("editorial"),
-            text("category"),
-            Field::new("price", money(), true),
-            text("description"),
-            Field::new("stock_quantity", DataType::Int64, true),
-            Field::new("publication_year", DataType::Int32, true),
-            text("language"),
-            Field::new("pages", DataType::Int32, true),
-            Field::new("rating", DataType::Decimal128(3, 1), true),
-            Field::new("is_active", DataType::Boolean, true),
-            Field::new("sales_count", DataType::Int64, true),
-            Field::new("version", DataType::Int64, true),
-            text("created_at"),
-            text("updated_at"),
-            text("snapshot_at"),
-        ],
-    };
-    Arc::new(Schema::new(fields))
-}
-
-/// A dataset's columns as its Glue table declares them (`[name, Hive type]`): the types the
-/// embedded engine reads, so the laptop and Athena see the same table. `tenant_id` is left
-/// out: in Glue it is the partition key (and Athena refuses a column declared twice).
-pub fn glue_columns(dataset: Dataset) -> Vec<[String; 2]> {
-    file_schema(dataset)
-        .fields()
-        .iter()
-        .filter(|field| field.name() != "tenant_id")
-        .map(|field| [field.name().clone(), hive_type(field.data_type())])
-        .collect()
-}
-
-fn hive_type(data_type: &DataType) -> String {
-    match data_type {
-        DataType::Utf8 => "string".to_owned(),
-        DataType::Boolean => "boolean".to_owned(),
-        DataType::Int32 => "int".to_owned(),
-        DataType::Int64 => "bigint".to_owned(),
-        DataType::Float64 => "double".to_owned(),
-        DataType::Decimal128(precision, scale) => format!("decimal({precision},{scale})"),
-        DataType::List(item) => format!("array<{}>", hive_type(item.data_type())),
-        DataType::Struct(fields) => {
-            let fields: Vec<String> =
-                fields.iter().map(|field| format!("{}:{}", field.name(), hive_type(field.data_type()))).collect();
-            format!("struct<{}>", fields.join(","))
-        }
-        // The lake's schema is this file's; a test walks every column through here.
-        other => unreachable!("no Hive type for the lake column type {other}"),
-    }
+    Arc::new(Schema::new(arrow_fields(&schema::columns(dataset))))
 }
 
 /// The Hive partition columns under a dataset's directory, strings as in Glue.
@@ -170,22 +102,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn glue_columns_are_the_engine_schema_in_hive_types() {
-        let purchases = glue_columns(Dataset::Purchases);
-        assert!(purchases.iter().all(|[name, _]| name != "tenant_id"));
-        let items = purchases.iter().find(|[name, _]| name == "items").map(|[_, kind]| kind.as_str());
-        assert_eq!(
-            items,
-            Some(
-                "array<struct<book_id:string,title:string,category:string,author:string,quantity:int,\
-                 unit_price:decimal(12,2),subtotal:decimal(12,2)>>"
-            )
-        );
-        let books = glue_columns(Dataset::Books);
-        let kind_of = |column: &str| books.iter().find(|[name, _]| name == column).map(|[_, kind]| kind.clone());
-        assert_eq!(kind_of("rating").as_deref(), Some("decimal(3,1)"));
-        assert_eq!(kind_of("stock_quantity").as_deref(), Some("bigint"));
-        assert_eq!(kind_of("is_active").as_deref(), Some("boolean"));
-        assert_eq!(books.len() + 1, file_schema(Dataset::Books).fields().len());
+    fn the_engine_reads_every_lake_column_with_its_type() {
+        let books = file_schema(Dataset::Books);
+        assert_eq!(books.fields().len(), schema::columns(Dataset::Books).len());
+        assert_eq!(books.field_with_name("rating").expect("rating").data_type(), &DataType::Decimal128(3, 1));
+        let purchases = file_schema(Dataset::Purchases);
+        let DataType::List(item) = purchases.field_with_name("items").expect("items").data_type() else {
+            panic!("items is a list")
+        };
+        assert_eq!(item.data_type(), &DataType::Struct(purchase_item_fields()));
     }
 }
