@@ -112,6 +112,35 @@ pub async fn find_book(store: &dyn Store, tenant: &TenantId, book: &BookId) -> R
     Ok(found.first().map(|json| store::json_record(json)).transpose()?)
 }
 
+/// Books of the tenant by id, in the order asked (`None`: no such book). Those whose ISBN
+/// is known (so their whole key) are read in batches (`BatchGetItem`, one round trip per
+/// hundred); the others one by one.
+pub async fn find_books(
+    store: &dyn Store,
+    tenant: &TenantId,
+    wanted: &[(BookId, Option<Isbn>)],
+) -> Result<Vec<Option<Book>>> {
+    let mut books: Vec<Option<Book>> = vec![None; wanted.len()];
+    let keyed: Vec<(usize, Key)> = wanted
+        .iter()
+        .enumerate()
+        .filter_map(|(at, (book, isbn))| isbn.as_ref().map(|isbn| (at, keys::book(tenant, book, isbn))))
+        .collect();
+    for chunk in keyed.chunks(store::MAX_BATCH_GET) {
+        let keys: Vec<Key> = chunk.iter().map(|(_, key)| key.clone()).collect();
+        let items = store.batch_get(Table::Books, &keys).await?;
+        for ((at, _), item) in chunk.iter().zip(items) {
+            books[*at] = item.map(store::item_record).transpose()?;
+        }
+    }
+    for (at, (book, isbn)) in wanted.iter().enumerate() {
+        if isbn.is_none() {
+            books[at] = find_book(store, tenant, book).await?;
+        }
+    }
+    Ok(books)
+}
+
 /// A book of the tenant as the API serves it: `Book`'s JSON, cut from the stored item
 /// without decoding it (the hottest read of the API).
 pub async fn book_json(store: &dyn Store, tenant: &TenantId, book: &BookId) -> Result<Vec<u8>> {

@@ -16,12 +16,13 @@ use utoipa::ToSchema;
 
 use crate::catalog;
 use crate::domain::{
-    Book, BookId, CartLine, Money, Purchase, PurchaseId, PurchaseItem, PurchaseStatus, Quantity, ShippingAddress,
+    Book, BookId, CartLine, Isbn, Money, Purchase, PurchaseId, PurchaseItem, PurchaseStatus, Quantity, ShippingAddress,
     TenantId, UserId,
 };
 use crate::error::{Error, Result};
 use crate::store::{
-    self, Condition, Index, Item, Query, SortKeyRange, Store, StoreError, Table, UpdateAction, WriteAction, keys,
+    self, Condition, FailedCondition, Index, Item, Query, SortKeyRange, Store, StoreError, Table, UpdateAction,
+    WriteAction, keys,
 };
 
 /// Distinct books one cart may hold: a checkout writes two actions per line plus two,
@@ -70,10 +71,18 @@ fn tax_on(subtotal: Money, tax_rate: Decimal) -> Money {
     Money::rounded(subtotal.amount() * tax_rate)
 }
 
+/// The book of each cart line (`None`: no longer sold), read in one batch.
+async fn books_of(store: &dyn Store, tenant: &TenantId, lines: &[CartLine]) -> Result<Vec<Option<Book>>> {
+    let wanted: Vec<(BookId, Option<Isbn>)> = lines.iter().map(|line| (line.book_id, line.isbn.clone())).collect();
+    catalog::find_books(store, tenant, &wanted).await
+}
+
 pub async fn view_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, tax_rate: Decimal) -> Result<CartView> {
     let mut items = Vec::new();
-    for line in cart_lines(store, tenant, user).await? {
-        let Some(book) = catalog::find_book(store, tenant, &line.book_id).await? else {
+    let lines = cart_lines(store, tenant, user).await?;
+    let books = books_of(store, tenant, &lines).await?;
+    for (line, book) in lines.into_iter().zip(books) {
+        let Some(book) = book else {
             continue;
         };
         items.push(CartItemView {
@@ -132,7 +141,8 @@ pub async fn add_to_cart(
                 Error::conflict("cart_line_full", format!("a cart line holds at most {} copies", Quantity::MAX))
             })?;
             let condition = Condition::Equals("quantity".into(), line.quantity.get().into());
-            (CartLine { quantity: total, updated_at: now, ..line.clone() }, condition)
+            let isbn = Some(book.isbn.clone());
+            (CartLine { quantity: total, isbn, updated_at: now, ..line.clone() }, condition)
         }
         None => {
             if lines.len() >= MAX_CART_LINES {
@@ -145,6 +155,7 @@ pub async fn add_to_cart(
                 tenant_id: tenant.clone(),
                 user_id: *user,
                 book_id: *book_id,
+                isbn: Some(book.isbn.clone()),
                 quantity,
                 added_at: now,
                 updated_at: now,
@@ -359,8 +370,8 @@ async fn prepare_and_commit(
         ));
     }
     let mut books = Vec::with_capacity(lines.len());
-    for line in &lines {
-        let book = catalog::find_book(store, tenant, &line.book_id).await?.ok_or_else(|| {
+    for (line, book) in lines.iter().zip(books_of(store, tenant, &lines).await?) {
+        let book = book.ok_or_else(|| {
             Error::conflict(
                 "book_unavailable",
                 format!("book {} is no longer sold; remove it from the cart", line.book_id),
@@ -453,30 +464,24 @@ async fn prepare_and_commit(
     };
     match committed {
         Ok(()) => Ok(purchase),
-        Err(StoreError::TransactionCancelled { failed }) => {
-            Err(explain_cancellation(store, tenant, &lines, &books, &failed).await)
-        }
+        Err(StoreError::TransactionCancelled { failed }) => Err(explain_cancellation(&lines, &books, &failed)),
         Err(err) => Err(err.into()),
     }
 }
 
-/// Names what made a checkout transaction fail: stock, price, or a changed cart.
-async fn explain_cancellation(
-    store: &dyn Store,
-    tenant: &TenantId,
-    lines: &[CartLine],
-    books: &[Book],
-    failed: &[usize],
-) -> Error {
+/// Names what made a checkout transaction fail (stock, price, or a changed cart) from
+/// the books as the cancelled transaction found them: no second read.
+fn explain_cancellation(lines: &[CartLine], books: &[Book], failed: &[FailedCondition]) -> Error {
     let mut short = Vec::new();
     let mut repriced = Vec::new();
-    for &position in failed {
-        let line_index = position / 2;
-        if position % 2 != 0 || line_index >= lines.len() {
+    for failure in failed {
+        let line_index = failure.position / 2;
+        if failure.position % 2 != 0 || line_index >= lines.len() {
             continue;
         }
         let book = &books[line_index];
-        match catalog::find_book(store, tenant, &book.book_id).await {
+        let now = failure.current.clone().map(store::item_record::<Book>).transpose();
+        match now {
             Ok(Some(now)) if now.stock_quantity < lines[line_index].quantity.get() || !now.is_active => {
                 short.push(format!("\"{}\" ({} left)", now.title, now.stock_quantity))
             }

@@ -49,6 +49,13 @@ impl CostMeter {
         self.read_milli_units.fetch_add(milli(units(consumed)), Ordering::Relaxed);
     }
 
+    /// One call that read from several tables (a batch read reports each).
+    pub fn read_all(&self, consumed: &[ConsumedCapacity]) {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        let total: f64 = consumed.iter().map(|c| units(Some(c))).sum();
+        self.read_milli_units.fetch_add(milli(total), Ordering::Relaxed);
+    }
+
     pub fn write(&self, consumed: Option<&ConsumedCapacity>) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.write_milli_units.fetch_add(milli(units(consumed)), Ordering::Relaxed);

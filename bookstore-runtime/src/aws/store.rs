@@ -2,6 +2,7 @@
 //! template renders it. Reads of a table are strongly consistent (the port promises a
 //! reader sees every acknowledged write); index reads cannot be on DynamoDB and are not.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    CancellationReason, ConditionCheck, Delete, Put, ReturnConsumedCapacity, ReturnValue,
+    CancellationReason, ConditionCheck, Delete, KeysAndAttributes, Put, ReturnConsumedCapacity, ReturnValue,
     ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
 };
 
@@ -17,7 +18,8 @@ use super::attributes::{Attributes, from_attributes, key_attributes, to_attribut
 use super::cost::{CostMeter, Spend};
 use super::expressions::Placeholders;
 use crate::store::{
-    Condition, Item, Key, Query, QueryPage, Store, StoreError, Table, UpdateAction, WriteAction, check_transaction,
+    Condition, FailedCondition, Item, Key, Query, QueryPage, Store, StoreError, Table, UpdateAction, WriteAction,
+    check_batch_get, check_transaction,
 };
 
 /// How often a transaction that lost a race to another one (`TransactionConflict`) is
@@ -226,19 +228,22 @@ impl DynamoStore {
 
 /// What a `TransactionCanceledException` says, position by position.
 enum Cancellation {
-    Failed(Vec<usize>),
+    Failed(Vec<FailedCondition>),
     Invalid(String),
     /// Only lost races (`TransactionConflict`): worth trying again.
     Conflict,
 }
 
 fn cancellation(reasons: &[CancellationReason]) -> Cancellation {
-    let failed: Vec<usize> = reasons
-        .iter()
-        .enumerate()
-        .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
-        .map(|(position, _)| position)
-        .collect();
+    let mut failed = Vec::new();
+    for (position, reason) in reasons.iter().enumerate() {
+        if reason.code() == Some("ConditionalCheckFailed") {
+            match item_of(reason.item()) {
+                Ok(current) => failed.push(FailedCondition { position, current }),
+                Err(err) => return Cancellation::Invalid(err.to_string()),
+            }
+        }
+    }
     if !failed.is_empty() {
         return Cancellation::Failed(failed);
     }
@@ -410,6 +415,54 @@ impl Store for DynamoStore {
         let items = output.items().iter().map(from_attributes).collect::<Result<Vec<_>, _>>()?;
         let last_evaluated = item_of(output.last_evaluated_key())?;
         Ok(QueryPage { items, last_evaluated })
+    }
+
+    async fn batch_get(&self, table: Table, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        check_batch_get(keys)?;
+        let name = self.table_name(table);
+        // DynamoDB refuses a key asked twice in one request.
+        let mut wanted: Vec<&Key> = keys.iter().collect();
+        wanted.sort();
+        wanted.dedup();
+        let mut found: HashMap<Key, Item> = HashMap::with_capacity(wanted.len());
+        let mut pending: Vec<Attributes> = wanted.iter().map(|key| key_attributes(key)).collect();
+        let mut attempt = 0;
+        while !pending.is_empty() {
+            attempt += 1;
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .consistent_read(true)
+                .build()
+                .map_err(|e| StoreError::Invalid(format!("batch read: {e}")))?;
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(&name, request)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
+                .send()
+                .await
+                .map_err(|err| self.cost.failed(self.failure(Some(table), err)))?;
+            self.cost.read_all(output.consumed_capacity());
+            for attributes in output.responses().and_then(|tables| tables.get(&name)).into_iter().flatten() {
+                let item = from_attributes(attributes)?;
+                if let Some(key) = Key::of(&item) {
+                    found.insert(key, item);
+                }
+            }
+            // Keys DynamoDB did not get to (throughput, or 16 MB) are asked again.
+            if let Some(unprocessed) = output.unprocessed_keys().and_then(|tables| tables.get(&name)) {
+                pending = unprocessed.keys().to_vec();
+                if !pending.is_empty() {
+                    if attempt >= CONFLICT_ATTEMPTS {
+                        return Err(StoreError::Unavailable(format!(
+                            "DynamoDB left keys of {name} unread after {attempt} batch reads"
+                        )));
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        Ok(keys.iter().map(|key| found.get(key).cloned()).collect())
     }
 
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError> {

@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::{BookId, Money, PurchaseId, Quantity, TenantId, UserId};
+use super::{BookId, Isbn, Money, PurchaseId, Quantity, TenantId, UserId};
 
 /// One book in a user's cart. The price is read from the book at checkout, not here.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -12,6 +12,10 @@ pub struct CartLine {
     pub tenant_id: TenantId,
     pub user_id: UserId,
     pub book_id: BookId,
+    /// The book's ISBN (with its id, the book's key): lets checkout read every book of
+    /// the cart in one batch. Lines written before it existed lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub isbn: Option<Isbn>,
     pub quantity: Quantity,
     pub added_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,

@@ -20,8 +20,8 @@ use super::partition_cache::{self, Partition, PartitionCache, Row};
 use super::change_log;
 use crate::changes::{ChangeKind, ChangeRecord};
 use crate::store::{
-    Condition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table, UpdateAction, WriteAction,
-    apply_update, check_transaction, items_json,
+    Condition, FailedCondition, Index, Item, Key, Query, QueryPage, SortKeyRange, Store, StoreError, Table,
+    UpdateAction, WriteAction, apply_update, check_batch_get, check_transaction, items_json,
 };
 
 type ItemTable = TableDefinition<'static, (&'static str, &'static str), &'static [u8]>;
@@ -392,17 +392,18 @@ fn plan(txn: &WriteTransaction, actions: &[WriteAction]) -> Result<Images, Store
             WriteAction::Check { condition, .. } => (Some(condition), current.clone()),
         };
         if condition.is_some_and(|c| !c.holds(current.as_ref())) {
-            failed.push(position);
+            failed.push(FailedCondition { position, current: current.clone() });
         }
         planned.push((current, new));
     }
-    match failed.as_slice() {
-        [] => Ok(planned),
-        _ if actions.len() == 1 => {
-            let key = actions[0].key().unwrap_or_else(|| Key::new("", ""));
-            Err(StoreError::ConditionFailed { table: actions[0].table(), key })
-        }
-        _ => Err(StoreError::TransactionCancelled { failed }),
+    if failed.is_empty() { Ok(planned) } else { Err(StoreError::TransactionCancelled { failed }) }
+}
+
+/// A single write's failed condition, as `put`, `update` and `delete` report it.
+fn single_write(table: Table, key: &Key, err: StoreError) -> StoreError {
+    match err {
+        StoreError::TransactionCancelled { .. } => StoreError::ConditionFailed { table, key: key.clone() },
+        other => other,
     }
 }
 
@@ -609,7 +610,11 @@ impl Store for EmbeddedStore {
     }
 
     async fn put(&self, table: Table, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
-        self.write(vec![WriteAction::Put { table, item, condition }]).await.map(|_| ())
+        let key = Key::of(&item).unwrap_or_else(|| Key::new("", ""));
+        self.write(vec![WriteAction::Put { table, item, condition }])
+            .await
+            .map(|_| ())
+            .map_err(|e| single_write(table, &key, e))
     }
 
     async fn update(
@@ -620,12 +625,15 @@ impl Store for EmbeddedStore {
         condition: Option<Condition>,
     ) -> Result<Item, StoreError> {
         let action = WriteAction::Update { table, key: key.clone(), actions, condition };
-        let mut images = self.write(vec![action]).await?;
+        let mut images = self.write(vec![action]).await.map_err(|e| single_write(table, key, e))?;
         images.pop().and_then(|(_, new)| new).ok_or_else(|| storage("update produced no image"))
     }
 
     async fn delete(&self, table: Table, key: &Key, condition: Option<Condition>) -> Result<Option<Item>, StoreError> {
-        let mut images = self.write(vec![WriteAction::Delete { table, key: key.clone(), condition }]).await?;
+        let mut images = self
+            .write(vec![WriteAction::Delete { table, key: key.clone(), condition }])
+            .await
+            .map_err(|e| single_write(table, key, e))?;
         Ok(images.pop().and_then(|(old, _)| old))
     }
 
@@ -649,13 +657,14 @@ impl Store for EmbeddedStore {
         }
     }
 
+    async fn batch_get(&self, table: Table, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+        check_batch_get(keys)?;
+        keys.iter().map(|key| self.read_item(table, key)).collect()
+    }
+
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError> {
         check_transaction(&actions)?;
-        match self.write(actions).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::ConditionFailed { .. }) => Err(StoreError::TransactionCancelled { failed: vec![0] }),
-            Err(err) => Err(err),
-        }
+        self.write(actions).await.map(|_| ())
     }
 }
 

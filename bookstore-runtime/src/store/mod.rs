@@ -320,14 +320,28 @@ pub struct QueryPage {
     pub last_evaluated: Option<Item>,
 }
 
+/// An action of a cancelled transaction whose condition failed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedCondition {
+    /// The action's place in the transaction.
+    pub position: usize,
+    /// The item the condition was checked against (`None`: there was none).
+    pub current: Option<Item>,
+}
+
+/// The most keys one `batch_get` takes (DynamoDB's `BatchGetItem` limit).
+pub const MAX_BATCH_GET: usize = 100;
+
 /// Why a store call failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum StoreError {
     #[error("condition failed on {table:?} {key:?}")]
     ConditionFailed { table: Table, key: Key },
-    /// Which actions of a transaction failed their condition (by position).
-    #[error("transaction cancelled: conditions failed at {failed:?}")]
-    TransactionCancelled { failed: Vec<usize> },
+    /// Which actions of a transaction failed their condition, each with the item as it
+    /// was (DynamoDB's `CancellationReasons` with `ALL_OLD`), so a caller can say why
+    /// without reading again.
+    #[error("transaction cancelled: conditions failed at {:?}", failed.iter().map(|f| f.position).collect::<Vec<_>>())]
+    TransactionCancelled { failed: Vec<FailedCondition> },
     #[error("invalid request: {0}")]
     Invalid(String),
     #[error("store unavailable: {0}")]
@@ -359,6 +373,10 @@ pub trait Store: Send + Sync + 'static {
     async fn query_json(&self, query: Query) -> Result<Vec<Vec<u8>>, StoreError> {
         items_json(&self.query(query).await?.items)
     }
+    /// The items at `keys` of one table, in the order asked (`None` where there is none),
+    /// strongly consistent like `get`: one round trip where the backend batches reads
+    /// (`BatchGetItem`). At most `MAX_BATCH_GET` keys; a key may appear twice.
+    async fn batch_get(&self, table: Table, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError>;
     /// Applies every action or none (at most `MAX_TRANSACTION_ACTIONS`, one per item).
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError>;
     /// `transact_write` named by `token` (1 to 36 characters, the same for every retry of
@@ -385,6 +403,17 @@ pub async fn query_all(store: &dyn Store, mut query: Query) -> Result<Vec<Item>,
             None => return Ok(items),
         }
     }
+}
+
+/// Checks a `batch_get` before touching data.
+pub fn check_batch_get(keys: &[Key]) -> Result<(), StoreError> {
+    if keys.len() > MAX_BATCH_GET {
+        return Err(StoreError::Invalid(format!(
+            "a batch read takes at most {MAX_BATCH_GET} keys, got {}",
+            keys.len()
+        )));
+    }
+    Ok(())
 }
 
 /// Checks what every adapter must refuse before touching data.

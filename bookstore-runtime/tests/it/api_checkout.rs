@@ -316,6 +316,7 @@ async fn a_cart_overfilled_by_racing_adds_is_refused_at_checkout_without_a_5xx()
             tenant_id: tenant.clone(),
             user_id: user,
             book_id: book,
+            isbn: None,
             quantity: Quantity::new(1).expect("q"),
             added_at: now,
             updated_at: now,
@@ -326,4 +327,43 @@ async fn a_cart_overfilled_by_racing_adds_is_refused_at_checkout_without_a_5xx()
     let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
     assert_eq!(reply.status, StatusCode::CONFLICT);
     assert_eq!(reply.code(), "cart_too_large");
+}
+
+#[tokio::test]
+async fn a_cart_line_written_before_lines_kept_their_isbn_still_checks_out() {
+    use bookstore_runtime::domain::{BookId, CartLine, Quantity, TenantId, UserId};
+    use bookstore_runtime::store::{Table, keys, record_item};
+    let app = TestApp::new().await;
+    let shop = app.shop("shop-a").await;
+    let tenant = TenantId::parse("shop-a").expect("tenant");
+    let user = UserId::parse(&shop.alice_id).expect("user");
+    let old = app.book(&shop.admin, &isbn(1), "Pedro Páramo", 5, "12.00").await;
+    let new = app.book(&shop.admin, &isbn(2), "Ficciones", 5, "8.00").await;
+    let old_id = BookId::parse(old["book_id"].as_str().expect("id")).expect("id");
+    let now = chrono::Utc::now();
+    let line = CartLine {
+        tenant_id: tenant.clone(),
+        user_id: user,
+        book_id: old_id,
+        isbn: None,
+        quantity: Quantity::new(2).expect("q"),
+        added_at: now,
+        updated_at: now,
+    };
+    let item = record_item(&line, &keys::cart_line(&tenant, &user, &old_id), &[]).expect("item");
+    app.store.put(Table::ShoppingCart, item, None).await.expect("an old line");
+    let added = app
+        .call(
+            Method::POST,
+            "/api/v1/cart/add",
+            Some(&shop.alice),
+            Some(json!({"book_id": new["book_id"], "quantity": 1})),
+        )
+        .await;
+    assert_eq!(added.status, StatusCode::OK);
+    let cart = app.call(Method::GET, "/api/v1/cart", Some(&shop.alice), None).await;
+    assert_eq!(cart.body["subtotal"], "32.00", "{}", cart.body);
+    let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["subtotal"], "32.00");
 }

@@ -117,3 +117,33 @@ async fn what_dynamodb_refuses_is_invalid_input_not_an_outage() {
     let err = store.put(Table::Users, huge, None).await.expect_err("too large");
     assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
 }
+
+#[tokio::test]
+async fn a_checkout_costs_three_round_trips_however_many_lines_it_has() {
+    use bookstore_runtime::domain::{BookId, PurchaseId, Quantity, TenantId, UserId};
+    use bookstore_runtime::{catalog, orders};
+    let Some(store) = fresh_dynamo_store().await else { return };
+    let tenant = TenantId::parse("shop-a").expect("tenant");
+    let user = UserId::new_v7();
+    let now = chrono::Utc::now();
+    for n in 0..5u64 {
+        let new = serde_json::from_value(json!({
+            "isbn": crate::support::isbn(n), "title": format!("Libro {n}"), "author": "Autora", "category": "Ficción",
+            "price": "10.00", "stock_quantity": 9, "publication_year": 2020
+        }))
+        .expect("new book");
+        let book = catalog::create_book(&store, &tenant, BookId::new_v7(), new, now).await.expect("book");
+        orders::add_to_cart(&store, &tenant, &user, &book.book_id, Quantity::new(1).expect("q"), now)
+            .await
+            .expect("cart");
+    }
+    let before = store.spent();
+    let request = serde_json::from_value(json!({})).expect("checkout request");
+    let rate = rust_decimal::Decimal::new(21, 2);
+    let outcome = orders::checkout(&store, &tenant, &user, &request, None, rate, PurchaseId::new_v7(), now)
+        .await
+        .expect("checkout");
+    assert_eq!(outcome.purchase.items.len(), 5);
+    let spent = store.spent() - before;
+    assert_eq!(spent.calls, 3, "the cart, its books in one batch, the transaction: {spent:?}");
+}

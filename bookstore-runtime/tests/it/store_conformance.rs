@@ -23,6 +23,7 @@ pub async fn run_suite(store: Arc<dyn Store>, namespace: &str) {
     queries_and_pages(store.as_ref(), namespace).await;
     secondary_indexes(store.as_ref(), namespace).await;
     transactions(store.as_ref(), namespace).await;
+    batch_reads(store.as_ref(), namespace).await;
     concurrent_conditional_decrements(store.clone(), namespace).await;
     large_partitions(store.as_ref(), namespace).await;
     reads_see_every_acknowledged_write(store.clone(), namespace).await;
@@ -227,7 +228,22 @@ async fn transactions(store: &dyn Store, ns: &str) {
     };
     store.transact_write(buy("p1")).await.expect("first purchase");
     let second = store.transact_write(buy("p2")).await;
-    assert_eq!(second, Err(StoreError::TransactionCancelled { failed: vec![0] }));
+    let Err(StoreError::TransactionCancelled { failed }) = second else { panic!("{second:?}") };
+    assert_eq!(failed.iter().map(|f| f.position).collect::<Vec<_>>(), vec![0], "the stock update failed, alone");
+    let seen = failed[0].current.as_ref().expect("the cancelled transaction saw the book");
+    assert_eq!(seen["stock"], json!(0), "a cancellation carries the item its condition saw");
+    let absent = store
+        .transact_write(vec![
+            WriteAction::Check {
+                table: Table::Books,
+                key: Key::new(format!("{ns}#nobody"), "BOOK#1"),
+                condition: Condition::Exists,
+            },
+            WriteAction::Put { table: Table::Purchases, item: order("p-absent"), condition: None },
+        ])
+        .await;
+    let Err(StoreError::TransactionCancelled { failed }) = absent else { panic!("{absent:?}") };
+    assert_eq!((failed[0].position, failed[0].current.clone()), (0, None), "a missing item is reported as missing");
     assert_eq!(
         store.get(Table::Purchases, &Key::new(format!("{ns}#tx-user"), "PURCHASE#p2")).await.expect("get"),
         None,
@@ -256,6 +272,28 @@ async fn transactions(store: &dyn Store, ns: &str) {
     ];
     assert!(matches!(store.transact_write(twice).await, Err(StoreError::Invalid(_))));
     assert!(matches!(store.transact_write(Vec::new()).await, Err(StoreError::Invalid(_))));
+}
+
+async fn batch_reads(store: &dyn Store, ns: &str) {
+    let pk = |n: usize| format!("{ns}#batch{n}");
+    for n in 0..120 {
+        store.put(Table::Books, item(&pk(n), "BOOK#1", json!({"n": n})), None).await.expect("put");
+    }
+    let mut keys: Vec<Key> = (0..100).rev().map(|n| Key::new(pk(n), "BOOK#1")).collect();
+    keys[1] = Key::new(format!("{ns}#batch-missing"), "BOOK#1");
+    keys[2] = keys[0].clone();
+    let found = store.batch_get(Table::Books, &keys).await.expect("batch");
+    assert_eq!(found.len(), 100, "one answer per key asked");
+    assert_eq!(found[0].as_ref().expect("present")["n"], json!(99), "in the order asked");
+    assert_eq!(found[1], None, "a missing item is None");
+    assert_eq!(found[2], found[0], "a key asked twice is answered twice");
+    assert_eq!(found[99].as_ref().expect("present")["n"], json!(0));
+    store.put(Table::Books, item(&pk(0), "BOOK#1", json!({"n": "new"})), None).await.expect("rewrite");
+    let again = store.batch_get(Table::Books, &keys[99..]).await.expect("batch");
+    assert_eq!(again[0].as_ref().expect("present")["n"], json!("new"), "batch reads see acknowledged writes");
+    assert_eq!(store.batch_get(Table::Books, &[]).await.expect("empty"), Vec::<Option<Item>>::new());
+    let too_many: Vec<Key> = (0..101).map(|n| Key::new(pk(n), "BOOK#1")).collect();
+    assert!(matches!(store.batch_get(Table::Books, &too_many).await, Err(StoreError::Invalid(_))));
 }
 
 async fn concurrent_conditional_decrements(store: Arc<dyn Store>, ns: &str) {
