@@ -16,9 +16,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use bookstore_runtime::demo::{DemoBook, demo_books};
-use bookstore_runtime::domain::{BookId, Money, Rating, TenantId};
+use bookstore_runtime::domain::{BookId, Isbn, Money, Rating, TenantId};
 use bookstore_runtime::embedded::TantivySearch;
-use bookstore_runtime::search::{BookDocument, IndexChange, SearchFilters, SearchIndex, SearchRequest};
+use bookstore_runtime::search::{BookDocument, IndexChange, SearchFilters, SearchIndex, SearchOrder, SearchRequest};
 use clap::{Parser, Subcommand};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -54,6 +54,7 @@ enum Command {
 fn document(n: usize, book: &DemoBook) -> BookDocument {
     BookDocument {
         book_id: BookId::from_uuid(uuid::Uuid::from_u128(n as u128 + 1)),
+        isbn: Isbn::from_body(978_000_000_000 + n as u64),
         title: book.title.clone(),
         author: book.author.clone(),
         description: book.description.clone(),
@@ -63,6 +64,7 @@ fn document(n: usize, book: &DemoBook) -> BookDocument {
         publication_year: book.publication_year,
         stock_quantity: book.stock,
         sales_count: (n % 97) as u64,
+        created_at: chrono::Utc::now(),
         version: 1,
     }
 }
@@ -146,6 +148,7 @@ async fn engine(count: usize, out: PathBuf) -> Result<()> {
         text: text.to_owned(),
         fuzzy: true,
         filters: SearchFilters::default(),
+        order: SearchOrder::Relevance,
         offset: 0,
         limit: 20,
     };

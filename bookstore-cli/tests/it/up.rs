@@ -42,16 +42,29 @@ async fn up_with_the_demo_seed_prints_logins_that_work_and_loads_the_catalogue()
     let http = client();
     let token =
         login(&http, &server.url, "libreria-sol", "admin@libreria-sol.example", "demo-libreria-sol-admin").await;
-    let books: Value = http
-        .get(format!("{}/api/v1/books?limit=1", server.url))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("books")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(books["pagination"]["total_items"], 1000);
+    // The listing counts what the search index holds, which follows the store through the
+    // change feed: it reaches the whole catalogue shortly after the seed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let books: Value = http
+            .get(format!("{}/api/v1/books?limit=1", server.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("books")
+            .json()
+            .await
+            .expect("json");
+        if books["pagination"]["total_items"] == 1000 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the listing never counted the catalogue: {}",
+            books["pagination"]
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let customer = login(&http, &server.url, "papiro", "customer01@papiro.example", "demo-password").await;
     let purchases: Value = http
         .get(format!("{}/api/v1/purchases?limit=100", server.url))

@@ -17,7 +17,7 @@ use super::edge::RequestId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
-use crate::catalog::{self, AuthorCount, BookFilterParams, BookOrderParams, CategoryCount};
+use crate::catalog::{self, AuthorCount, BookFilterParams, BookOrderParams, Browse, CategoryCount};
 use crate::domain::{Book, BookId, BookPatch, Isbn, NewBook, UserId};
 use crate::error::Error;
 
@@ -48,8 +48,17 @@ async fn list_books(
     let filters = filter_params.parse(&order)?;
     let scope = scope_of(&[caller.tenant.as_str(), "books", &filter_params.fingerprint(), &format!("{order:?}")]);
     let request = PageRequest::parse(&page, 20, &state.cursors, scope)?;
-    let books = catalog::list_books(state.store.as_ref(), &caller.tenant, &filters).await?;
-    Ok(Json(request.page(books, &state.cursors)))
+    let (store, search) = (state.store.as_ref(), state.search.as_ref());
+    if let Some(browse) = Browse::of(&filters) {
+        // A cursor resumes from the store's key; a page number walks there.
+        let skip = if request.position.is_some() { 0 } else { request.offset };
+        let page = catalog::browse_books(store, &caller.tenant, &browse, request.position.clone(), skip, request.limit)
+            .await?;
+        let total = catalog::browse_total(search, &caller.tenant, &browse).await?;
+        return Ok(Json(request.keyed(page.books, total, page.next, page.previous, &state.cursors)));
+    }
+    let page = catalog::list_books(store, search, &caller.tenant, &filters, request.offset, request.limit).await?;
+    Ok(Json(request.paged(page.books, page.total, &state.cursors)))
 }
 
 #[utoipa::path(post, path = "/api/v1/books", tag = "books", security(("bearer" = [])), request_body = NewBook,
@@ -125,7 +134,7 @@ pub struct Listing<T> {
 #[utoipa::path(get, path = "/api/v1/books/categories", tag = "books", security(("bearer" = [])),
     responses((status = 200, body = Listing<CategoryCount>)))]
 async fn categories(State(state): State<AppState>, caller: Caller) -> Result<Json<Listing<CategoryCount>>, ApiError> {
-    Ok(Json(Listing { data: catalog::categories(state.store.as_ref(), &caller.tenant).await? }))
+    Ok(Json(Listing { data: catalog::categories(state.search.as_ref(), &caller.tenant).await? }))
 }
 
 #[utoipa::path(get, path = "/api/v1/books/authors", tag = "books", security(("bearer" = [])), params(PageParams),
@@ -171,6 +180,7 @@ async fn recommendations(
             .filter(|n| (1..=50).contains(n))
             .ok_or_else(|| Error::bad_request("invalid_query", "limit: must be a whole number from 1 to 50"))?,
     };
-    let books = catalog::recommendations(state.store.as_ref(), &caller.tenant, &user, limit).await?;
+    let books =
+        catalog::recommendations(state.store.as_ref(), state.search.as_ref(), &caller.tenant, &user, limit).await?;
     Ok(Json(Listing { data: books }))
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::catalog::KeyPosition;
 use crate::config::Secret;
 use crate::domain::PageLimit;
 use crate::error::Error;
@@ -56,6 +57,10 @@ struct CursorPayload {
     o: usize,
     /// Fingerprint of the query and caller the cursor belongs to.
     q: String,
+    /// Where a key-ordered page resumes: the store's key (signed, so no caller can point
+    /// a query at a key of its choosing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<KeyPosition>,
 }
 
 /// Signs cursors; the key is derived from the stage secret with its own label.
@@ -86,11 +91,16 @@ impl CursorKeys {
     }
 
     fn encode(&self, offset: usize, scope: &str) -> String {
-        let payload = serde_json::to_vec(&CursorPayload { o: offset, q: scope.to_owned() }).unwrap_or_default();
+        self.encode_at(offset, scope, None)
+    }
+
+    fn encode_at(&self, offset: usize, scope: &str, position: Option<KeyPosition>) -> String {
+        let payload =
+            serde_json::to_vec(&CursorPayload { o: offset, q: scope.to_owned(), k: position }).unwrap_or_default();
         format!("{}.{}", URL_SAFE_NO_PAD.encode(&payload), URL_SAFE_NO_PAD.encode(self.sign(&payload)))
     }
 
-    fn decode(&self, cursor: &str, scope: &str) -> Result<usize, Error> {
+    fn decode(&self, cursor: &str, scope: &str) -> Result<(usize, Option<KeyPosition>), Error> {
         let invalid = || Error::bad_request("invalid_cursor", "cursor is not valid for this query");
         let (payload, signature) = cursor.split_once('.').ok_or_else(invalid)?;
         let payload = URL_SAFE_NO_PAD.decode(payload).map_err(|_| invalid())?;
@@ -103,7 +113,7 @@ impl CursorKeys {
         if payload.q != scope {
             return Err(invalid());
         }
-        Ok(payload.o)
+        Ok((payload.o, payload.k))
     }
 }
 
@@ -112,6 +122,8 @@ impl CursorKeys {
 pub struct PageRequest {
     pub offset: usize,
     pub limit: usize,
+    /// Where a key-ordered page starts, when a cursor says.
+    pub position: Option<KeyPosition>,
     scope: String,
 }
 
@@ -134,7 +146,7 @@ impl PageRequest {
             }
             None => default_limit,
         };
-        let offset =
+        let (offset, position) =
             match (&params.cursor, &params.page) {
                 (Some(cursor), _) => keys.decode(cursor, &scope)?,
                 (None, Some(raw)) => {
@@ -142,11 +154,11 @@ impl PageRequest {
                         raw.trim().parse::<usize>().ok().filter(|p| (1..=1_000_000).contains(p)).ok_or_else(|| {
                             Error::bad_request("invalid_query", "page: must be a whole number from 1")
                         })?;
-                    (page - 1) * limit
+                    ((page - 1) * limit, None)
                 }
-                (None, None) => 0,
+                (None, None) => (0, None),
             };
-        Ok(Self { offset, limit, scope })
+        Ok(Self { offset, limit, position, scope })
     }
 
     /// Describes a page that was cut elsewhere (a search engine) out of `total` items.
@@ -167,6 +179,33 @@ impl PageRequest {
                 next_cursor: has_next.then(|| keys.encode(end, &self.scope)),
                 previous_cursor: has_previous.then(|| keys.encode(start.saturating_sub(self.limit), &self.scope)),
             },
+        }
+    }
+
+    /// Describes a key-ordered page of `total` items: its cursors carry the store's keys
+    /// to resume from (the offset only numbers the page).
+    pub fn keyed<T>(
+        &self,
+        data: Vec<T>,
+        total: usize,
+        next: Option<KeyPosition>,
+        previous: Option<KeyPosition>,
+        keys: &CursorKeys,
+    ) -> Paginated<T> {
+        let start = self.offset;
+        Paginated {
+            pagination: Pagination {
+                current_page: start / self.limit + 1,
+                total_pages: total.div_ceil(self.limit).max(start / self.limit + usize::from(!data.is_empty())),
+                total_items: total,
+                items_per_page: self.limit,
+                has_next: next.is_some(),
+                has_previous: previous.is_some(),
+                next_cursor: next.map(|at| keys.encode_at(start + self.limit, &self.scope, Some(at))),
+                previous_cursor: previous
+                    .map(|at| keys.encode_at(start.saturating_sub(self.limit), &self.scope, Some(at))),
+            },
+            data,
         }
     }
 

@@ -18,7 +18,7 @@ use crate::catalog::{BookFilterParams, BookOrderParams};
 use crate::domain::{Money, PurchaseStatus, Role, TenantId, UserId};
 use crate::error::Error;
 use crate::search::{
-    CategoryFacet, PurchaseDocument, PurchaseSearch, SearchFilters, SearchHit, SearchRequest, Suggestion,
+    CategoryFacet, PurchaseDocument, PurchaseSearch, SearchFilters, SearchHit, SearchOrder, SearchRequest, Suggestion,
 };
 
 pub fn book_routes() -> OpenApiRouter<AppState> {
@@ -93,6 +93,7 @@ async fn run_search(
         fuzzy,
         filters: SearchFilters {
             category: filters.category.map(|c| c.to_string()),
+            author: None,
             min_price: filters.min_price,
             max_price: filters.max_price,
             min_year: filters.min_year,
@@ -100,6 +101,7 @@ async fn run_search(
             min_rating: filters.min_rating,
             in_stock: filters.in_stock,
         },
+        order: SearchOrder::Relevance,
         offset: request.offset,
         limit: request.limit,
     };

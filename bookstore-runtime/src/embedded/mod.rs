@@ -4,6 +4,7 @@ mod change_log;
 mod lake;
 mod partition_cache;
 mod search;
+mod search_order;
 mod sql;
 mod store;
 

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use rust_decimal::prelude::ToPrimitive;
-use tantivy::collector::{Count, FacetCollector, TopDocs};
+use tantivy::collector::{Count, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -24,7 +24,8 @@ use tantivy::tokenizer::{
 };
 use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searcher, TantivyDocument, Term, doc};
 
-use crate::domain::{BookId, Money, Rating, TenantId};
+use super::search_order::{Matches, ordered_search};
+use crate::domain::{BookId, Isbn, Money, Rating, TenantId};
 use crate::search::{
     BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, PurchaseDocument, PurchaseResults, PurchaseSearch,
     SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, Suggestion, SuggestionKind, fuzzy_distance,
@@ -35,13 +36,14 @@ const FOLDED: &str = "es_folded";
 /// Memory for one tenant's writer (tantivy's minimum is 15 MB).
 const WRITER_BYTES: usize = 15_000_000;
 
-fn unavailable(err: impl std::fmt::Display) -> SearchError {
+pub(super) fn unavailable(err: impl std::fmt::Display) -> SearchError {
     SearchError::Unavailable(err.to_string())
 }
 
 #[derive(Clone, Copy)]
 struct Fields {
     book_id: Field,
+    isbn: Field,
     deleted: Field,
     version: Field,
     title: Field,
@@ -53,6 +55,10 @@ struct Fields {
     category: Field,
     category_key: Field,
     category_facet: Field,
+    author_key: Field,
+    /// The title folded to lower case, as a fast field: listings sort by it.
+    title_key: Field,
+    created_micros: Field,
     price_cents: Field,
     rating_tenths: Field,
     year: Field,
@@ -71,7 +77,8 @@ fn text(tokenizer: &str, stored: bool) -> TextOptions {
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
     let fields = Fields {
-        book_id: builder.add_text_field("book_id", STRING | STORED),
+        book_id: builder.add_text_field("book_id", STRING | STORED | FAST),
+        isbn: builder.add_text_field("isbn", STORED),
         deleted: builder.add_u64_field("deleted", INDEXED | STORED),
         version: builder.add_u64_field("version", STORED),
         title: builder.add_text_field("title", text(STEMMED, true)),
@@ -83,6 +90,9 @@ fn schema() -> (Schema, Fields) {
         category: builder.add_text_field("category", STORED),
         category_key: builder.add_text_field("category_key", STRING),
         category_facet: builder.add_facet_field("category_facet", FacetOptions::default()),
+        author_key: builder.add_text_field("author_key", STRING),
+        title_key: builder.add_text_field("title_key", STRING | FAST),
+        created_micros: builder.add_i64_field("created_micros", FAST | STORED),
         price_cents: builder.add_u64_field("price_cents", INDEXED | FAST | STORED),
         rating_tenths: builder.add_u64_field("rating_tenths", INDEXED | FAST | STORED),
         year: builder.add_i64_field("year", INDEXED | FAST | STORED),
@@ -162,6 +172,11 @@ fn clear_index(writer: &Mutex<IndexWriter>, reader: &IndexReader) -> Result<(), 
     reader.reload().map_err(unavailable)
 }
 
+/// An author or category as the store's keys fold it (`KeyText::key_form`).
+pub(super) fn fold_key(text: &str) -> String {
+    crate::domain::KeyText::parse(text).map(|key| key.key_form()).unwrap_or_else(|_| text.to_lowercase())
+}
+
 /// One tenant's index, its writer (one at a time) and a reader.
 struct TenantIndex {
     index: Index,
@@ -195,6 +210,7 @@ impl TenantIndex {
         match change {
             IndexChange::Upsert(book) => doc!(
                 f.book_id => book.book_id.to_string(),
+                f.isbn => book.isbn.to_string(),
                 f.deleted => 0u64,
                 f.version => book.version,
                 f.title => book.title.clone(),
@@ -206,6 +222,9 @@ impl TenantIndex {
                 f.category => book.category.clone(),
                 f.category_key => book.category.to_lowercase(),
                 f.category_facet => Facet::from_path([book.category.as_str()]),
+                f.author_key => fold_key(&book.author),
+                f.title_key => book.title.to_lowercase(),
+                f.created_micros => book.created_at.timestamp_micros(),
                 f.price_cents => cents(book.price),
                 f.rating_tenths => tenths(book.rating),
                 f.year => i64::from(book.publication_year),
@@ -305,6 +324,10 @@ impl TenantIndex {
             let term = Term::from_field_text(f.category_key, &category.to_lowercase());
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
+        if let Some(author) = &filters.author {
+            let term = Term::from_field_text(f.author_key, &fold_key(author));
+            clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+        }
         if filters.min_price.is_some() || filters.max_price.is_some() {
             clauses.push((
                 Occur::Must,
@@ -336,22 +359,10 @@ impl TenantIndex {
         clauses.push((Occur::Must, text.unwrap_or_else(|| Box::new(AllQuery))));
         let query = BooleanQuery::new(clauses);
 
-        let wanted = request.offset.saturating_add(request.limit).max(1);
-        // Relevance first, then rating (the only order when there is no text).
-        let top = TopDocs::with_limit(wanted).tweak_score(move |segment: &tantivy::SegmentReader| {
-            let ratings = segment.fast_fields().u64("rating_tenths").ok();
-            move |doc: tantivy::DocId, score: tantivy::Score| {
-                let rating = ratings.as_ref().and_then(|c| c.first(doc)).unwrap_or(0);
-                (if scored { score } else { 0.0 }, rating)
-            }
-        });
-        let mut facets = FacetCollector::for_field("category_facet");
-        facets.add_facet(Facet::root());
-        let (found, total, facet_counts) = searcher.search(&query, &(top, Count, facets)).map_err(unavailable)?;
-
+        let Matches { page: found, total, facets: facet_counts } = ordered_search(&searcher, &query, request, scored)?;
         let snippets = SnippetGenerator::create(&searcher, &query, self.fields.title).ok();
         let mut hits = Vec::with_capacity(request.limit);
-        for ((score, _), address) in found.into_iter().skip(request.offset) {
+        for (score, address) in found {
             hits.push(self.hit(&searcher, address, score, snippets.as_ref())?);
         }
         let mut categories: Vec<CategoryFacet> = facet_counts
@@ -383,6 +394,7 @@ impl TenantIndex {
             .map(|snippet| snippet.to_html());
         Ok(SearchHit {
             book_id,
+            isbn: doc.get_first(f.isbn).and_then(|v| v.as_str()).and_then(|raw| Isbn::parse(raw).ok()),
             title: text(f.title),
             author: text(f.author),
             category: text(f.category),
@@ -478,7 +490,9 @@ impl TantivySearch {
         }
         let dir = |kind: &str| self.root.as_ref().map(|root| root.join(tenant.as_str()).join(kind));
         let indexes = Arc::new(TenantIndexes {
-            books: TenantIndex::open(dir("books"))?,
+            // The schema of v2 (ISBN, sort keys) cannot open a v1 index: `bookstore reindex`
+            // rebuilds one from the store.
+            books: TenantIndex::open(dir("books-v2"))?,
             purchases: PurchaseIndex::open(dir("purchases"))?,
         });
         tenants.insert(tenant.clone(), Arc::clone(&indexes));

@@ -12,12 +12,15 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use crate::domain::{Book, BookId, Money, Rating, TenantId};
+use crate::domain::{Book, BookId, Isbn, Money, Rating, TenantId};
 
 /// What the index holds of a book.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BookDocument {
     pub book_id: BookId,
+    /// With the id, the book's store key: a listing served from the index reads its
+    /// page's books in one batch.
+    pub isbn: Isbn,
     pub title: String,
     pub author: String,
     pub description: String,
@@ -28,6 +31,7 @@ pub struct BookDocument {
     pub stock_quantity: u32,
     /// Copies sold: ranks autocomplete suggestions.
     pub sales_count: u64,
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub version: u64,
 }
 
@@ -35,6 +39,7 @@ impl From<&Book> for BookDocument {
     fn from(book: &Book) -> Self {
         Self {
             book_id: book.book_id,
+            isbn: book.isbn.clone(),
             title: book.title.to_string(),
             author: book.author.to_string(),
             description: book.description.as_ref().map(ToString::to_string).unwrap_or_default(),
@@ -44,6 +49,7 @@ impl From<&Book> for BookDocument {
             publication_year: book.publication_year,
             stock_quantity: book.stock_quantity,
             sales_count: book.sales_count,
+            created_at: book.created_at,
             version: book.version,
         }
     }
@@ -81,6 +87,8 @@ impl IndexChange {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SearchFilters {
     pub category: Option<String>,
+    /// One author's books (case and accents as the store's key form folds them).
+    pub author: Option<String>,
     pub min_price: Option<Money>,
     pub max_price: Option<Money>,
     pub min_year: Option<i32>,
@@ -89,12 +97,31 @@ pub struct SearchFilters {
     pub in_stock: Option<bool>,
 }
 
-/// A search: text (may be empty: everything, best rated first), filters and a page.
+/// The order of a search's results. Every order but `Relevance` breaks ties by title,
+/// then by book id, so a page boundary never moves between two reads of one index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SearchOrder {
+    /// Best match first, then best rated (with no text: best rated first).
+    #[default]
+    Relevance,
+    Title,
+    PriceAsc,
+    PriceDesc,
+    /// Best rated first.
+    Rating,
+    /// Most recently added first.
+    Newest,
+    /// Most recently published first.
+    Year,
+}
+
+/// A search: text (may be empty: everything), filters, an order and a page.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchRequest {
     pub text: String,
     pub fuzzy: bool,
     pub filters: SearchFilters,
+    pub order: SearchOrder,
     pub offset: usize,
     pub limit: usize,
 }
@@ -103,6 +130,10 @@ pub struct SearchRequest {
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SearchHit {
     pub book_id: BookId,
+    /// Absent for a book indexed before the index kept ISBNs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub isbn: Option<Isbn>,
     pub title: String,
     pub author: String,
     pub category: String,

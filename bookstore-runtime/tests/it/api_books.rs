@@ -140,6 +140,9 @@ async fn listing_filters_sorts_and_pages_with_cursors() {
             .await;
         assert_eq!(reply.status, StatusCode::CREATED);
     }
+    // Sorted and filtered listings and counts come from the search index (fed by the
+    // books' stream); one category or author alone comes from the store in key order.
+    app.sync_search().await;
     let titles = |body: &Value| -> Vec<String> {
         body["data"].as_array().expect("data").iter().map(|b| b["title"].as_str().expect("t").to_owned()).collect()
     };
@@ -229,6 +232,8 @@ async fn recommendations_follow_purchases_and_favorites_and_skip_what_was_bought
             .await;
         ids.push(reply.body["book_id"].as_str().expect("id").to_owned());
     }
+    // Recommendations are drawn from the search index, which follows the books' stream.
+    app.sync_search().await;
     let cold = app
         .call(Method::GET, &format!("/api/v1/books/recommendations/{}", shop.alice_id), Some(&shop.alice), None)
         .await;
@@ -239,6 +244,7 @@ async fn recommendations_follow_purchases_and_favorites_and_skip_what_was_bought
     let checkout = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
     assert_eq!(checkout.status, StatusCode::CREATED);
     app.call(Method::POST, &format!("/api/v1/users/favorites/{}", ids[4]), Some(&shop.alice), None).await;
+    app.sync_search().await;
 
     let warm = app
         .call(Method::GET, &format!("/api/v1/books/recommendations/{}?limit=5", shop.alice_id), Some(&shop.alice), None)
@@ -254,4 +260,60 @@ async fn recommendations_follow_purchases_and_favorites_and_skip_what_was_bought
         .call(Method::GET, &format!("/api/v1/books/recommendations/{}", shop.alice_id), Some(&shop.admin), None)
         .await;
     assert_eq!(as_admin.status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn one_category_pages_in_key_order_forward_and_back_with_store_cursors() {
+    let app = TestApp::new().await;
+    let shop = app.shop("shop-a").await;
+    for n in 0..7u64 {
+        let body = new_book(&isbn(n), (&format!("Libro {n}"), "Autora", "Poesía", "10.00", 2000, "4.0", 1));
+        let reply = app.call(Method::POST, "/api/v1/books", Some(&shop.admin), Some(body)).await;
+        assert_eq!(reply.status, StatusCode::CREATED);
+    }
+    let other = new_book(&isbn(99), ("Otro", "Autora", "Historia", "10.00", 2000, "4.0", 1));
+    app.call(Method::POST, "/api/v1/books", Some(&shop.admin), Some(other)).await;
+    // Counts come from the index; the pages themselves from the store, at once.
+    app.sync_search().await;
+    let ids = |body: &Value| -> Vec<String> {
+        body["data"].as_array().expect("data").iter().map(|b| b["book_id"].as_str().expect("id").to_owned()).collect()
+    };
+    let path = "/api/v1/books?category=poes%C3%ADa&limit=3";
+    let first = app.call(Method::GET, path, Some(&shop.alice), None).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.body);
+    let p = &first.body["pagination"];
+    assert_eq!(
+        (p["total_items"].as_i64(), p["total_pages"].as_i64(), p["current_page"].as_i64()),
+        (Some(7), Some(3), Some(1))
+    );
+    assert_eq!((p["has_next"].as_bool(), p["has_previous"].as_bool()), (Some(true), Some(false)));
+    let mut pages = vec![ids(&first.body)];
+    let mut next = p["next_cursor"].as_str().map(str::to_owned);
+    let mut last = first.body.clone();
+    while let Some(cursor) = next {
+        last = app.call(Method::GET, &format!("{path}&cursor={cursor}"), Some(&shop.alice), None).await.body;
+        pages.push(ids(&last));
+        next = last["pagination"]["next_cursor"].as_str().map(str::to_owned);
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), vec![3, 3, 1], "{pages:?}");
+    let all: Vec<&String> = pages.iter().flatten().collect();
+    assert!(all.windows(2).all(|w| w[0] < w[1]), "key order: the category, then the book id");
+    assert_eq!(last["pagination"]["current_page"], 3);
+    let back_cursor = last["pagination"]["previous_cursor"].as_str().expect("previous");
+    let back = app.call(Method::GET, &format!("{path}&cursor={back_cursor}"), Some(&shop.alice), None).await;
+    assert_eq!(ids(&back.body), pages[1], "back one page");
+    assert_eq!(back.body["pagination"]["current_page"], 2);
+    let numbered = app.call(Method::GET, &format!("{path}&page=2"), Some(&shop.alice), None).await;
+    assert_eq!(ids(&numbered.body), pages[1], "a page number walks to the same page");
+    let by_author = app.call(Method::GET, "/api/v1/books?author=autora&limit=100", Some(&shop.alice), None).await;
+    assert_eq!(ids(&by_author.body).len(), 8, "one author's books, in key order");
+    let foreign = app
+        .call(
+            Method::GET,
+            &format!("/api/v1/books?category=historia&limit=3&cursor={back_cursor}"),
+            Some(&shop.alice),
+            None,
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::BAD_REQUEST, "a cursor is bound to its listing");
 }

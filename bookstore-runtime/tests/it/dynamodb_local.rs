@@ -147,3 +147,63 @@ async fn a_checkout_costs_three_round_trips_however_many_lines_it_has() {
     let spent = store.spent() - before;
     assert_eq!(spent.calls, 3, "the cart, its books in one batch, the transaction: {spent:?}");
 }
+
+/// A page of a listing reads the page from DynamoDB, not the catalogue: counted in round
+/// trips and the capacity units DynamoDB Local reports.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_page_reads_the_page_not_the_catalogue() {
+    use bookstore_runtime::catalog::{self, BookFilters, BookSort, Browse};
+    use bookstore_runtime::domain::{BookId, KeyText, TenantId};
+    use bookstore_runtime::embedded::TantivySearch;
+    use bookstore_runtime::search::{BookDocument, IndexChange, SearchIndex};
+    const BOOKS: u64 = 600;
+    let Some(store) = fresh_dynamo_store().await else { return };
+    let search = TantivySearch::in_memory();
+    let tenant = TenantId::parse("shop-a").expect("tenant");
+    let now = chrono::Utc::now();
+    let mut documents = Vec::new();
+    for n in 0..BOOKS {
+        let new = serde_json::from_value(json!({
+            "isbn": crate::support::isbn(n), "title": format!("Libro {n:04}"), "author": "Autora", "category": "Ficción",
+            "price": format!("{}.{:02}", 5 + n % 40, n % 100), "stock_quantity": 3, "publication_year": 2000 + n % 20
+        }))
+        .expect("new book");
+        let book = catalog::create_book(&store, &tenant, BookId::new_v7(), new, now).await.expect("book");
+        documents.push(IndexChange::Upsert(BookDocument::from(&book)));
+    }
+    search.apply(&tenant, documents).await.expect("indexed");
+
+    let category = Browse::Category(KeyText::parse("Ficción").expect("category"));
+    let before = store.spent();
+    let first = catalog::browse_books(&store, &tenant, &category, None, 0, 20).await.expect("first page");
+    let cost = store.spent() - before;
+    assert_eq!(first.books.len(), 20);
+    assert!(first.previous.is_none() && first.next.is_some());
+    assert_eq!(cost.calls, 1, "one query: {cost:?}");
+    assert!(cost.read_units <= 10.0, "a page's items, not {BOOKS}: {cost:?}");
+
+    // Forward three pages, then back: the same books, each once, in key order.
+    let mut pages = vec![first.books.iter().map(|b| b.book_id).collect::<Vec<_>>()];
+    let mut at = first;
+    for _ in 0..2 {
+        at = catalog::browse_books(&store, &tenant, &category, at.next.clone(), 0, 20).await.expect("next");
+        pages.push(at.books.iter().map(|b| b.book_id).collect());
+    }
+    let back = catalog::browse_books(&store, &tenant, &category, at.previous.clone(), 0, 20).await.expect("back");
+    assert_eq!(back.books.iter().map(|b| b.book_id).collect::<Vec<_>>(), pages[1], "back one page");
+    let seen: std::collections::HashSet<_> = pages.iter().flatten().collect();
+    assert_eq!(seen.len(), 60, "no book twice");
+    let by_number = catalog::browse_books(&store, &tenant, &category, None, 40, 20).await.expect("page 3");
+    assert_eq!(by_number.books.iter().map(|b| b.book_id).collect::<Vec<_>>(), pages[2]);
+
+    // Re-sorted and filtered: the index finds the page, the store reads it in one batch.
+    let filters = BookFilters { sort: Some(BookSort::PriceDesc), min_year: Some(2005), ..Default::default() };
+    let before = store.spent();
+    let page = catalog::list_books(&store, &search, &tenant, &filters, 40, 20).await.expect("sorted page");
+    let cost = store.spent() - before;
+    assert_eq!(page.books.len(), 20);
+    assert_eq!(page.total, (0..BOOKS).filter(|n| 2000 + n % 20 >= 2005).count());
+    assert!(page.books.windows(2).all(|w| w[0].price >= w[1].price), "dearest first");
+    assert_eq!(cost.calls, 1, "one batch read: {cost:?}");
+    assert!(cost.read_units <= 20.0, "twenty items at most one unit each: {cost:?}");
+}

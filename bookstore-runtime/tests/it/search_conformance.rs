@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use bookstore_runtime::domain::{BookId, Money, Rating, TenantId};
+use bookstore_runtime::domain::{BookId, Isbn, Money, Rating, TenantId};
 use bookstore_runtime::embedded::TantivySearch;
-use bookstore_runtime::search::{BookDocument, IndexChange, SearchFilters, SearchIndex, SearchRequest, SuggestionKind};
+use bookstore_runtime::search::{
+    BookDocument, IndexChange, SearchFilters, SearchIndex, SearchOrder, SearchRequest, SuggestionKind,
+};
 use rust_decimal::Decimal;
 
 fn tenant(id: &str) -> TenantId {
@@ -24,6 +26,7 @@ fn doc(
 ) -> BookDocument {
     BookDocument {
         book_id: BookId::from_uuid(uuid::Uuid::from_u128(n)),
+        isbn: Isbn::from_body(978_000_000_000 + n as u64),
         title: title.to_owned(),
         author: author.to_owned(),
         description: format!("Un libro de {category} escrito por {author}."),
@@ -33,6 +36,7 @@ fn doc(
         publication_year: year,
         stock_quantity: stock,
         sales_count: 0,
+        created_at: chrono::DateTime::from_timestamp(1_700_000_000 + n as i64 * 86_400, 0).expect("time"),
         version: 1,
     }
 }
@@ -49,7 +53,14 @@ fn catalogue() -> Vec<BookDocument> {
 }
 
 fn request(text: &str, fuzzy: bool) -> SearchRequest {
-    SearchRequest { text: text.to_owned(), fuzzy, filters: SearchFilters::default(), offset: 0, limit: 20 }
+    SearchRequest {
+        text: text.to_owned(),
+        fuzzy,
+        filters: SearchFilters::default(),
+        order: SearchOrder::Relevance,
+        offset: 0,
+        limit: 20,
+    }
 }
 
 async fn titles(index: &dyn SearchIndex, tenant_id: &TenantId, request: &SearchRequest) -> Vec<String> {
@@ -111,6 +122,40 @@ pub async fn run_suite(index: Arc<dyn SearchIndex>) {
     paged.limit = 10;
     let page = index.search(&shop, &paged).await.expect("search");
     assert_eq!((page.total, page.hits.len()), (6, 2));
+
+    // Orders on fields, ties by title; pages cut in that order; an author's books.
+    let ordered = |order: SearchOrder| {
+        let mut r = request("", false);
+        r.order = order;
+        r
+    };
+    assert_eq!(
+        titles(index, &shop, &ordered(SearchOrder::Title)).await,
+        vec![
+            "Cien años de soledad",
+            "Cien recetas de cocina",
+            "El amor en los tiempos del cólera",
+            "Historia de la programación",
+            "Programación en Rust",
+            "Rayuela"
+        ]
+    );
+    let cheapest = titles(index, &shop, &ordered(SearchOrder::PriceAsc)).await;
+    assert_eq!(cheapest.first().map(String::as_str), Some("Cien recetas de cocina"));
+    assert_eq!(cheapest.last().map(String::as_str), Some("Programación en Rust"));
+    let dearest = titles(index, &shop, &ordered(SearchOrder::PriceDesc)).await;
+    assert_eq!(dearest, cheapest.iter().rev().cloned().collect::<Vec<_>>());
+    assert_eq!(titles(index, &shop, &ordered(SearchOrder::Rating)).await[0], "Cien años de soledad");
+    assert_eq!(titles(index, &shop, &ordered(SearchOrder::Newest)).await[0], "Cien recetas de cocina");
+    assert_eq!(titles(index, &shop, &ordered(SearchOrder::Year)).await[0], "Programación en Rust");
+    let mut second_page = ordered(SearchOrder::PriceAsc);
+    (second_page.offset, second_page.limit) = (2, 2);
+    assert_eq!(titles(index, &shop, &second_page).await, cheapest[2..4].to_vec());
+    let mut by_author = ordered(SearchOrder::Title);
+    by_author.filters = SearchFilters { author: Some("GABRIEL García MÁRQUEZ".into()), ..Default::default() };
+    let gabo = index.search(&shop, &by_author).await.expect("search");
+    assert_eq!(gabo.total, 2, "an author's books, whatever the case");
+    assert!(gabo.hits.iter().all(|h| h.isbn.is_some()), "hits carry their ISBN");
 
     // Highlights mark the matched words of the title.
     let hit = index.search(&shop, &request("soledad", false)).await.expect("search").hits.remove(0);

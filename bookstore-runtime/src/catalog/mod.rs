@@ -1,14 +1,20 @@
-//! A tenant's catalogue: books, their ISBN uniqueness, listings with filters,
-//! categories, authors and recommendations.
+//! A tenant's catalogue: books, their ISBN uniqueness, authors; listings, categories and
+//! recommendations in `listing`.
 
-use std::collections::{BTreeMap, HashSet};
+mod listing;
+
+pub use listing::{
+    BookPage, Browse, BrowsePage, KeyPosition, browse_books, browse_total, categories, list_books, recommendations,
+};
+
+use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::domain::{
-    Book, BookId, BookPatch, Isbn, KeyText, Money, NewBook, Price, Rating, TenantId, UserId, valid_language,
+    Book, BookId, BookPatch, Isbn, KeyText, Money, NewBook, Price, Rating, TenantId, valid_language,
     valid_publication_year,
 };
 use crate::error::{Error, Result};
@@ -322,21 +328,9 @@ pub struct BookFilters {
     pub max_year: Option<i32>,
     pub min_rating: Option<Rating>,
     pub in_stock: Option<bool>,
-    pub sort: BookSort,
-}
-
-impl BookFilters {
-    fn admits(&self, book: &Book) -> bool {
-        book.is_active
-            && self.category.as_ref().is_none_or(|c| c.key_form() == book.category.key_form())
-            && self.author.as_ref().is_none_or(|a| a.key_form() == book.author.key_form())
-            && self.min_price.is_none_or(|p| book.price.money() >= p)
-            && self.max_price.is_none_or(|p| book.price.money() <= p)
-            && self.min_year.is_none_or(|y| book.publication_year >= y)
-            && self.max_year.is_none_or(|y| book.publication_year <= y)
-            && self.min_rating.is_none_or(|r| book.rating >= r)
-            && self.in_stock.is_none_or(|wanted| (book.stock_quantity > 0) == wanted)
-    }
+    /// `None`: none asked for (a listing of one category or author then comes in key
+    /// order, any other by title).
+    pub sort: Option<BookSort>,
 }
 
 async fn books_in(store: &dyn Store, query: Query) -> Result<Vec<Book>> {
@@ -347,60 +341,11 @@ async fn books_in(store: &dyn Store, query: Query) -> Result<Vec<Book>> {
         .collect::<std::result::Result<_, _>>()?)
 }
 
-/// Every book of the tenant matching the filters, in the requested order. Reads the
-/// narrowest index partition the filters allow (author, then category, then all).
-pub async fn list_books(store: &dyn Store, tenant: &TenantId, filters: &BookFilters) -> Result<Vec<Book>> {
-    let query = match (&filters.author, &filters.category) {
-        (Some(author), _) => Query::index(
-            Table::Books,
-            Index::Gsi2,
-            keys::books_by_author(tenant),
-            SortKeyRange::BeginsWith(keys::author_prefix(author)),
-        ),
-        (None, Some(category)) => Query::index(
-            Table::Books,
-            Index::Gsi1,
-            keys::books_by_category(tenant),
-            SortKeyRange::BeginsWith(keys::category_prefix(category)),
-        ),
-        (None, None) => Query::index(Table::Books, Index::Gsi1, keys::books_by_category(tenant), SortKeyRange::All),
-    };
-    let mut books: Vec<Book> = books_in(store, query).await?.into_iter().filter(|b| filters.admits(b)).collect();
-    sort_books(&mut books, filters.sort);
-    Ok(books)
-}
-
-fn sort_books(books: &mut [Book], sort: BookSort) {
-    let by_title = |a: &Book, b: &Book| {
-        a.title.as_str().to_lowercase().cmp(&b.title.as_str().to_lowercase()).then(a.book_id.cmp(&b.book_id))
-    };
-    match sort {
-        BookSort::Title => books.sort_by(by_title),
-        BookSort::PriceAsc => books.sort_by(|a, b| a.price.cmp(&b.price).then_with(|| by_title(a, b))),
-        BookSort::PriceDesc => books.sort_by(|a, b| b.price.cmp(&a.price).then_with(|| by_title(a, b))),
-        BookSort::Rating => books.sort_by(|a, b| b.rating.cmp(&a.rating).then_with(|| by_title(a, b))),
-        BookSort::Newest => books.sort_by(|a, b| b.created_at.cmp(&a.created_at).then_with(|| by_title(a, b))),
-        BookSort::Year => {
-            books.sort_by(|a, b| b.publication_year.cmp(&a.publication_year).then_with(|| by_title(a, b)))
-        }
-    }
-}
-
 /// A category and how many active books it holds.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct CategoryCount {
     pub category: String,
     pub book_count: usize,
-}
-
-pub async fn categories(store: &dyn Store, tenant: &TenantId) -> Result<Vec<CategoryCount>> {
-    let all = list_books(store, tenant, &BookFilters::default()).await?;
-    let mut counts: BTreeMap<String, (String, usize)> = BTreeMap::new();
-    for book in &all {
-        let entry = counts.entry(book.category.key_form()).or_insert_with(|| (book.category.to_string(), 0));
-        entry.1 += 1;
-    }
-    Ok(counts.into_values().map(|(category, book_count)| CategoryCount { category, book_count }).collect())
 }
 
 /// An author and how many active books of theirs the shop has.
@@ -418,43 +363,6 @@ pub async fn authors(store: &dyn Store, tenant: &TenantId) -> Result<Vec<AuthorC
         entry.1 += 1;
     }
     Ok(counts.into_values().map(|(author, book_count)| AuthorCount { author, book_count }).collect())
-}
-
-/// Books for a user: same categories and authors as what they bought and favourited
-/// (and their preferences), best rated first, never one they already bought. A user
-/// with no history gets the shop's best rated books.
-pub async fn recommendations(store: &dyn Store, tenant: &TenantId, user: &UserId, limit: usize) -> Result<Vec<Book>> {
-    let profile = crate::accounts::get_user(store, tenant, user).await?;
-    let purchases = crate::orders::user_purchases(store, tenant, user).await?;
-    let favorites = crate::accounts::list(store, crate::accounts::BookList::Favorites, tenant, user).await?;
-
-    let bought: HashSet<BookId> = purchases.iter().flat_map(|p| p.items.iter().map(|i| i.book_id)).collect();
-    let mut categories: HashSet<String> =
-        purchases.iter().flat_map(|p| p.items.iter().map(|i| i.category.to_lowercase())).collect();
-    let mut authors: HashSet<String> =
-        purchases.iter().flat_map(|p| p.items.iter().map(|i| i.author.to_lowercase())).collect();
-    for favorite in &favorites {
-        if let Some(book) = find_book(store, tenant, &favorite.book_id).await? {
-            categories.insert(book.category.key_form());
-            authors.insert(book.author.key_form());
-        }
-    }
-    categories.extend(profile.preferences.categories.iter().map(KeyText::key_form));
-    authors.extend(profile.preferences.authors.iter().map(KeyText::key_form));
-
-    let all = list_books(store, tenant, &BookFilters { sort: BookSort::Rating, ..Default::default() }).await?;
-    let fresh = |b: &&Book| !bought.contains(&b.book_id) && b.stock_quantity > 0;
-    let related: Vec<Book> = all
-        .iter()
-        .filter(fresh)
-        .filter(|b| categories.contains(&b.category.key_form()) || authors.contains(&b.author.key_form()))
-        .take(limit)
-        .cloned()
-        .collect();
-    if !related.is_empty() {
-        return Ok(related);
-    }
-    Ok(all.iter().filter(fresh).take(limit).cloned().collect())
 }
 
 /// Filters every book listing and search takes.
@@ -547,7 +455,7 @@ impl BookFilterParams {
             max_year: query_field("max_year", &self.max_year, filter_year, "a year from 0 to 9999")?,
             min_rating: query_field("min_rating", &self.min_rating, |s| Rating::parse(s).ok(), "a number from 0 to 5")?,
             in_stock: query_field("in_stock", &self.in_stock, |s| s.parse().ok(), "true or false")?,
-            sort: query_field("sort", &order.sort, BookSort::parse, BookSort::ALLOWED)?.unwrap_or_default(),
+            sort: query_field("sort", &order.sort, BookSort::parse, BookSort::ALLOWED)?,
         };
         Ok(filters)
     }
