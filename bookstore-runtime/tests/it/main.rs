@@ -10,6 +10,8 @@ mod api_users;
 mod change_feed;
 mod demo_seed;
 #[cfg(feature = "aws")]
+mod dynamodb_faults;
+#[cfg(feature = "aws")]
 mod dynamodb_local;
 mod lake_cdc;
 mod search_conformance;
