@@ -3,7 +3,6 @@
 //! calls each test makes: the adapters must retry, renew, or say clearly what failed.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
