@@ -74,7 +74,7 @@ fn tax_on(subtotal: Money, tax_rate: Decimal) -> Money {
 /// The book of each cart line (`None`: no longer sold), read in one batch.
 async fn books_of(store: &dyn Store, tenant: &TenantId, lines: &[CartLine]) -> Result<Vec<Option<Book>>> {
     let wanted: Vec<(BookId, Option<Isbn>)> = lines.iter().map(|line| (line.book_id, line.isbn.clone())).collect();
-    catalog::find_books(store, tenant, &wanted).await
+    catalog::find_books(store, tenant, &wanted, catalog::Freshness::Latest).await
 }
 
 pub async fn view_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, tax_rate: Decimal) -> Result<CartView> {

@@ -406,7 +406,7 @@ impl Store for DynamoStore {
             .set_limit(limit)
             .set_exclusive_start_key(start)
             // A global secondary index cannot be read consistently.
-            .consistent_read(query.index.is_none())
+            .consistent_read(query.index.is_none() && query.consistent)
             .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
@@ -417,7 +417,7 @@ impl Store for DynamoStore {
         Ok(QueryPage { items, last_evaluated })
     }
 
-    async fn batch_get(&self, table: Table, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+    async fn batch_get(&self, table: Table, keys: &[Key], consistent: bool) -> Result<Vec<Option<Item>>, StoreError> {
         check_batch_get(keys)?;
         let name = self.table_name(table);
         // DynamoDB refuses a key asked twice in one request.
@@ -431,7 +431,7 @@ impl Store for DynamoStore {
             attempt += 1;
             let request = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
-                .consistent_read(true)
+                .consistent_read(consistent)
                 .build()
                 .map_err(|e| StoreError::Invalid(format!("batch read: {e}")))?;
             let output = self

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Book, BookFilters, BookSort, CategoryCount, find_book, find_books};
+use super::{Book, BookFilters, BookSort, CategoryCount, Freshness, find_book, find_books};
 use crate::domain::{BookId, KeyText, TenantId, UserId};
 use crate::error::Result;
 use crate::search::{SearchFilters, SearchIndex, SearchOrder, SearchRequest};
@@ -73,7 +73,12 @@ pub async fn list_books(
     let results = search.search(tenant, &request).await?;
     let wanted: Vec<(BookId, Option<crate::domain::Isbn>)> =
         results.hits.iter().map(|hit| (hit.book_id, hit.isbn.clone())).collect();
-    let books = find_books(store, tenant, &wanted).await?.into_iter().flatten().filter(|b| b.is_active).collect();
+    let books = find_books(store, tenant, &wanted, Freshness::Recent)
+        .await?
+        .into_iter()
+        .flatten()
+        .filter(|b| b.is_active)
+        .collect();
     Ok(BookPage { books, total: results.total })
 }
 
@@ -333,5 +338,5 @@ pub async fn recommendations(
         .take(limit)
         .map(|hit| (hit.book_id, hit.isbn))
         .collect();
-    Ok(find_books(store, tenant, &picked).await?.into_iter().flatten().collect())
+    Ok(find_books(store, tenant, &picked, Freshness::Recent).await?.into_iter().flatten().collect())
 }

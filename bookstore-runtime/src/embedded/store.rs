@@ -657,7 +657,8 @@ impl Store for EmbeddedStore {
         }
     }
 
-    async fn batch_get(&self, table: Table, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
+    /// Always consistent: stronger than asked is allowed.
+    async fn batch_get(&self, table: Table, keys: &[Key], _consistent: bool) -> Result<Vec<Option<Item>>, StoreError> {
         check_batch_get(keys)?;
         keys.iter().map(|key| self.read_item(table, key)).collect()
     }

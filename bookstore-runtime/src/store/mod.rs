@@ -294,11 +294,15 @@ pub struct Query {
     pub limit: Option<usize>,
     /// Resume after this item (the `last_evaluated` of the previous page).
     pub start_after: Option<Item>,
+    /// A table query reads every acknowledged write when true (the default); false lets
+    /// a backend answer from a replica that may trail by a moment, at half the cost on
+    /// DynamoDB. Index queries are never consistent there, whatever this says.
+    pub consistent: bool,
 }
 
 impl Query {
     pub fn table(table: Table, pk: impl Into<String>, sk: SortKeyRange) -> Self {
-        Self { table, index: None, pk: pk.into(), sk, forward: true, limit: None, start_after: None }
+        Self { table, index: None, pk: pk.into(), sk, forward: true, limit: None, start_after: None, consistent: true }
     }
     pub fn index(table: Table, index: Index, pk: impl Into<String>, sk: SortKeyRange) -> Self {
         Self { index: Some(index), ..Self::table(table, pk, sk) }
@@ -309,6 +313,11 @@ impl Query {
     }
     pub fn limit(mut self, limit: usize) -> Self {
         self.limit = Some(limit);
+        self
+    }
+    /// See `consistent`: for reads where a moment's lag is fine (a catalogue page).
+    pub fn eventually_consistent(mut self) -> Self {
+        self.consistent = false;
         self
     }
 }
@@ -373,10 +382,11 @@ pub trait Store: Send + Sync + 'static {
     async fn query_json(&self, query: Query) -> Result<Vec<Vec<u8>>, StoreError> {
         items_json(&self.query(query).await?.items)
     }
-    /// The items at `keys` of one table, in the order asked (`None` where there is none),
-    /// strongly consistent like `get`: one round trip where the backend batches reads
-    /// (`BatchGetItem`). At most `MAX_BATCH_GET` keys; a key may appear twice.
-    async fn batch_get(&self, table: Table, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError>;
+    /// The items at `keys` of one table, in the order asked (`None` where there is none):
+    /// one round trip where the backend batches reads (`BatchGetItem`). Consistent like
+    /// `get` when `consistent`, else possibly a moment behind (half the cost on DynamoDB).
+    /// At most `MAX_BATCH_GET` keys; a key may appear twice.
+    async fn batch_get(&self, table: Table, keys: &[Key], consistent: bool) -> Result<Vec<Option<Item>>, StoreError>;
     /// Applies every action or none (at most `MAX_TRANSACTION_ACTIONS`, one per item).
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError>;
     /// `transact_write` named by `token` (1 to 36 characters, the same for every retry of

@@ -301,8 +301,8 @@ impl bookstore_runtime::store::Store for IndexNotCaughtUp {
     async fn query(&self, query: Query) -> Result<QueryPage, StoreError> {
         if query.index.is_some() { Ok(QueryPage::default()) } else { self.0.query(query).await }
     }
-    async fn batch_get(&self, table: Table, keys: &[Key]) -> Result<Vec<Option<Item>>, StoreError> {
-        self.0.batch_get(table, keys).await
+    async fn batch_get(&self, table: Table, keys: &[Key], consistent: bool) -> Result<Vec<Option<Item>>, StoreError> {
+        self.0.batch_get(table, keys, consistent).await
     }
     async fn transact_write(&self, actions: Vec<WriteAction>) -> Result<(), StoreError> {
         self.0.transact_write(actions).await

@@ -282,18 +282,18 @@ async fn batch_reads(store: &dyn Store, ns: &str) {
     let mut keys: Vec<Key> = (0..100).rev().map(|n| Key::new(pk(n), "BOOK#1")).collect();
     keys[1] = Key::new(format!("{ns}#batch-missing"), "BOOK#1");
     keys[2] = keys[0].clone();
-    let found = store.batch_get(Table::Books, &keys).await.expect("batch");
+    let found = store.batch_get(Table::Books, &keys, true).await.expect("batch");
     assert_eq!(found.len(), 100, "one answer per key asked");
     assert_eq!(found[0].as_ref().expect("present")["n"], json!(99), "in the order asked");
     assert_eq!(found[1], None, "a missing item is None");
     assert_eq!(found[2], found[0], "a key asked twice is answered twice");
     assert_eq!(found[99].as_ref().expect("present")["n"], json!(0));
     store.put(Table::Books, item(&pk(0), "BOOK#1", json!({"n": "new"})), None).await.expect("rewrite");
-    let again = store.batch_get(Table::Books, &keys[99..]).await.expect("batch");
+    let again = store.batch_get(Table::Books, &keys[99..], true).await.expect("batch");
     assert_eq!(again[0].as_ref().expect("present")["n"], json!("new"), "batch reads see acknowledged writes");
-    assert_eq!(store.batch_get(Table::Books, &[]).await.expect("empty"), Vec::<Option<Item>>::new());
+    assert_eq!(store.batch_get(Table::Books, &[], false).await.expect("empty"), Vec::<Option<Item>>::new());
     let too_many: Vec<Key> = (0..101).map(|n| Key::new(pk(n), "BOOK#1")).collect();
-    assert!(matches!(store.batch_get(Table::Books, &too_many).await, Err(StoreError::Invalid(_))));
+    assert!(matches!(store.batch_get(Table::Books, &too_many, false).await, Err(StoreError::Invalid(_))));
 }
 
 async fn concurrent_conditional_decrements(store: Arc<dyn Store>, ns: &str) {
