@@ -60,20 +60,20 @@ pub(crate) async fn create_books(http: &reqwest::Client, url: &str, admin: &str,
     ids
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_during_a_burst_of_book_updates_and_the_index_still_converges_to_the_store() {
-    let dir = temp_dir("feed-kill");
-    let password = new_tenant(&dir);
-    let mut server = Server::start(&dir, &[]);
-    let http = client();
-    let admin = login(&http, &server.url, "feed-shop", "admin@feed.example", &password).await;
-    let ids = create_books(&http, &server.url, &admin, 30).await;
-
+/// Updates every book over and over from one task each, and kills the server with
+/// SIGKILL once `updates` went through (the burst well under way, long before its end).
+pub(crate) async fn burst_then_kill(
+    http: &reqwest::Client,
+    server: &mut Server,
+    admin: &str,
+    ids: &[String],
+    updates: usize,
+) {
     let updated = Arc::new(AtomicUsize::new(0));
     let mut burst = tokio::task::JoinSet::new();
     for (n, id) in ids.iter().enumerate() {
         let (http, url, admin, id, updated) =
-            (http.clone(), server.url.clone(), admin.clone(), id.clone(), Arc::clone(&updated));
+            (http.clone(), server.url.clone(), admin.to_owned(), id.clone(), Arc::clone(&updated));
         burst.spawn(async move {
             for round in 1..=1000 {
                 let body = json!({"title": format!("Libro {n} revisión {round}"), "price": format!("{}.{:02}", 10 + round % 7, round % 100)});
@@ -84,14 +84,26 @@ async fn sigkill_during_a_burst_of_book_updates_and_the_index_still_converges_to
             }
         });
     }
-    // Pull the plug once the burst is well under way (and long before it ends).
+    // Polls the count with a deadline; the interval only bounds how late the kill lands.
     let deadline = Instant::now() + Duration::from_secs(60);
-    while updated.load(Ordering::Relaxed) < 300 {
+    while updated.load(Ordering::Relaxed) < updates {
         assert!(Instant::now() < deadline, "the burst made too few updates");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     server.kill();
     while burst.join_next().await.is_some() {}
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_during_a_burst_of_book_updates_and_the_index_still_converges_to_the_store() {
+    let dir = temp_dir("feed-kill");
+    let password = new_tenant(&dir);
+    let mut server = Server::start(&dir, &[]);
+    let http = client();
+    let admin = login(&http, &server.url, "feed-shop", "admin@feed.example", &password).await;
+    let ids = create_books(&http, &server.url, &admin, 30).await;
+
+    burst_then_kill(&http, &mut server, &admin, &ids, 300).await;
 
     let restarted = Server::start(&dir, &[]);
     let state = converges(&http, &restarted.url, &admin).await;

@@ -5,14 +5,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::deploy::with_aws_env;
-use crate::search_feed::{converges, create_books};
+use crate::search_feed::{burst_then_kill, converges, create_books};
 use crate::server::{Server, client, login, run, service, temp_dir};
 
 struct Emulated {
@@ -151,28 +149,7 @@ async fn sigkill_mid_burst_on_dynamodb_and_the_streams_consumer_resumes_from_its
     let admin = login(&http, &server.url, "feed-shop", "admin@feed.example", &password).await;
     let ids = create_books(&http, &server.url, &admin, 20).await;
 
-    let updated = Arc::new(AtomicUsize::new(0));
-    let mut burst = tokio::task::JoinSet::new();
-    for (n, id) in ids.iter().enumerate() {
-        let (http, url, admin, id, updated) =
-            (http.clone(), server.url.clone(), admin.clone(), id.clone(), Arc::clone(&updated));
-        burst.spawn(async move {
-            for round in 1..=1000 {
-                let body = json!({"title": format!("Libro {n} revisión {round}"), "price": format!("{}.{:02}", 10 + round % 7, round % 100)});
-                if http.put(format!("{url}/api/v1/books/{id}")).bearer_auth(&admin).json(&body).send().await.is_err() {
-                    return;
-                }
-                updated.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while updated.load(Ordering::Relaxed) < 200 {
-        assert!(Instant::now() < deadline, "the burst made too few updates");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    server.kill();
-    while burst.join_next().await.is_some() {}
+    burst_then_kill(&http, &mut server, &admin, &ids, 200).await;
 
     let checkpoints = emulated.data.join("dev/feeds.redb");
     assert!(checkpoints.exists(), "the consumers keep their checkpoints in the data directory");
