@@ -5,6 +5,8 @@
 #     floor DynamoDB's pricing gives for the items each must touch (target ≤ 1.5×).
 #   - Embedded: p50/p99 of listing requests at 1,000 and at 100,000 books in one tenant
 #     (target: p99 grows less than 2×).
+#   - The books-to-search consumer on DynamoDB Local's Streams: records/s through a
+#     backlog (target ≥ 1,000) and HTTP 201 → first search hit p99 (target < 500 ms).
 # Usage: bash bench/store.sh   (writes bench/out/store-<date>.jsonl; PROFILE=release for
 # the release build, default the `local` profile)
 set -euo pipefail
@@ -30,6 +32,7 @@ mkdir -p bench/out
 out="bench/out/store-$(date -u +%Y-%m-%d).jsonl"
 {
   "$BIN" cost --dynamodb-url "http://127.0.0.1:$port"
+  "$BIN" streams --dynamodb-url "http://127.0.0.1:$port" --books 5000 --probes 200
   "$BIN" listing --books 1000
   "$BIN" listing --books 100000
 } | tee "$out"

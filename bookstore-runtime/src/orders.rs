@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
-use crate::catalog;
+use crate::catalog::{self, Freshness};
 use crate::domain::{
     Book, BookId, CartLine, Isbn, Money, Purchase, PurchaseId, PurchaseItem, PurchaseStatus, Quantity, ShippingAddress,
     TenantId, UserId,
@@ -33,11 +33,16 @@ pub const MAX_CART_LINES: usize = (store::MAX_TRANSACTION_ACTIONS - 2) / 2;
 const IDEMPOTENCY_TTL_SECONDS: i64 = 24 * 3600;
 
 pub async fn cart_lines(store: &dyn Store, tenant: &TenantId, user: &UserId) -> Result<Vec<CartLine>> {
+    read_cart(store, tenant, user, Freshness::Latest).await
+}
+
+async fn read_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, freshness: Freshness) -> Result<Vec<CartLine>> {
     let query = Query::table(
         Table::ShoppingCart,
         keys::user_partition(tenant, user),
         SortKeyRange::BeginsWith(keys::CART_SK_PREFIX.into()),
     );
+    let query = if freshness == Freshness::Recent { query.eventually_consistent() } else { query };
     Ok(store::query_all(store, query)
         .await?
         .into_iter()
@@ -72,20 +77,28 @@ fn tax_on(subtotal: Money, tax_rate: Decimal) -> Money {
 }
 
 /// The book of each cart line (`None`: no longer sold), read in one batch.
-async fn books_of(store: &dyn Store, tenant: &TenantId, lines: &[CartLine]) -> Result<Vec<Option<Book>>> {
+async fn books_of(
+    store: &dyn Store,
+    tenant: &TenantId,
+    lines: &[CartLine],
+    freshness: Freshness,
+) -> Result<Vec<Option<Book>>> {
     let wanted: Vec<(BookId, Option<Isbn>)> = lines.iter().map(|line| (line.book_id, line.isbn.clone())).collect();
-    catalog::find_books(store, tenant, &wanted, catalog::Freshness::Latest).await
+    catalog::find_books(store, tenant, &wanted, freshness).await
 }
 
 pub async fn view_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, tax_rate: Decimal) -> Result<CartView> {
-    let mut items = Vec::new();
     let lines = cart_lines(store, tenant, user).await?;
-    let books = books_of(store, tenant, &lines).await?;
-    for (line, book) in lines.into_iter().zip(books) {
-        let Some(book) = book else {
-            continue;
-        };
-        items.push(CartItemView {
+    let books = books_of(store, tenant, &lines, Freshness::Latest).await?;
+    Ok(priced_cart(lines.into_iter().zip(books), tax_rate))
+}
+
+/// Prices each line with its book; lines whose book is no longer sold are left out.
+fn priced_cart(lines: impl IntoIterator<Item = (CartLine, Option<Book>)>, tax_rate: Decimal) -> CartView {
+    let items: Vec<CartItemView> = lines
+        .into_iter()
+        .filter_map(|(line, book)| book.map(|book| (line, book)))
+        .map(|(line, book)| CartItemView {
             book_id: book.book_id,
             title: book.title.to_string(),
             author: book.author.to_string(),
@@ -93,17 +106,11 @@ pub async fn view_cart(store: &dyn Store, tenant: &TenantId, user: &UserId, tax_
             quantity: line.quantity,
             line_total: book.price.money().times(line.quantity),
             available: book.is_active && book.stock_quantity >= line.quantity.get(),
-        });
-    }
+        })
+        .collect();
     let subtotal: Money = items.iter().map(|i| i.line_total).sum();
     let tax = tax_on(subtotal, tax_rate);
-    Ok(CartView {
-        item_count: items.iter().map(|i| i.quantity.get()).sum(),
-        items,
-        subtotal,
-        tax,
-        total: subtotal + tax,
-    })
+    CartView { item_count: items.iter().map(|i| i.quantity.get()).sum(), items, subtotal, tax, total: subtotal + tax }
 }
 
 fn require_stock(book: &Book, quantity: Quantity) -> Result<()> {
@@ -123,7 +130,49 @@ fn line_item(line: &CartLine) -> Result<Item> {
     Ok(store::record_item(line, &keys::cart_line(&line.tenant_id, &line.user_id, &line.book_id), &[])?)
 }
 
-/// Adds copies of a book to the cart (adding to the line if it is there already).
+/// A line adding `quantity` copies of `book` to the cart as read, and the condition that
+/// the line is still as read when it is written.
+fn added_line(
+    user: &UserId,
+    lines: &[CartLine],
+    book: &Book,
+    quantity: Quantity,
+    now: DateTime<Utc>,
+) -> Result<(CartLine, Condition)> {
+    let isbn = Some(book.isbn.clone());
+    match lines.iter().find(|l| l.book_id == book.book_id) {
+        Some(line) => {
+            let total = Quantity::new(i64::from(line.quantity.get()) + i64::from(quantity.get())).map_err(|_| {
+                Error::conflict("cart_line_full", format!("a cart line holds at most {} copies", Quantity::MAX))
+            })?;
+            let condition = Condition::Equals("quantity".into(), line.quantity.get().into());
+            Ok((CartLine { quantity: total, isbn, updated_at: now, ..line.clone() }, condition))
+        }
+        None if lines.len() >= MAX_CART_LINES => {
+            Err(Error::conflict("cart_full", format!("a cart holds at most {MAX_CART_LINES} different books")))
+        }
+        None => {
+            let line = CartLine {
+                tenant_id: book.tenant_id.clone(),
+                user_id: *user,
+                book_id: book.book_id,
+                isbn,
+                quantity,
+                added_at: now,
+                updated_at: now,
+            };
+            Ok((line, Condition::NotExists))
+        }
+    }
+}
+
+/// Adds copies of a book to the cart (adding to the line if it is there already) and
+/// answers with the cart priced.
+///
+/// The book and the cart are read a moment behind, at half the cost on DynamoDB: the
+/// line is written on condition it is as read, so a stale cart only fails that
+/// condition, and then the latest cart is read and the write tried once more. Stock is
+/// checked again, under a condition, at checkout.
 pub async fn add_to_cart(
     store: &dyn Store,
     tenant: &TenantId,
@@ -131,45 +180,29 @@ pub async fn add_to_cart(
     book_id: &BookId,
     quantity: Quantity,
     now: DateTime<Utc>,
-) -> Result<()> {
-    let book = catalog::get_book(store, tenant, book_id).await?;
-    let lines = cart_lines(store, tenant, user).await?;
-    let existing = lines.iter().find(|l| l.book_id == *book_id);
-    let (line, condition) = match existing {
-        Some(line) => {
-            let total = Quantity::new(i64::from(line.quantity.get()) + i64::from(quantity.get())).map_err(|_| {
-                Error::conflict("cart_line_full", format!("a cart line holds at most {} copies", Quantity::MAX))
-            })?;
-            let condition = Condition::Equals("quantity".into(), line.quantity.get().into());
-            let isbn = Some(book.isbn.clone());
-            (CartLine { quantity: total, isbn, updated_at: now, ..line.clone() }, condition)
-        }
-        None => {
-            if lines.len() >= MAX_CART_LINES {
-                return Err(Error::conflict(
-                    "cart_full",
-                    format!("a cart holds at most {MAX_CART_LINES} different books"),
-                ));
+    tax_rate: Decimal,
+) -> Result<CartView> {
+    let book = catalog::find_book_as_fresh(store, tenant, book_id, Freshness::Recent)
+        .await?
+        .ok_or_else(|| Error::not_found("book"))?;
+    for freshness in [Freshness::Recent, Freshness::Latest] {
+        let mut lines = read_cart(store, tenant, user, freshness).await?;
+        let (line, condition) = added_line(user, &lines, &book, quantity, now)?;
+        require_stock(&book, line.quantity)?;
+        match store.put(Table::ShoppingCart, line_item(&line)?, Some(condition)).await {
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(other) => return Err(other.into()),
+            Ok(()) => {
+                lines.retain(|l| l.book_id != book.book_id);
+                let mut books = books_of(store, tenant, &lines, Freshness::Recent).await?;
+                let at = lines.partition_point(|l| l.book_id < book.book_id);
+                lines.insert(at, line);
+                books.insert(at, Some(book));
+                return Ok(priced_cart(lines.into_iter().zip(books), tax_rate));
             }
-            let line = CartLine {
-                tenant_id: tenant.clone(),
-                user_id: *user,
-                book_id: *book_id,
-                isbn: Some(book.isbn.clone()),
-                quantity,
-                added_at: now,
-                updated_at: now,
-            };
-            (line, Condition::NotExists)
         }
-    };
-    require_stock(&book, line.quantity)?;
-    match store.put(Table::ShoppingCart, line_item(&line)?, Some(condition)).await {
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(Error::conflict("cart_changed", "the cart changed meanwhile; try again"))
-        }
-        other => Ok(other?),
     }
+    Err(Error::conflict("cart_changed", "the cart changed meanwhile; try again"))
 }
 
 /// Sets the quantity of a line already in the cart.
@@ -370,7 +403,7 @@ async fn prepare_and_commit(
         ));
     }
     let mut books = Vec::with_capacity(lines.len());
-    for (line, book) in lines.iter().zip(books_of(store, tenant, &lines).await?) {
+    for (line, book) in lines.iter().zip(books_of(store, tenant, &lines, Freshness::Latest).await?) {
         let book = book.ok_or_else(|| {
             Error::conflict(
                 "book_unavailable",

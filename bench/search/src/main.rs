@@ -151,6 +151,7 @@ async fn engine(count: usize, out: PathBuf) -> Result<()> {
         order: SearchOrder::Relevance,
         offset: 0,
         limit: 20,
+        facets: true,
     };
     let mut hits = 0;
     let mut search_times = Vec::new();

@@ -8,10 +8,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use bookstore_runtime::api::{AppState, app};
+use bookstore_runtime::aws::EVENT_SOURCE_POLL;
 use bookstore_runtime::cdc::stream_feeds;
 use bookstore_runtime::changes::{ChangeFeed, FeedConfig};
 use bookstore_runtime::demo::{self, DemoSize};
@@ -75,11 +75,8 @@ fn local_backend(data_dir: &Path) -> Result<Backend> {
     Ok(Backend { describe, store: embedded, search, lake_dir: data_dir.join("lake"), feeds })
 }
 
-/// How often a caught-up Streams consumer polls (an event source mapping: 4 times a second).
-const STREAM_POLL: Duration = Duration::from_millis(250);
-
 async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
-    let (store, streams, connection) = args.dynamo.store_and_streams(stage, STREAM_POLL).await?;
+    let (store, streams, connection) = args.dynamo.store_and_streams(stage, EVENT_SOURCE_POLL).await?;
     // Search, lake and the consumers' checkpoints live on this machine, apart from the
     // local stage's.
     let dir = args.data_dir.join(&stage.name);

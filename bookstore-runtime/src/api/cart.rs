@@ -49,16 +49,17 @@ async fn add_to_cart(
     caller: Caller,
     ApiJson(body): ApiJson<CartAddition>,
 ) -> Result<Json<CartView>, ApiError> {
-    orders::add_to_cart(
+    let cart = orders::add_to_cart(
         state.store.as_ref(),
         &caller.tenant,
         &caller.user_id,
         &body.book_id,
         body.quantity,
         Utc::now(),
+        state.config.tax_rate,
     )
     .await?;
-    current_cart(&state, &caller).await
+    Ok(Json(cart))
 }
 
 /// The body of `PUT /api/v1/cart/update/{book_id}`.

@@ -104,6 +104,7 @@ async fn run_search(
         order: SearchOrder::Relevance,
         offset: request.offset,
         limit: request.limit,
+        facets: true,
     };
     let results = state.search.search(&caller.tenant, &search).await.map_err(Error::from)?;
     let page = request.paged(results.hits, results.total, &state.cursors);

@@ -11,7 +11,7 @@ mod tables;
 
 pub use cost::Spend;
 pub use store::DynamoStore;
-pub use streams::DynamoStreams;
+pub use streams::{DynamoStreams, EVENT_SOURCE_POLL};
 
 use std::time::Duration;
 

@@ -18,6 +18,10 @@ use crate::store::{Key, StoreError, Table};
 /// DynamoDB Streams returns at most this many records per `GetRecords`.
 const MAX_RECORDS_PER_READ: usize = 1000;
 
+/// How often a caught-up consumer polls: as often as Lambda's event source mapping (four
+/// times a second).
+pub const EVENT_SOURCE_POLL: Duration = Duration::from_millis(250);
+
 /// Iterators kept per shard: one per consumer reading it, and a few spare.
 const ITERATORS_PER_SHARD: usize = 8;
 
@@ -41,8 +45,7 @@ pub struct DynamoStreams {
 
 impl DynamoStreams {
     /// The streams of the stage whose tables are named `{prefix}-{table}`; a consumer
-    /// polls every `poll` when caught up (an event source mapping polls four times a
-    /// second).
+    /// polls every `poll` when caught up (`EVENT_SOURCE_POLL` is Lambda's).
     pub fn new(config: &aws_config::SdkConfig, prefix: &str, endpoint: impl Into<String>, poll: Duration) -> Self {
         Self {
             dynamodb: aws_sdk_dynamodb::Client::new(config),

@@ -69,6 +69,7 @@ pub async fn list_books(
         order: search_order(filters.sort.unwrap_or_default()),
         offset,
         limit,
+        facets: false,
     };
     let results = search.search(tenant, &request).await?;
     let wanted: Vec<(BookId, Option<crate::domain::Isbn>)> =
@@ -236,7 +237,8 @@ pub async fn browse_total(search: &dyn SearchIndex, tenant: &TenantId, browse: &
         filters: search_filters(&browse.filters()),
         order: SearchOrder::Relevance,
         offset: 0,
-        limit: 1,
+        limit: 0,
+        facets: false,
     };
     Ok(search.search(tenant, &request).await?.total)
 }
@@ -249,7 +251,8 @@ pub async fn categories(search: &dyn SearchIndex, tenant: &TenantId) -> Result<V
         filters: SearchFilters::default(),
         order: SearchOrder::Relevance,
         offset: 0,
-        limit: 1,
+        limit: 0,
+        facets: true,
     };
     let results = search.search(tenant, &request).await?;
     // Categories that differ only in case or accents are one (as in the store's keys).
@@ -315,6 +318,7 @@ pub async fn recommendations(
         order: SearchOrder::Rating,
         offset: 0,
         limit: wanted,
+        facets: false,
     };
     let mut requests: Vec<SearchRequest> = Vec::new();
     for category in categories.iter().take(MAX_INTERESTS) {

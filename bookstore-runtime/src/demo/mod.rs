@@ -211,7 +211,7 @@ async fn seed_tenant(
         }
         let purchase_id = PurchaseId::from_uuid(seeded_uuid(&mut rng, at));
         for (book, quantity) in basket {
-            orders::add_to_cart(store.as_ref(), &tenant, &customer, &book, quantity, at).await?;
+            orders::add_to_cart(store.as_ref(), &tenant, &customer, &book, quantity, at, tax_rate).await?;
         }
         orders::checkout(store.as_ref(), &tenant, &customer, &request, None, tax_rate, purchase_id, at).await?;
     }

@@ -360,13 +360,14 @@ impl TenantIndex {
         let query = BooleanQuery::new(clauses);
 
         let Matches { page: found, total, facets: facet_counts } = ordered_search(&searcher, &query, request, scored)?;
-        let snippets = SnippetGenerator::create(&searcher, &query, self.fields.title).ok();
+        let snippets = scored.then(|| SnippetGenerator::create(&searcher, &query, self.fields.title).ok()).flatten();
         let mut hits = Vec::with_capacity(request.limit);
         for (score, address) in found {
             hits.push(self.hit(&searcher, address, score, snippets.as_ref())?);
         }
         let mut categories: Vec<CategoryFacet> = facet_counts
-            .get(Facet::root())
+            .iter()
+            .flat_map(|counts| counts.get(Facet::root()))
             .map(|(facet, count)| CategoryFacet {
                 category: facet.to_path().last().map(|s| (*s).to_owned()).unwrap_or_default(),
                 count,

@@ -97,8 +97,9 @@ pub struct SearchFilters {
     pub in_stock: Option<bool>,
 }
 
-/// The order of a search's results. Every order but `Relevance` breaks ties by title,
-/// then by book id, so a page boundary never moves between two reads of one index.
+/// The order of a search's results. `Title` breaks ties by book id; the numeric orders
+/// break them by when the book was added (to the microsecond), oldest first; so a page
+/// boundary does not move between two reads of one index.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum SearchOrder {
     /// Best match first, then best rated (with no text: best rated first).
@@ -123,7 +124,11 @@ pub struct SearchRequest {
     pub filters: SearchFilters,
     pub order: SearchOrder,
     pub offset: usize,
+    /// Hits wanted; 0 only counts the matches (and their facets when asked).
     pub limit: usize,
+    /// Count the matches per category (`SearchResults::categories`). Only a search page
+    /// shows them; a listing does not ask, since counting visits every match.
+    pub facets: bool,
 }
 
 /// One matching book.

@@ -222,6 +222,49 @@ async fn last_copy_sells_once(app: Arc<TestApp>) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn racing_adds_of_one_book_lose_no_copy() {
+    racing_adds_count_every_copy(Arc::new(TestApp::new().await)).await;
+}
+
+#[cfg(feature = "aws")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_racing_adds_of_one_book_lose_no_copy() {
+    let Some(app) = TestApp::on_dynamodb().await else { return };
+    racing_adds_count_every_copy(Arc::new(app)).await;
+}
+
+/// Cart add reads the cart a moment behind and writes on condition: racing adds of one
+/// book each land (the loser reads again) or say the cart changed, and the line holds
+/// exactly the copies of the adds that landed.
+async fn racing_adds_count_every_copy(app: Arc<TestApp>) {
+    let shop = app.shop("shop-a").await;
+    let id = app.book(&shop.admin, &isbn(1), "Rayuela", 90, "10.00").await["book_id"].clone();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..8 {
+        let (app, token, id) = (Arc::clone(&app), shop.alice.clone(), id.clone());
+        tasks.spawn(async move {
+            let reply = app
+                .call(Method::POST, "/api/v1/cart/add", Some(&token), Some(json!({"book_id": id, "quantity": 1})))
+                .await;
+            let code = (reply.status != StatusCode::OK).then(|| reply.code().to_owned());
+            (reply.status, code)
+        });
+    }
+    let mut landed = 0;
+    while let Some(outcome) = tasks.join_next().await {
+        match outcome.expect("task") {
+            (StatusCode::OK, _) => landed += 1,
+            (StatusCode::CONFLICT, code) => assert_eq!(code.as_deref(), Some("cart_changed")),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(landed >= 2, "a stale read is retried from the latest cart, so more than one add lands: {landed}");
+    let cart = app.call(Method::GET, "/api/v1/cart", Some(&shop.alice), None).await;
+    assert_eq!(cart.body["items"][0]["quantity"], landed, "{}", cart.body);
+    assert_eq!(cart.body["item_count"], landed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ten_concurrent_retries_with_one_idempotency_key_make_one_purchase() {
     one_key_makes_one_purchase(Arc::new(TestApp::new().await)).await;
 }

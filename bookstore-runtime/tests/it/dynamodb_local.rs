@@ -126,6 +126,7 @@ async fn a_checkout_costs_three_round_trips_however_many_lines_it_has() {
     let tenant = TenantId::parse("shop-a").expect("tenant");
     let user = UserId::new_v7();
     let now = chrono::Utc::now();
+    let rate = rust_decimal::Decimal::new(21, 2);
     for n in 0..5u64 {
         let new = serde_json::from_value(json!({
             "isbn": crate::support::isbn(n), "title": format!("Libro {n}"), "author": "Autora", "category": "Ficción",
@@ -133,13 +134,12 @@ async fn a_checkout_costs_three_round_trips_however_many_lines_it_has() {
         }))
         .expect("new book");
         let book = catalog::create_book(&store, &tenant, BookId::new_v7(), new, now).await.expect("book");
-        orders::add_to_cart(&store, &tenant, &user, &book.book_id, Quantity::new(1).expect("q"), now)
+        orders::add_to_cart(&store, &tenant, &user, &book.book_id, Quantity::new(1).expect("q"), now, rate)
             .await
             .expect("cart");
     }
     let before = store.spent();
     let request = serde_json::from_value(json!({})).expect("checkout request");
-    let rate = rust_decimal::Decimal::new(21, 2);
     let outcome = orders::checkout(&store, &tenant, &user, &request, None, rate, PurchaseId::new_v7(), now)
         .await
         .expect("checkout");

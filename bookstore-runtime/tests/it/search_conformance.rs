@@ -60,6 +60,7 @@ fn request(text: &str, fuzzy: bool) -> SearchRequest {
         order: SearchOrder::Relevance,
         offset: 0,
         limit: 20,
+        facets: true,
     }
 }
 
@@ -115,6 +116,13 @@ pub async fn run_suite(index: Arc<dyn SearchIndex>) {
     assert_eq!(everything.total, 6);
     let fiction = everything.categories.iter().find(|c| c.category == "Ficción").expect("facet");
     assert_eq!(fiction.count, 3);
+    let uncounted = SearchRequest { facets: false, ..request("", false) };
+    let listing = index.search(&shop, &uncounted).await.expect("search");
+    assert_eq!((listing.total, listing.hits.len()), (6, 6), "the same matches without facets");
+    assert!(listing.categories.is_empty(), "facets only when asked: {:?}", listing.categories);
+    let counted = index.search(&shop, &SearchRequest { limit: 0, ..request("", false) }).await.expect("search");
+    assert_eq!((counted.total, counted.hits.len()), (6, 0), "a request for no hits only counts");
+    assert_eq!(counted.categories, everything.categories, "and its facets");
     let ratings: Vec<Rating> = everything.hits.iter().map(|h| h.rating).collect();
     assert!(ratings.windows(2).all(|w| w[0] >= w[1]), "no text: best rated first");
     let mut paged = request("", false);
