@@ -5,10 +5,10 @@
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use bookstore_runtime::domain::{Book, TenantId};
+use bookstore_runtime::cdc::rebuild_index;
+use bookstore_runtime::domain::TenantId;
 use bookstore_runtime::embedded::TantivySearch;
-use bookstore_runtime::search::{BookDocument, IndexChange, SearchIndex};
-use bookstore_runtime::store::{Index, Query, SortKeyRange, Table, item_record, keys, query_all};
+use bookstore_runtime::search::SearchIndex;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -23,9 +23,6 @@ pub struct ReindexArgs {
     local: LocalStageArgs,
 }
 
-/// Books written to the index per commit.
-const CHUNK: usize = 500;
-
 pub async fn run(args: ReindexArgs) -> Result<()> {
     let tenant = TenantId::parse(&args.tenant).map_err(|e| anyhow::anyhow!("--tenant {:?}: {e}", args.tenant))?;
     let store = args.local.open_store("reindexing")?;
@@ -34,36 +31,15 @@ pub async fn run(args: ReindexArgs) -> Result<()> {
         bail!("--tenant {tenant}: no such tenant in {}", data_dir.display());
     }
     let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(data_dir.join("search")));
-    let query = Query::index(Table::Books, Index::Gsi1, keys::books_by_category(&tenant), SortKeyRange::All);
-    let books: Vec<Book> = query_all(store.as_ref(), query)
-        .await?
-        .into_iter()
-        .map(item_record)
-        .collect::<Result<_, _>>()
-        .context("a stored book does not read back")?;
-    search.clear(&tenant).await.with_context(|| format!("cannot clear the index of {tenant}"))?;
-    let progress = ProgressBar::new(books.len() as u64).with_message(format!("indexing {tenant}"));
+    let progress = ProgressBar::new_spinner().with_message(format!("indexing {tenant}"));
     progress.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} books ({per_sec})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> "),
+        ProgressStyle::with_template("{msg}: {pos} books ({per_sec})").unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let started = std::time::Instant::now();
-    for chunk in books.chunks(CHUNK) {
-        let changes = chunk
-            .iter()
-            .map(|book| {
-                if book.is_active {
-                    IndexChange::Upsert(BookDocument::from(book))
-                } else {
-                    IndexChange::Delete { book_id: book.book_id, version: book.version }
-                }
-            })
-            .collect();
-        search.apply(&tenant, changes).await.with_context(|| format!("indexing {tenant} failed"))?;
-        progress.inc(chunk.len() as u64);
-    }
+    let books = rebuild_index(store.as_ref(), search.as_ref(), &tenant, |n| progress.inc(n as u64))
+        .await
+        .with_context(|| format!("reindexing {tenant} failed"))?;
     progress.finish_and_clear();
-    println!("reindexed {} books of {tenant} in {:.2} s", books.len(), started.elapsed().as_secs_f64());
+    println!("reindexed {books} books of {tenant} in {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }

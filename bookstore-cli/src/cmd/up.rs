@@ -10,15 +10,16 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
+use bookstore_runtime::accounts;
 use bookstore_runtime::api::{AppState, app};
 use bookstore_runtime::aws::EVENT_SOURCE_POLL;
-use bookstore_runtime::cdc::stream_feeds;
+use bookstore_runtime::cdc::{index_is_missing, rebuild_index, stream_feeds};
 use bookstore_runtime::changes::{ChangeFeed, FeedConfig};
 use bookstore_runtime::demo::{self, DemoSize};
 use bookstore_runtime::embedded::{EmbeddedStore, LocalLake, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::lake::LakeWriter;
 use bookstore_runtime::search::SearchIndex;
-use bookstore_runtime::store::SharedStore;
+use bookstore_runtime::store::{SharedStore, Store};
 use clap::{Args, ValueEnum};
 use tokio::sync::watch;
 
@@ -98,6 +99,22 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
     Ok(Backend { describe, store: Arc::new(store), search, lake_dir: dir.join("lake"), feeds })
 }
 
+/// Rebuilds from the store the index of each tenant whose index is empty while its store
+/// is not: after a new index format (a new directory) or a lost one, the stream's
+/// checkpoints are past the records that would fill it.
+async fn rebuild_missing_indexes(store: &dyn Store, search: &dyn SearchIndex) -> Result<()> {
+    for tenant in accounts::list_tenants(store).await.context("cannot list the tenants")? {
+        let id = &tenant.tenant_id;
+        if index_is_missing(store, search, id).await.with_context(|| format!("cannot check the index of {id}"))? {
+            let books = rebuild_index(store, search, id, |_| {})
+                .await
+                .with_context(|| format!("cannot rebuild the search index of {id}"))?;
+            tracing::info!(tenant = %id, books, "search index was empty; rebuilt from the store");
+        }
+    }
+    Ok(())
+}
+
 pub async fn run(args: UpArgs) -> Result<()> {
     let stage = stage::load(&args.stage, args.stages_dir.as_deref())?;
     let config = stage.runtime_config()?;
@@ -106,6 +123,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
         Provider::Local => local_backend(&args.data_dir)?,
         Provider::Aws => dynamodb_backend(&stage, &args).await?,
     };
+    rebuild_missing_indexes(backend.store.as_ref(), backend.search.as_ref()).await?;
     let (stop_feeds, feeds_stopped) = watch::channel(false);
     let mut feeds = tokio::task::JoinSet::new();
     for feed in backend.feeds {

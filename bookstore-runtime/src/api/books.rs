@@ -145,7 +145,7 @@ async fn authors(
     ApiQuery(page): ApiQuery<PageParams>,
 ) -> Result<Json<Paginated<AuthorCount>>, ApiError> {
     let request = PageRequest::parse(&page, 50, &state.cursors, scope_of(&[caller.tenant.as_str(), "authors"]))?;
-    let authors = catalog::authors(state.store.as_ref(), &caller.tenant).await?;
+    let authors = catalog::authors(state.search.as_ref(), &caller.tenant).await?;
     Ok(Json(request.page(authors, &state.cursors)))
 }
 

@@ -10,6 +10,7 @@
 mod books;
 mod lake;
 mod purchases;
+mod rebuild;
 mod records;
 mod stream_shape;
 
@@ -22,6 +23,7 @@ use aws_lambda_events::event::streams::{DynamoDbBatchItemFailure, DynamoDbEventR
 pub use books::BooksToSearch;
 pub use lake::{BooksToLake, PurchasesToLake};
 pub use purchases::PurchasesToSearch;
+pub use rebuild::{index_is_missing, rebuild_index};
 pub use stream_shape::{decode_image, stream_event, stream_record};
 
 use crate::changes::{ChangeFeed, ChangeStream, FeedConfig, FeedLedger};

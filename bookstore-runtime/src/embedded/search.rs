@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use rust_decimal::prelude::ToPrimitive;
-use tantivy::collector::{Count, TopDocs};
+use tantivy::collector::{Count, FacetCollector, TopDocs};
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query, RangeQuery, TermQuery};
 use tantivy::schema::{
     FAST, Facet, FacetOptions, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
@@ -27,8 +27,9 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Searche
 use super::search_order::{Matches, ordered_search};
 use crate::domain::{BookId, Isbn, Money, Rating, TenantId};
 use crate::search::{
-    BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, PurchaseDocument, PurchaseResults, PurchaseSearch,
-    SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, Suggestion, SuggestionKind, fuzzy_distance,
+    AuthorFacet, BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, PurchaseDocument, PurchaseResults,
+    PurchaseSearch, SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, Suggestion, SuggestionKind,
+    fuzzy_distance,
 };
 
 const STEMMED: &str = "es_stemmed";
@@ -55,6 +56,7 @@ struct Fields {
     category: Field,
     category_key: Field,
     category_facet: Field,
+    author_facet: Field,
     author_key: Field,
     /// The title folded to lower case, as a fast field: listings sort by it.
     title_key: Field,
@@ -90,6 +92,7 @@ fn schema() -> (Schema, Fields) {
         category: builder.add_text_field("category", STORED),
         category_key: builder.add_text_field("category_key", STRING),
         category_facet: builder.add_facet_field("category_facet", FacetOptions::default()),
+        author_facet: builder.add_facet_field("author_facet", FacetOptions::default()),
         author_key: builder.add_text_field("author_key", STRING),
         title_key: builder.add_text_field("title_key", STRING | FAST),
         created_micros: builder.add_i64_field("created_micros", FAST | STORED),
@@ -222,6 +225,7 @@ impl TenantIndex {
                 f.category => book.category.clone(),
                 f.category_key => book.category.to_lowercase(),
                 f.category_facet => Facet::from_path([book.category.as_str()]),
+                f.author_facet => Facet::from_path([book.author.as_str()]),
                 f.author_key => fold_key(&book.author),
                 f.title_key => book.title.to_lowercase(),
                 f.created_micros => book.created_at.timestamp_micros(),
@@ -349,6 +353,21 @@ impl TenantIndex {
             clauses.push((Occur::Must, Box::new(RangeQuery::new(bound(filters.min_year), bound(filters.max_year)))));
         }
         clauses
+    }
+
+    fn authors(&self) -> Result<Vec<AuthorFacet>, SearchError> {
+        let searcher = self.reader.searcher();
+        let live = TermQuery::new(Term::from_field_u64(self.fields.deleted, 0), IndexRecordOption::Basic);
+        let mut collector = FacetCollector::for_field("author_facet");
+        collector.add_facet(Facet::root());
+        let counts = searcher.search(&live, &collector).map_err(unavailable)?;
+        Ok(counts
+            .get(Facet::root())
+            .map(|(facet, count)| AuthorFacet {
+                author: facet.to_path().last().map(|s| (*s).to_owned()).unwrap_or_default(),
+                count,
+            })
+            .collect())
     }
 
     fn search(&self, request: &SearchRequest) -> Result<SearchResults, SearchError> {
@@ -493,7 +512,7 @@ impl TantivySearch {
         let indexes = Arc::new(TenantIndexes {
             // The schema of v2 (ISBN, sort keys) cannot open a v1 index: `bookstore reindex`
             // rebuilds one from the store.
-            books: TenantIndex::open(dir("books-v2"))?,
+            books: TenantIndex::open(dir("books-v3"))?,
             purchases: PurchaseIndex::open(dir("purchases"))?,
         });
         tenants.insert(tenant.clone(), Arc::clone(&indexes));
@@ -519,6 +538,10 @@ impl SearchIndex for TantivySearch {
     async fn search(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResults, SearchError> {
         let request = request.clone();
         self.with_tenant(tenant, move |index| index.books.search(&request)).await
+    }
+
+    async fn authors(&self, tenant: &TenantId) -> Result<Vec<AuthorFacet>, SearchError> {
+        self.with_tenant(tenant, |index| index.books.authors()).await
     }
 
     async fn suggest(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Suggestion>, SearchError> {

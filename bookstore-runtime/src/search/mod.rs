@@ -158,6 +158,13 @@ pub struct CategoryFacet {
     pub count: u64,
 }
 
+/// An author of the tenant's books and how many of them the index holds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct AuthorFacet {
+    pub author: String,
+    pub count: u64,
+}
+
 /// A page of results, the total, and category counts over all matches.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SearchResults {
@@ -212,6 +219,9 @@ pub trait SearchIndex: Send + Sync + 'static {
     /// Applies changes to the tenant's index, order-aware; visible to searches on return.
     async fn apply(&self, tenant: &TenantId, changes: Vec<IndexChange>) -> Result<(), SearchError>;
     async fn search(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResults, SearchError>;
+    /// Every author of the tenant's indexed (so active) books, with how many books each;
+    /// counted by the index, so an author listing never reads the catalogue.
+    async fn authors(&self, tenant: &TenantId) -> Result<Vec<AuthorFacet>, SearchError>;
     /// Up to `MAX_SUGGESTIONS` titles and authors completing `prefix`, best sellers first.
     async fn suggest(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Suggestion>, SearchError>;
     /// The version the index holds for a book and whether it is deleted (tests, repair).

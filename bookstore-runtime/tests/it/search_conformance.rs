@@ -120,6 +120,10 @@ pub async fn run_suite(index: Arc<dyn SearchIndex>) {
     let listing = index.search(&shop, &uncounted).await.expect("search");
     assert_eq!((listing.total, listing.hits.len()), (6, 6), "the same matches without facets");
     assert!(listing.categories.is_empty(), "facets only when asked: {:?}", listing.categories);
+    let authors = index.authors(&shop).await.expect("authors");
+    let gabo = authors.iter().find(|a| a.author == "Gabriel García Márquez").expect("an author's count");
+    assert_eq!(gabo.count, 2, "{authors:?}");
+    assert_eq!(authors.iter().map(|a| a.count).sum::<u64>(), 6, "every book once: {authors:?}");
     let counted = index.search(&shop, &SearchRequest { limit: 0, ..request("", false) }).await.expect("search");
     assert_eq!((counted.total, counted.hits.len()), (6, 0), "a request for no hits only counts");
     assert_eq!(counted.categories, everything.categories, "and its facets");
@@ -184,6 +188,7 @@ pub async fn run_suite(index: Arc<dyn SearchIndex>) {
     // Tenants never see each other.
     let other = tenant("shop-b");
     assert!(titles(index, &other, &request("soledad", true)).await.is_empty());
+    assert!(index.authors(&other).await.expect("authors").is_empty(), "nor each other's authors");
     assert!(index.suggest(&other, "cien").await.expect("suggest").is_empty());
     assert_eq!(index.search(&other, &request("", false)).await.expect("search").total, 0);
 
@@ -207,6 +212,7 @@ async fn order_awareness(index: &dyn SearchIndex) {
     index.apply(&shop, vec![IndexChange::Delete { book_id: v2.book_id, version: 2 }]).await.expect("delete");
     index.apply(&shop, vec![IndexChange::Upsert(v2.clone())]).await.expect("replayed upsert");
     assert!(titles(index, &shop, &request("version", false)).await.is_empty(), "a replay does not resurrect");
+    assert!(index.authors(&shop).await.expect("authors").is_empty(), "a deleted book's author is not counted");
     assert_eq!(index.version_of(&shop, &v2.book_id).await.expect("version"), Some((2, true)));
     index.clear(&shop).await.expect("clear");
     assert_eq!(index.version_of(&shop, &v2.book_id).await.expect("version"), None);
