@@ -400,6 +400,11 @@ impl Stage {
         self.deploy.artifacts_bucket.clone().unwrap_or_else(|| format!("{}-artifacts", self.prefix))
     }
 
+    /// The lake bucket, as the stack names it (fixed, so a kept bucket can be adopted).
+    pub fn lake_bucket(&self, account: &str) -> String {
+        format!("{}-lake-{account}", self.prefix)
+    }
+
     /// The CloudFormation stack holding the whole stage.
     pub fn stack_name(&self) -> String {
         self.prefix.clone()

@@ -66,7 +66,7 @@ pub async fn ensure_bucket(clients: &Clients, bucket: &str) -> Result<()> {
 
 /// Whether a new stack creates its lake bucket or adopts the one an earlier `destroy`
 /// kept (the bucket's name is fixed by the stage prefix and the account).
-pub async fn lake_bucket_mode(clients: &Clients, prefix: &str) -> Result<&'static str> {
+pub async fn lake_bucket_mode(clients: &Clients, stage: &crate::stage::Stage) -> Result<&'static str> {
     let identity = clients
         .sts
         .get_caller_identity()
@@ -74,7 +74,7 @@ pub async fn lake_bucket_mode(clients: &Clients, prefix: &str) -> Result<&'stati
         .await
         .map_err(|err| anyhow!("cannot tell which AWS account this is: {}", describe_sdk_error(&err)))?;
     let account = identity.account().unwrap_or_default();
-    let bucket = format!("{prefix}-lake-{account}");
+    let bucket = stage.lake_bucket(account);
     if clients.s3.head_bucket().bucket(&bucket).send().await.is_ok() {
         eprintln!("adopting lake bucket {bucket}, kept by an earlier destroy of this stage");
         return Ok("adopt");

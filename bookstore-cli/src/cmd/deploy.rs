@@ -49,7 +49,7 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
         }
     };
     let creating = state.as_ref().is_none_or(|state| state.status == "REVIEW_IN_PROGRESS");
-    let lake_mode = if creating { Some(artifacts::lake_bucket_mode(&clients, &stage.prefix).await?) } else { None };
+    let lake_mode = if creating { Some(artifacts::lake_bucket_mode(&clients, &stage).await?) } else { None };
     let parameters = parameters(&stage, &rendered, CodeSource::Packages(&packages), lake_mode)?;
     let fingerprint = fingerprint(&rendered, &parameters);
     if let Some(state) = &state
@@ -178,7 +178,7 @@ pub async fn diff(args: DiffArgs) -> Result<()> {
     if packages.is_none() {
         eprintln!("(code changes are not compared; pass --artifacts DIR from `bookstore package --out DIR`)");
     }
-    let lake_mode = if creating { Some(artifacts::lake_bucket_mode(&clients, &stage.prefix).await?) } else { None };
+    let lake_mode = if creating { Some(artifacts::lake_bucket_mode(&clients, &stage).await?) } else { None };
     let parameters = parameters(&stage, &rendered, code, lake_mode)?;
     let bucket = stage.artifacts_bucket();
     artifacts::ensure_bucket(&clients, &bucket).await?;

@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
-use bookstore_runtime::aws::{Connection, DynamoStore, DynamoStreams};
+use bookstore_runtime::aws::{Connection, DynamoStore, DynamoStreams, S3Objects};
 use bookstore_runtime::embedded::EmbeddedStore;
+use bookstore_runtime::lake::LakeObjects;
 use bookstore_runtime::store::SharedStore;
 use clap::Args;
 
@@ -73,6 +74,20 @@ impl DynamoArgs {
         }
     }
 
+    /// Where the stage's lake bucket is: with `--endpoint-url`, that emulator; with
+    /// `--dynamodb-endpoint-url` alone, nowhere (DynamoDB Local has no S3: the lake stays
+    /// in the data directory); with neither, the stage's AWS account.
+    pub fn lake_connection(&self, stage: &Stage) -> Option<Connection> {
+        if self.dynamodb_endpoint_url.is_some() && self.aws.endpoint_url.is_none() {
+            return None;
+        }
+        Some(Connection {
+            region: self.aws.region.clone().unwrap_or_else(|| stage.region.clone()),
+            endpoint_url: self.aws.endpoint_url.clone(),
+            profile: self.aws.profile.clone(),
+        })
+    }
+
     /// The stage's store and streams. On an emulator the stage's tables are created from
     /// the `Table` model when missing; on AWS they come from `bookstore deploy`.
     pub async fn store_and_streams(
@@ -92,6 +107,34 @@ impl DynamoArgs {
         }
         Ok((store, streams, connection))
     }
+}
+
+/// The stage's lake bucket (`{prefix}-lake-{account}`, as the stack names it). On an
+/// emulator it is created when missing; on AWS it must exist (`bookstore deploy`).
+pub async fn stage_lake(stage: &Stage, connection: &Connection) -> Result<S3Objects> {
+    let config = connection.sdk_config().await;
+    let identity = aws_sdk_sts::Client::new(&config).get_caller_identity().send().await.map_err(|err| {
+        anyhow::anyhow!(
+            "cannot tell which AWS account {} is: {}",
+            connection.describe(),
+            crate::cloud::describe_sdk_error(&err)
+        )
+    })?;
+    let bucket = stage.lake_bucket(identity.account().unwrap_or_default());
+    let objects = connection.s3_objects(&bucket).await;
+    if connection.endpoint_url.is_some() {
+        if objects.create_if_missing(&connection.region).await.context("cannot create the lake bucket")? {
+            eprintln!("created lake bucket {bucket} at {}", connection.describe());
+        }
+    } else {
+        objects.list(&format!("{}/", stage.prefix)).await.with_context(|| {
+            format!(
+                "cannot read lake bucket {bucket} (is the stage deployed? run `bookstore deploy --stage {}`)",
+                stage.name
+            )
+        })?;
+    }
+    Ok(objects)
 }
 
 /// A stage's store: embedded under the data directory on a local stage, its DynamoDB

@@ -16,8 +16,8 @@ use bookstore_runtime::aws::EVENT_SOURCE_POLL;
 use bookstore_runtime::cdc::{index_is_missing, rebuild_index, stream_feeds};
 use bookstore_runtime::changes::{ChangeFeed, FeedConfig};
 use bookstore_runtime::demo::{self, DemoSize};
-use bookstore_runtime::embedded::{EmbeddedStore, LocalLake, LocalSql, TantivySearch, local_feeds};
-use bookstore_runtime::lake::LakeWriter;
+use bookstore_runtime::embedded::{EmbeddedStore, LocalSql, TantivySearch, local_feeds};
+use bookstore_runtime::lake::{BatchLake, LakeObjects, LakeWriter};
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::{SharedStore, Store};
 use clap::{Args, ValueEnum};
@@ -70,7 +70,7 @@ struct Backend {
 fn local_backend(data_dir: &Path) -> Result<Backend> {
     let embedded = super::open_local_store(data_dir)?;
     let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(data_dir.join("search")));
-    let lake: Arc<dyn LakeWriter> = Arc::new(LocalLake::new(data_dir.join("lake")));
+    let lake: Arc<dyn LakeWriter> = Arc::new(BatchLake::in_directory(data_dir.join("lake")));
     let feeds = local_feeds(embedded.clone(), search.clone(), lake);
     let describe = format!("embedded, in {}", data_dir.display());
     Ok(Backend { describe, store: embedded, search, lake_dir: data_dir.join("lake"), feeds })
@@ -87,11 +87,18 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
         format!("cannot open {} (is another `bookstore up` using this --data-dir?)", ledger_path.display())
     })?;
     let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(dir.join("search")));
-    let lake: Arc<dyn LakeWriter> = Arc::new(LocalLake::new(dir.join("lake")));
+    let (lake, lake_at): (Arc<dyn LakeWriter>, String) = match args.dynamo.lake_connection(stage) {
+        Some(lake_connection) => {
+            let objects = super::stage_lake(stage, &lake_connection).await?;
+            let at = objects.describe();
+            (Arc::new(BatchLake::new(Arc::new(objects))), at)
+        }
+        None => (Arc::new(BatchLake::in_directory(dir.join("lake"))), dir.join("lake").display().to_string()),
+    };
     let config = FeedConfig { region: connection.region.clone(), ..FeedConfig::default() };
     let feeds = stream_feeds(Arc::new(streams), Arc::new(ledger), search.clone(), lake, &config);
     let describe = format!(
-        "DynamoDB tables {}-* at {}; search, lake and stream checkpoints in {}",
+        "DynamoDB tables {}-* at {}; lake in {lake_at}; search and stream checkpoints in {}",
         stage.prefix,
         connection.describe(),
         dir.display()

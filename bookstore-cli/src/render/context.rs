@@ -1,6 +1,7 @@
 //! The typed context the templates render from. Tables come from the runtime's own table
 //! model, so the deployed schema and the code that reads it cannot drift apart.
 
+use bookstore_runtime::cdc::{LAKE_BATCH_SIZE, LAKE_BATCHING_WINDOW};
 use bookstore_runtime::lake::Dataset;
 use bookstore_runtime::lake::glue_columns;
 use bookstore_runtime::store::Table;
@@ -75,6 +76,8 @@ pub struct StreamMapping {
     pub function: String,
     pub table: String,
     pub batch_size: u32,
+    /// Zero, or how long a short batch gathers (the lake's: fewer, larger files).
+    pub maximum_batching_window_seconds: u64,
     pub maximum_retry_attempts: i32,
     pub maximum_record_age_seconds: i32,
     pub bisect_batch_on_function_error: bool,
@@ -257,7 +260,18 @@ impl TemplateContext {
                     logical_id: format!("{}Mapping", lambda.pascal_name()),
                     function: format!("{}Function", lambda.pascal_name()),
                     table: table_logical_id(table),
-                    batch_size: stage.functions.stream_batch_size,
+                    // The lake's consumers batch as `bookstore up` does: one file per
+                    // tenant-day per gathered batch.
+                    batch_size: if lambda.writes_lake {
+                        u32::try_from(LAKE_BATCH_SIZE).unwrap_or(u32::MAX)
+                    } else {
+                        stage.functions.stream_batch_size
+                    },
+                    maximum_batching_window_seconds: if lambda.writes_lake {
+                        LAKE_BATCHING_WINDOW.as_secs()
+                    } else {
+                        0
+                    },
                     maximum_retry_attempts: stage.functions.stream_maximum_retry_attempts,
                     maximum_record_age_seconds: stage.functions.stream_maximum_record_age_seconds,
                     bisect_batch_on_function_error: true,

@@ -1,14 +1,17 @@
 //! `bookstore up --stage dev --dynamodb-endpoint-url URL` on DynamoDB Local: the API on the
 //! stage's tables (created from the `Table` model), the DynamoDB Streams consumers feeding
 //! the search index, resumed from their checkpoints after a SIGKILL; what the tables hold,
-//! read back with the AWS CLI.
+//! read back with the AWS CLI. With `--endpoint-url` on moto too, the lake is moto's S3,
+//! read back with the AWS CLI as well.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
+use crate::crash::{checkouts_then_kill, register_buyers, stocked_books};
 use crate::deploy::with_aws_env;
 use crate::search_feed::{burst_then_kill, converges, create_books};
 use crate::server::{Server, client, login, run, service, temp_dir};
@@ -20,6 +23,8 @@ struct Emulated {
     stages: PathBuf,
     prefix: String,
     data: PathBuf,
+    /// moto's URL, when the lake is on its S3.
+    moto: Option<String>,
 }
 
 impl Emulated {
@@ -32,12 +37,64 @@ impl Emulated {
             .expect("dev stage");
         let dev = dev.replace("prefix: bookstore-dev", &format!("prefix: {prefix}"));
         std::fs::write(stages.join("dev.yaml"), dev).expect("stage file");
-        Some(Self { url, aws_cli, stages, prefix, data: temp_dir(label) })
+        Some(Self { url, aws_cli, stages, prefix, data: temp_dir(label), moto: None })
+    }
+
+    /// DynamoDB Local for the tables and streams, moto for the lake's S3.
+    fn with_s3(label: &str) -> Option<Self> {
+        let moto = service("BOOKSTORE_TEST_MOTO_URL", "a moto server's URL")?;
+        let mut emulated = Self::new(label)?;
+        emulated.moto = Some(moto);
+        Some(emulated)
     }
 
     fn stage_args(&self) -> Vec<String> {
         let stages = self.stages.to_str().expect("utf-8 path").to_owned();
-        ["--stage", "dev", "--stages-dir", &stages, "--dynamodb-endpoint-url", &self.url].map(str::to_owned).to_vec()
+        let mut args = ["--stage", "dev", "--stages-dir", &stages, "--dynamodb-endpoint-url", &self.url]
+            .map(str::to_owned)
+            .to_vec();
+        if let Some(moto) = &self.moto {
+            args.extend(["--endpoint-url".to_owned(), moto.clone()]);
+        }
+        args
+    }
+
+    /// The stage's lake bucket on moto (whose account is always 123456789012).
+    fn lake_bucket(&self) -> String {
+        format!("{}-lake-123456789012", self.prefix)
+    }
+
+    /// Every line of every lake object under `prefix`, copied out of moto's S3 with the
+    /// AWS CLI: key → its JSON lines.
+    fn lake_objects(&self, prefix: &str) -> BTreeMap<String, Vec<Value>> {
+        let moto = self.moto.as_deref().expect("a lake on moto");
+        let copy = temp_dir("lake-copy");
+        let mut command = Command::new(&self.aws_cli);
+        with_aws_env(&mut command);
+        let out = command
+            .args(["s3", "sync", "--region", "eu-west-1", "--endpoint-url", moto, "--only-show-errors"])
+            .arg(format!("s3://{}/{prefix}", self.lake_bucket()))
+            .arg(&copy)
+            .output()
+            .expect("aws runs");
+        assert!(out.status.success(), "aws s3 sync: {}", String::from_utf8_lossy(&out.stderr));
+        let mut objects = BTreeMap::new();
+        let mut pending = vec![copy.clone()];
+        while let Some(dir) = pending.pop() {
+            for entry in std::fs::read_dir(&dir).expect("copy").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    pending.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("object");
+                let lines = text.lines().map(|line| serde_json::from_str(line).expect("a JSON line")).collect();
+                let key = path.strip_prefix(&copy).expect("inside").to_string_lossy().into_owned();
+                objects.insert(format!("{prefix}{key}"), lines);
+            }
+        }
+        let _ = std::fs::remove_dir_all(copy);
+        objects
     }
 
     fn add_tenant(&self, tenant: &str, admin: &str) -> String {
@@ -158,4 +215,98 @@ async fn sigkill_mid_burst_on_dynamodb_and_the_streams_consumer_resumes_from_its
     assert_eq!(state.len(), 20);
     assert!(state.values().any(|(title, _)| title.contains("revisión")), "the burst changed something before the kill");
     assert_eq!(search_hits(&http, &restarted.url, &admin, "libro").await, 20, "no book is indexed twice");
+}
+
+/// `{tenant}/purchases/year=YYYY/month=MM/day=DD/batch-<20 hex>.json`.
+fn is_purchase_batch_key(tenant: &str, key: &str) -> bool {
+    let parts: Vec<&str> = key.split('/').collect();
+    let numbered = |part: &str, name: &str, digits: usize| {
+        part.strip_prefix(name)
+            .and_then(|p| p.strip_prefix('='))
+            .is_some_and(|n| n.len() == digits && n.bytes().all(|b| b.is_ascii_digit()))
+    };
+    let file = |name: &str| {
+        name.strip_prefix("batch-")
+            .and_then(|n| n.strip_suffix(".json"))
+            .is_some_and(|h| h.len() == 20 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    matches!(parts.as_slice(), [t, "purchases", year, month, day, name]
+        if *t == tenant && numbered(year, "year", 4) && numbered(month, "month", 2) && numbered(day, "day", 2) && file(name))
+}
+
+/// The purchase ids the purchases table holds, as the AWS CLI scans it.
+fn stored_purchase_ids(emulated: &Emulated) -> BTreeSet<String> {
+    emulated
+        .scan("purchases")
+        .iter()
+        .filter(|item| item["sk"]["S"].as_str().is_some_and(|sk| sk.starts_with("PURCHASE#")))
+        .map(|item| item["purchase_id"]["S"].as_str().expect("purchase_id").to_owned())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_dynamodb_and_moto_each_purchase_lands_once_in_the_s3_lake_across_a_sigkill() {
+    let Some(emulated) = Emulated::with_s3("up-s3-lake") else { return };
+    let tenant = "lake-shop";
+    let password = emulated.add_tenant(tenant, "admin@lake.example");
+    let mut server = emulated.start();
+    let http = client();
+    let admin = login(&http, &server.url, tenant, "admin@lake.example", &password).await;
+    let books = stocked_books(&http, &server.url, &admin, 4, 500).await;
+    let buyers = register_buyers(&http, &server.url, tenant, 6).await;
+
+    let acknowledged = checkouts_then_kill(&http, &mut server, &buyers, &books, 40).await;
+    let restarted = emulated.start();
+    let reply = http
+        .post(format!("{}/api/v1/cart/add", restarted.url))
+        .bearer_auth(&buyers[0])
+        .json(&json!({"book_id": books[0], "quantity": 1}))
+        .send()
+        .await
+        .expect("cart add");
+    assert_eq!(reply.status(), 200);
+    let reply = http
+        .post(format!("{}/api/v1/purchases/checkout", restarted.url))
+        .bearer_auth(&buyers[0])
+        .json(&json!({"payment_method": "card", "shipping_address": {"name": "Alicia", "line1": "Calle Mayor 1", "city": "Madrid", "postal_code": "28013", "country": "ES"}}))
+        .send()
+        .await
+        .expect("checkout");
+    assert_eq!(reply.status(), 201);
+
+    let stored = stored_purchase_ids(&emulated);
+    assert!(acknowledged.iter().all(|a| stored.contains(&a.purchase_id)), "an acknowledged purchase is stored");
+    let prefix = format!("{tenant}/purchases/");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let objects = loop {
+        let objects = emulated.lake_objects(&prefix);
+        let landed: BTreeSet<String> = objects
+            .values()
+            .flatten()
+            .map(|row| row["purchase_id"].as_str().expect("purchase_id").to_owned())
+            .collect();
+        if landed.is_superset(&stored) {
+            break objects;
+        }
+        assert!(Instant::now() < deadline, "{} of {} purchases reached the S3 lake", landed.len(), stored.len());
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+
+    let mut landed: Vec<String> =
+        objects.values().flatten().map(|row| row["purchase_id"].as_str().expect("id").to_owned()).collect();
+    landed.sort();
+    let unique: Vec<String> = stored.iter().cloned().collect();
+    assert_eq!(landed, unique, "each purchase exactly once in S3, none lost, none doubled, nothing else");
+    assert!(objects.keys().all(|key| is_purchase_batch_key(tenant, key)), "{:?}", objects.keys());
+    assert!(objects.len() <= 6, "purchases land in batches, not a file each: {} objects", objects.len());
+    let columns: BTreeSet<String> =
+        bookstore_runtime::lake::schema::columns(bookstore_runtime::lake::Dataset::Purchases)
+            .iter()
+            .map(|c| c.name.to_owned())
+            .collect();
+    for row in objects.values().flatten() {
+        let members: BTreeSet<String> = row.as_object().expect("object").keys().cloned().collect();
+        assert_eq!(members, columns, "no column outside the lake schema (no shipping address): {row}");
+    }
+    drop(restarted);
 }

@@ -1,15 +1,17 @@
 //! AWS adapters of the ports: the `Store` on DynamoDB, the change feed on DynamoDB
-//! Streams. Built only with the `aws` feature,
-//! which links none of the embedded engines.
+//! Streams, the lake's objects on S3. Built only with the `aws` feature, which links none
+//! of the embedded engines.
 
 mod attributes;
 mod cost;
 mod expressions;
+mod s3;
 mod store;
 mod streams;
 mod tables;
 
 pub use cost::Spend;
+pub use s3::{S3Objects, S3Requests};
 pub use store::DynamoStore;
 pub use streams::{DynamoStreams, EVENT_SOURCE_POLL};
 
@@ -68,6 +70,14 @@ impl Connection {
             }
         }
         loader.load().await
+    }
+
+    /// The lake bucket's objects. An emulator is addressed by path (`{endpoint}/{bucket}`),
+    /// since its buckets have no DNS names.
+    pub async fn s3_objects(&self, bucket: &str) -> S3Objects {
+        let config = self.sdk_config().await;
+        let s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(self.endpoint_url.is_some()).build();
+        S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket, self.describe())
     }
 
     /// The store of the stage whose tables are named `{prefix}-{table}`.

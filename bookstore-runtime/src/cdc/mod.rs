@@ -39,8 +39,17 @@ pub trait StreamHandler: Send + Sync + 'static {
     async fn handle(&self, event: Event) -> DynamoDbEventResponse;
 }
 
+/// Records per lake batch: a file holds up to this many of one tenant's day.
+pub const LAKE_BATCH_SIZE: usize = 1000;
+
+/// How long the lake consumers gather a short batch. A file per read would make a file
+/// per purchase or two when traffic is light; five seconds keeps a burst's purchases in
+/// a few files, and the lake five seconds behind the store.
+pub const LAKE_BATCHING_WINDOW: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// The stage's change-data capture: one feed per stream and consumer, as the event source
-/// mappings are on AWS (each with its own checkpoints and dead letters in `ledger`).
+/// mappings are on AWS (each with its own checkpoints and dead letters in `ledger`); the
+/// lake's gather their batches for `LAKE_BATCHING_WINDOW`.
 pub fn stream_feeds(
     stream: Arc<dyn ChangeStream>,
     ledger: Arc<dyn FeedLedger>,
@@ -48,14 +57,16 @@ pub fn stream_feeds(
     lake: Arc<dyn LakeWriter>,
     config: &FeedConfig,
 ) -> Vec<ChangeFeed> {
-    let feed = |name: &str, table: Table, handler: Arc<dyn StreamHandler>| {
+    let lake_config =
+        FeedConfig { batch_size: LAKE_BATCH_SIZE, batching_window: LAKE_BATCHING_WINDOW, ..config.clone() };
+    let feed = |name: &str, table: Table, handler: Arc<dyn StreamHandler>, config: &FeedConfig| {
         ChangeFeed::new(stream.clone(), ledger.clone(), name, table, handler, config.clone())
     };
     vec![
-        feed("books-to-search", Table::Books, Arc::new(BooksToSearch::new(search.clone()))),
-        feed("purchases-to-search", Table::Purchases, Arc::new(PurchasesToSearch::new(search))),
-        feed("books-to-lake", Table::Books, Arc::new(BooksToLake::new(lake.clone()))),
-        feed("purchases-to-lake", Table::Purchases, Arc::new(PurchasesToLake::new(lake))),
+        feed("books-to-search", Table::Books, Arc::new(BooksToSearch::new(search.clone())), config),
+        feed("purchases-to-search", Table::Purchases, Arc::new(PurchasesToSearch::new(search)), config),
+        feed("books-to-lake", Table::Books, Arc::new(BooksToLake::new(lake.clone())), &lake_config),
+        feed("purchases-to-lake", Table::Purchases, Arc::new(PurchasesToLake::new(lake)), &lake_config),
     ]
 }
 

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 
@@ -29,11 +29,20 @@ pub struct FeedConfig {
     pub retry_backoff: Duration,
     /// Region named in the records, as a stream would.
     pub region: String,
+    /// How long a batch short of `batch_size` may gather more records before the handler
+    /// gets it (DynamoDB's `MaximumBatchingWindowInSeconds`); zero hands each read on.
+    pub batching_window: Duration,
 }
 
 impl Default for FeedConfig {
     fn default() -> Self {
-        Self { batch_size: 100, max_attempts: 3, retry_backoff: Duration::from_millis(100), region: "local".to_owned() }
+        Self {
+            batch_size: 100,
+            max_attempts: 3,
+            retry_backoff: Duration::from_millis(100),
+            region: "local".to_owned(),
+            batching_window: Duration::ZERO,
+        }
     }
 }
 
@@ -48,11 +57,12 @@ pub enum Step {
     Retrying { sequence: String, attempt: u32 },
     /// A record was given up on and dead-lettered.
     DeadLettered(String),
+    /// A short batch is gathering more records, for at most this long.
+    Gathering(Duration),
 }
 
-/// A batch that failed and is offered again: the same shard, no more records than it had
-/// (the lake names its files by the records of a batch; a longer retry would write a
-/// second copy).
+/// A batch that failed and is offered again: the same shard, from the same record, no
+/// more records than it had (a retry is that batch again, not a larger one).
 struct Retry {
     shard: String,
     records: usize,
@@ -68,8 +78,19 @@ pub struct ChangeFeed {
     config: FeedConfig,
     attempts: HashMap<String, u32>,
     retry: Option<Retry>,
+    /// A short batch read but not yet handed on, while its batching window is open.
+    gathered: Option<Gathered>,
     /// The shards as last listed; listed again once the feed caught up or a shard ended.
     shards: Option<Vec<Shard>>,
+}
+
+/// Records read past the checkpoint and held for the batching window: a crash loses
+/// them from memory only, and they are read again from the checkpoint.
+struct Gathered {
+    shard: String,
+    after: Option<String>,
+    records: Vec<ChangeRecord>,
+    since: Instant,
 }
 
 /// Runs ledger bookkeeping off the async threads.
@@ -97,6 +118,7 @@ impl ChangeFeed {
             config,
             attempts: HashMap::new(),
             retry: None,
+            gathered: None,
             shards: None,
         }
     }
@@ -148,9 +170,17 @@ impl ChangeFeed {
         Ok(readable)
     }
 
-    /// Processes one batch of one shard (waiting out a retry backoff if needed).
+    /// Processes one batch of one shard (waiting out a retry backoff if needed), or
+    /// gathers a short batch while its batching window is open.
     pub async fn step(&mut self) -> Result<Step, StoreError> {
+        self.step_with(false).await
+    }
+
+    async fn step_with(&mut self, flush: bool) -> Result<Step, StoreError> {
         let limit = self.config.batch_size.max(1);
+        if let Some(gathered) = self.gathered.take() {
+            return self.gather(gathered, limit, flush).await;
+        }
         let readable = self.readable_shards().await?;
         let retrying = self.retry.as_ref().map(|r| r.shard.clone());
         let ordered = readable.into_iter().filter(|(id, _)| retrying.as_ref().is_none_or(|r| r == id));
@@ -165,11 +195,36 @@ impl ChangeFeed {
                 }
                 continue;
             }
+            let window = self.config.batching_window;
+            if !flush && self.retry.is_none() && !window.is_zero() && read.records.len() < limit && !read.closed {
+                self.gathered = Some(Gathered { shard, after, records: read.records, since: Instant::now() });
+                return Ok(Step::Gathering(window));
+            }
             return self.process(&shard, after, read.records).await;
         }
         self.retry = None;
         self.shards = None;
         Ok(Step::CaughtUp)
+    }
+
+    /// Reads more of the gathered shard; hands the batch on once it is full, its shard
+    /// ended, its window closed, or a drain asks for it.
+    async fn gather(&mut self, mut gathered: Gathered, limit: usize, flush: bool) -> Result<Step, StoreError> {
+        let last = gathered.records.last().map(|r| r.sequence.clone());
+        let room = limit.saturating_sub(gathered.records.len());
+        let closed = if room > 0 {
+            let read = self.stream.read(self.table, &gathered.shard, last.as_deref(), room).await?;
+            gathered.records.extend(read.records);
+            read.closed
+        } else {
+            false
+        };
+        let open_for = self.config.batching_window.saturating_sub(gathered.since.elapsed());
+        if flush || closed || gathered.records.len() >= limit || open_for.is_zero() {
+            return self.process(&gathered.shard, gathered.after, gathered.records).await;
+        }
+        self.gathered = Some(gathered);
+        Ok(Step::Gathering(open_for))
     }
 
     async fn process(
@@ -236,9 +291,10 @@ impl ChangeFeed {
             .min()
     }
 
-    /// Steps until the consumer has processed (or dead-lettered) everything readable.
+    /// Steps until the consumer has processed (or dead-lettered) everything readable,
+    /// handing on short batches at once.
     pub async fn drain(&mut self) -> Result<(), StoreError> {
-        while self.step().await? != Step::CaughtUp {}
+        while self.step_with(true).await? != Step::CaughtUp {}
         Ok(())
     }
 
@@ -258,6 +314,14 @@ impl ChangeFeed {
                 Ok(Step::CaughtUp) => {
                     tokio::select! {
                         () = &mut shutdown => return Ok(()),
+                        more = waiter.wait() => if !more { return Ok(()) },
+                    }
+                }
+                // New records wake the wait early; the gathered batch then reads them.
+                Ok(Step::Gathering(open_for)) => {
+                    tokio::select! {
+                        () = &mut shutdown => return Ok(()),
+                        () = tokio::time::sleep(open_for) => {},
                         more = waiter.wait() => if !more { return Ok(()) },
                     }
                 }

@@ -1,7 +1,6 @@
 //! Embedded adapters for the local stage: no cloud account, one data directory.
 
 mod change_log;
-mod lake;
 mod partition_cache;
 mod search;
 mod search_order;
@@ -9,7 +8,6 @@ mod sql;
 mod store;
 
 pub use change_log::{LOG_SHARD, sequence_text};
-pub use lake::LocalLake;
 pub use search::TantivySearch;
 pub use sql::{CompactionError, CompactionReport, LocalSql, compact};
 pub use store::EmbeddedStore;

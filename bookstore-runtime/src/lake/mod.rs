@@ -2,16 +2,22 @@
 //!
 //! Layout (as the seeds and the Glue tables expect):
 //! `{tenant}/{dataset}/year=YYYY/month=MM/day=DD/{batch}.json`, newline-delimited JSON,
-//! one file per batch and partition (never one tiny file per record). A file's name is
-//! derived from the records in it, so a retried batch overwrites its file instead of
-//! adding a second copy. Every path starts with the tenant.
+//! one file per batch and partition (never one tiny file per record). A file is named by
+//! its first row, so a batch offered again from the same record — a retry, or a replay
+//! from the checkpoint after a crash, however many records it then holds — overwrites
+//! the file instead of adding a second copy (see `cdc/lake.rs` for what that asks of
+//! the handler). Every key starts with the tenant.
 
+mod directory;
+pub mod objects;
 pub mod schema;
 
 use chrono::{DateTime, Datelike, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use directory::LakeDirectory;
+pub use objects::{BatchLake, LakeObject, LakeObjects};
 pub use schema::glue_columns;
 
 use crate::domain::{Book, Purchase, TenantId};
@@ -82,12 +88,14 @@ pub fn partition(tenant: &TenantId, dataset: Dataset, at: DateTime<Utc>) -> Stri
     format!("{tenant}/{}/year={:04}/month={:02}/day={:02}", dataset.name(), at.year(), at.month(), at.day())
 }
 
-/// A file name fixed by the rows it holds (their ids and versions, in order).
+/// A batch file's name, fixed by its first row (id and version: one change of one
+/// record). Two batches of a partition share a name only when they start at the same
+/// record, which is when the later one replaces the earlier.
 pub fn batch_file_name(rows: &[LakeRow]) -> String {
     let mut hasher = Sha256::new();
-    for row in rows {
-        hasher.update(row.id.as_bytes());
-        hasher.update(row.version.to_be_bytes());
+    if let Some(first) = rows.first() {
+        hasher.update(first.id.as_bytes());
+        hasher.update(first.version.to_be_bytes());
     }
     let digest = hasher.finalize();
     let hex: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
@@ -101,7 +109,7 @@ pub enum LakeError {
     Unavailable(String),
 }
 
-/// The lake port. Adapters: a local directory (`embedded/lake.rs`); S3 on AWS.
+/// The lake port: `BatchLake` over a local directory (`LakeDirectory`) or S3 (`aws::S3Objects`).
 #[async_trait::async_trait]
 pub trait LakeWriter: Send + Sync + 'static {
     /// Writes the rows of one tenant and dataset, one file per day they fall on;

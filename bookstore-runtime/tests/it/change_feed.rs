@@ -37,6 +37,7 @@ pub async fn run_suite(parts: FeedParts, ns: &str) {
     a_transient_failure_is_retried(&parts, ns).await;
     a_retry_offers_the_same_records(&parts, ns).await;
     a_running_feed_wakes_and_stops(&parts, ns).await;
+    a_short_batch_gathers_for_its_window(&parts, ns).await;
 }
 
 fn book(ns: &str, n: usize) -> Item {
@@ -44,7 +45,7 @@ fn book(ns: &str, n: usize) -> Item {
 }
 
 fn config() -> FeedConfig {
-    FeedConfig { batch_size: 4, max_attempts: 3, retry_backoff: Duration::from_millis(1), region: "local".into() }
+    FeedConfig { batch_size: 4, max_attempts: 3, retry_backoff: Duration::from_millis(1), ..FeedConfig::default() }
 }
 
 fn feed(parts: &FeedParts, consumer: &str, handler: Arc<dyn StreamHandler>) -> ChangeFeed {
@@ -230,11 +231,12 @@ async fn a_transient_failure_is_retried(parts: &FeedParts, ns: &str) {
     assert_eq!(recorder.applied(), pks(ns, 0..3), "applied on the third attempt, in order");
 }
 
-/// Remembers the records of its namespace in each batch it is given; fails its first
-/// batch that holds one.
+/// Remembers the records of its namespace in each batch it is given; with `fail_first`,
+/// fails its first batch that holds one.
 struct FailsFirstBatch {
     prefix: String,
     batches: Mutex<Vec<Vec<String>>>,
+    fail_first: bool,
 }
 
 #[async_trait::async_trait]
@@ -255,7 +257,7 @@ impl StreamHandler for FailsFirstBatch {
         }
         let mut batches = self.batches.lock().expect("lock");
         batches.push(ours.iter().map(|(pk, _)| pk.clone()).collect());
-        if batches.len() == 1 {
+        if self.fail_first && batches.len() == 1 {
             let mut failure = DynamoDbBatchItemFailure::default();
             failure.item_identifier = Some(ours[0].1.clone());
             response.batch_item_failures.push(failure);
@@ -268,7 +270,7 @@ async fn a_retry_offers_the_same_records(parts: &FeedParts, ns: &str) {
     let ns = &format!("{ns}-retry");
     put_books(parts, ns, 0..3).await;
     await_records(parts, Table::Books, ns, 3).await;
-    let handler = Arc::new(FailsFirstBatch { prefix: format!("{ns}#"), batches: Mutex::default() });
+    let handler = Arc::new(FailsFirstBatch { prefix: format!("{ns}#"), batches: Mutex::default(), fail_first: true });
     let mut feed = feed(parts, &format!("{ns}-books"), handler.clone());
     let deadline = Instant::now() + Duration::from_secs(20);
     while handler.batches.lock().expect("lock").is_empty() {
@@ -285,6 +287,62 @@ async fn a_retry_offers_the_same_records(parts: &FeedParts, ns: &str) {
     assert_eq!(batches[0], batches[1], "the retry is the failed batch again, with nothing that arrived since");
     let delivered: Vec<String> = batches[1..].concat();
     assert_eq!(delivered, pks(ns, 0..4), "after the retry everything came once, in order");
+}
+
+/// With a batching window, records read apart reach the handler as one batch, once the
+/// window closed (not before), and are read again from the checkpoint if never handed on.
+async fn a_short_batch_gathers_for_its_window(parts: &FeedParts, ns: &str) {
+    let ns = &format!("{ns}-window");
+    let window = Duration::from_millis(1500);
+    let handler = Arc::new(FailsFirstBatch { prefix: format!("{ns}#"), batches: Mutex::default(), fail_first: false });
+    let windowed = FeedConfig { batch_size: 1000, batching_window: window, ..config() };
+    let consumer = format!("{ns}-books");
+    let mut feed = ChangeFeed::new(
+        parts.stream.clone(),
+        parts.ledger.clone(),
+        &consumer,
+        Table::Books,
+        handler.clone(),
+        windowed.clone(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    // Catch up on the stream's older records (other checks'), which reach the handler
+    // as batches with none of this namespace.
+    feed.drain().await.expect("drain");
+    put_books(parts, ns, 0..2).await;
+    await_records(parts, Table::Books, ns, 2).await;
+    let opened = Instant::now();
+    loop {
+        assert!(Instant::now() < deadline, "the batch never gathered");
+        match feed.step().await.expect("step") {
+            Step::Gathering(_) => break,
+            Step::CaughtUp => tokio::time::sleep(Duration::from_millis(20)).await,
+            other => panic!("a short batch was handed on at once: {other:?}"),
+        }
+    }
+    put_books(parts, ns, 2..4).await;
+    await_records(parts, Table::Books, ns, 4).await;
+    while opened.elapsed() < window / 2 {
+        assert!(matches!(feed.step().await.expect("step"), Step::Gathering(_)), "the window is still open");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(handler.batches.lock().expect("lock").is_empty(), "nothing reached the handler while gathering");
+
+    // A consumer dropped while gathering moved no checkpoint: another reads it all again.
+    let again = Arc::new(FailsFirstBatch { prefix: format!("{ns}#"), batches: Mutex::default(), fail_first: false });
+    let mut restarted =
+        ChangeFeed::new(parts.stream.clone(), parts.ledger.clone(), &consumer, Table::Books, again.clone(), windowed);
+    drop(feed);
+    loop {
+        assert!(Instant::now() < deadline, "the window never closed");
+        match restarted.step().await.expect("step") {
+            Step::Gathering(open_for) => tokio::time::sleep(open_for.min(Duration::from_millis(100))).await,
+            Step::Advanced(_) if !again.batches.lock().expect("lock").is_empty() => break,
+            _ => {}
+        }
+    }
+    let batches = again.batches.lock().expect("lock").clone();
+    assert_eq!(batches, vec![pks(ns, 0..4)], "one batch, handed on when its window closed");
 }
 
 async fn a_running_feed_wakes_and_stops(parts: &FeedParts, ns: &str) {

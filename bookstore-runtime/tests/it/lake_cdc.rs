@@ -1,4 +1,5 @@
-//! The lake: partition layout, idempotent batches, and what the streams write to it.
+//! What the streams write to the lake: each purchase once, book snapshots, exactly the
+//! schema's columns, and exactly once when a batch is offered again after a failure.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
@@ -8,9 +9,8 @@ use axum::http::{Method, StatusCode};
 use bookstore_runtime::cdc::{PurchasesToLake, StreamHandler, stream_event};
 use bookstore_runtime::changes::read_all;
 use bookstore_runtime::domain::TenantId;
-use bookstore_runtime::embedded::LocalLake;
 use bookstore_runtime::lake::schema::{self, Column};
-use bookstore_runtime::lake::{Dataset, LakeRow, LakeWriter};
+use bookstore_runtime::lake::{BatchLake, Dataset, LakeError, LakeRow, LakeWriter};
 use bookstore_runtime::store::Table;
 use serde_json::{Value, json};
 
@@ -34,30 +34,6 @@ fn read_lake(root: &Path) -> HashMap<String, Vec<Value>> {
     let mut out = HashMap::new();
     walk(root, root, &mut out);
     out
-}
-
-fn row(id: &str, day: &str) -> LakeRow {
-    let at =
-        chrono::DateTime::parse_from_rfc3339(&format!("{day}T10:00:00Z")).expect("time").with_timezone(&chrono::Utc);
-    let Value::Object(fields) = json!({"purchase_id": id, "tenant_id": "shop-a"}) else { unreachable!() };
-    LakeRow { id: id.to_owned(), version: 1, at, fields }
-}
-
-#[tokio::test]
-async fn lake_files_sit_under_tenant_and_day_and_a_retried_batch_overwrites_its_file() {
-    let root = std::env::temp_dir().join(format!("bookstore-lake-test-{}", uuid::Uuid::new_v4()));
-    let lake = LocalLake::new(&root);
-    let tenant = TenantId::parse("shop-a").expect("tenant");
-    let rows = vec![row("p1", "2026-03-01"), row("p2", "2026-03-01"), row("p3", "2026-03-02")];
-    lake.write(&tenant, Dataset::Purchases, rows.clone()).await.expect("write");
-    let first = read_lake(&root);
-    assert_eq!(first.len(), 2, "one file per day: {:?}", first.keys());
-    assert!(first.keys().all(|p| p.starts_with("shop-a/purchases/year=2026/month=03/day=0")), "{:?}", first.keys());
-    lake.write(&tenant, Dataset::Purchases, rows).await.expect("retry");
-    assert_eq!(read_lake(&root), first, "the retry rewrote the same files");
-    let lines: usize = first.values().map(Vec::len).sum();
-    assert_eq!(lines, 3);
-    let _ = std::fs::remove_dir_all(root);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,10 +79,103 @@ async fn each_purchase_lands_once_and_book_changes_land_as_snapshots() {
     // A duplicated delivery of the same records leaves the lake as it was.
     let purchase_records =
         read_all(app.changes.as_deref().expect("embedded streams"), Table::Purchases).await.expect("changes");
-    let handler = PurchasesToLake::new(Arc::new(LocalLake::new(&app.lake_dir)));
+    let handler = PurchasesToLake::new(Arc::new(BatchLake::in_directory(&app.lake_dir)));
     for _ in 0..2 {
         let response = handler.handle(stream_event(&purchase_records, "local")).await;
         assert!(response.batch_item_failures.is_empty());
     }
     assert_eq!(read_lake(&app.lake_dir), lake, "replays add nothing");
+}
+
+/// A lake whose writes for one tenant fail until told otherwise.
+struct FailingFor {
+    inner: BatchLake,
+    tenant: std::sync::Mutex<Option<TenantId>>,
+}
+
+#[async_trait::async_trait]
+impl LakeWriter for FailingFor {
+    async fn write(&self, tenant: &TenantId, dataset: Dataset, rows: Vec<LakeRow>) -> Result<(), LakeError> {
+        if self.tenant.lock().expect("lock").as_ref() == Some(tenant) {
+            return Err(LakeError::Unavailable("S3 is down for this test".into()));
+        }
+        self.inner.write(tenant, dataset, rows).await
+    }
+}
+
+/// Three purchases, of shop-a, shop-b and shop-a, as their stream records.
+async fn three_purchases() -> Vec<bookstore_runtime::changes::ChangeRecord> {
+    let app = TestApp::new().await;
+    let shops = HashMap::from([("shop-a", app.shop("shop-a").await), ("shop-b", app.shop("shop-b").await)]);
+    for (tenant, n) in [("shop-a", 1), ("shop-b", 2), ("shop-a", 3)] {
+        let shop = &shops[tenant];
+        let body = json!({"isbn": isbn(n), "title": format!("Libro {n}"), "author": "Autora", "category": "Ficción",
+                          "price": "10.00", "stock_quantity": 5, "publication_year": 2020});
+        let book = app.call(Method::POST, "/api/v1/books", Some(&shop.admin), Some(body)).await.body["book_id"].clone();
+        app.call(Method::POST, "/api/v1/cart/add", Some(&shop.alice), Some(json!({"book_id": book, "quantity": 1})))
+            .await;
+        let reply = app.call(Method::POST, "/api/v1/purchases/checkout", Some(&shop.alice), Some(json!({}))).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    }
+    let records = read_all(app.changes.as_deref().expect("embedded streams"), Table::Purchases).await.expect("changes");
+    let inserts: Vec<_> = records.into_iter().filter(|r| r.old_image.is_none()).collect();
+    assert_eq!(inserts.len(), 3);
+    inserts
+}
+
+fn purchase_ids(root: &Path) -> Vec<String> {
+    let mut ids: Vec<String> =
+        read_lake(root).values().flatten().map(|row| row["purchase_id"].as_str().expect("id").to_owned()).collect();
+    ids.sort();
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_lake_write_offers_the_whole_batch_again_and_leaves_each_purchase_once() {
+    let records = three_purchases().await;
+    let root = std::env::temp_dir().join(format!("bookstore-lake-failing-{}", uuid::Uuid::new_v4()));
+    let lake = Arc::new(FailingFor {
+        inner: BatchLake::in_directory(&root),
+        tenant: std::sync::Mutex::new(Some(TenantId::parse("shop-b").expect("tenant"))),
+    });
+    let handler = PurchasesToLake::new(lake.clone());
+    let failed = handler.handle(stream_event(&records, "local")).await;
+    let reported: Vec<_> = failed.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(reported, [Some(records[0].sequence.clone())], "a failed write offers the batch from its start");
+    assert_eq!(purchase_ids(&root).len(), 2, "shop-a's file was written before shop-b's failed");
+
+    *lake.tenant.lock().expect("lock") = None;
+    assert!(handler.handle(stream_event(&records, "local")).await.batch_item_failures.is_empty());
+    let mut expected: Vec<String> = records
+        .iter()
+        .map(|r| r.new_image.as_ref().expect("image")["purchase_id"].as_str().expect("id").to_owned())
+        .collect();
+    expected.sort();
+    assert_eq!(purchase_ids(&root), expected, "every purchase exactly once after the retry");
+    let _ = std::fs::remove_dir_all(root);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_record_stops_the_batch_there_and_what_follows_lands_once() {
+    let mut records = three_purchases().await;
+    let bad = &mut records[1];
+    let image = bad.new_image.as_mut().expect("image");
+    image.remove("items");
+    let root = std::env::temp_dir().join(format!("bookstore-lake-unreadable-{}", uuid::Uuid::new_v4()));
+    let handler = PurchasesToLake::new(Arc::new(BatchLake::in_directory(&root)));
+    let failed = handler.handle(stream_event(&records, "local")).await;
+    let reported: Vec<_> = failed.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    assert_eq!(reported, [Some(records[1].sequence.clone())]);
+    let first = records[0].new_image.as_ref().expect("image")["purchase_id"].as_str().expect("id").to_owned();
+    assert_eq!(purchase_ids(&root), std::slice::from_ref(&first), "nothing past the unreadable record was written");
+
+    // The feed offers the rest again from there; once the record is dead-lettered, the
+    // batch after it lands, and nothing twice.
+    assert!(!handler.handle(stream_event(&records[1..], "local")).await.batch_item_failures.is_empty());
+    assert!(handler.handle(stream_event(&records[2..], "local")).await.batch_item_failures.is_empty());
+    let third = records[2].new_image.as_ref().expect("image")["purchase_id"].as_str().expect("id").to_owned();
+    let mut expected = vec![first, third];
+    expected.sort();
+    assert_eq!(purchase_ids(&root), expected);
+    let _ = std::fs::remove_dir_all(root);
 }

@@ -10,7 +10,8 @@ use bookstore_runtime::api::{AppState, app};
 use bookstore_runtime::changes::{ChangeFeed, ChangeStream};
 use bookstore_runtime::config::RuntimeConfig;
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
-use bookstore_runtime::embedded::{EmbeddedStore, LocalLake, LocalSql, TantivySearch, local_feeds};
+use bookstore_runtime::embedded::{EmbeddedStore, LocalSql, TantivySearch, local_feeds};
+use bookstore_runtime::lake::BatchLake;
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
 use serde_json::{Value, json};
@@ -58,7 +59,7 @@ impl TestApp {
         let embedded = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
         let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
         let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
-        let feeds = local_feeds(embedded.clone(), search.clone(), Arc::new(LocalLake::new(&lake_dir)));
+        let feeds = local_feeds(embedded.clone(), search.clone(), Arc::new(BatchLake::in_directory(&lake_dir)));
         let changes: Arc<dyn ChangeStream> = embedded.clone();
         Self::assemble(embedded, Some(changes), search, feeds, lake_dir, config)
     }
