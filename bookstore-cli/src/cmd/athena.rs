@@ -6,19 +6,15 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use bookstore_runtime::analytics::{AthenaCatalog, QueryError, QueryOutput, scope_for_athena};
+use bookstore_runtime::analytics::{QueryError, QueryOutput};
+use bookstore_runtime::aws::{AthenaEngine, AthenaFailure};
 use bookstore_runtime::domain::TenantId;
 use bookstore_runtime::embedded::{LocalSql, compact as compact_lake};
-use bookstore_runtime::lake::Dataset;
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cloud::AwsArgs;
-use crate::cloud::athena::{AthenaFailure, AthenaTarget, run_query};
+use crate::cloud::athena::run_query;
 use crate::stage::{Provider, Stage, load as load_stage};
-
-/// The lake tables Glue holds on an AWS stage: the datasets (the daily summaries are the
-/// local compaction's only).
-const GLUE_TABLES: [&str; 2] = [Dataset::ALL[0].name(), Dataset::ALL[1].name()];
 
 #[derive(Debug, Subcommand)]
 pub enum AthenaCommand {
@@ -130,7 +126,8 @@ async fn query(args: QueryArgs) -> Result<()> {
                 stage.name
             );
         }
-        println!("{}", scope_for_stage(&stage, &tenant, &sql)?);
+        let engine = stage_athena(&stage, &args.aws).await;
+        println!("{}", engine.scope(&tenant, &sql, &[]).map_err(|err| anyhow::Error::new(BadQuery(err)))?.sql);
         return Ok(());
     }
     let started = Instant::now();
@@ -153,22 +150,16 @@ async fn query(args: QueryArgs) -> Result<()> {
     Ok(())
 }
 
-/// `sql` as Athena runs it for `tenant`: each lake table replaced by that tenant's rows.
-fn scope_for_stage(stage: &Stage, tenant: &TenantId, sql: &str) -> Result<String> {
-    let database = stage.glue_database();
-    scope_for_athena(sql, tenant, &AthenaCatalog { database: &database, tables: &GLUE_TABLES })
-        .map_err(|err| anyhow::Error::new(BadQuery(err)))
+/// The stage's Athena: its workgroup and Glue database, through the command's AWS flags.
+async fn stage_athena(stage: &Stage, aws: &AwsArgs) -> AthenaEngine {
+    let clients = aws.clients(stage).await;
+    AthenaEngine::new(clients.athena, &stage.athena_workgroup(), &stage.glue_database(), clients.emulated)
 }
 
 async fn query_athena(stage: &Stage, aws: &AwsArgs, tenant: &TenantId, sql: &str) -> Result<QueryOutput> {
-    let scoped = scope_for_stage(stage, tenant, sql)?;
-    let clients = aws.clients(stage).await;
-    let target = AthenaTarget {
-        workgroup: stage.athena_workgroup(),
-        database: stage.glue_database(),
-        stage: stage.name.clone(),
-    };
-    run_query(&clients, &target, &scoped).await.map_err(|err| match err.downcast::<AthenaFailure>() {
+    let engine = stage_athena(stage, aws).await;
+    let query = engine.scope(tenant, sql, &[]).map_err(|err| anyhow::Error::new(BadQuery(err)))?;
+    run_query(&engine, &query, &stage.name).await.map_err(|err| match err.downcast::<AthenaFailure>() {
         Ok(AthenaFailure::Query(query_error)) => anyhow::Error::new(BadQuery(query_error)),
         Ok(other) => anyhow::Error::new(other),
         Err(err) => err,

@@ -1,8 +1,11 @@
 //! `bookstore up`: serves the API on a stage from this machine. On the local stage
 //! everything is embedded; on an AWS stage the store is the stage's DynamoDB tables (on
 //! DynamoDB Local with `--dynamodb-endpoint-url`, created there from the `Table` model),
-//! and the DynamoDB Streams consumers feed an embedded search index and lake kept in the
-//! data directory with their checkpoints. The listener answers at once; the demo seed,
+//! the DynamoDB Streams consumers feed an embedded search index kept in the data
+//! directory with their checkpoints, and the lake is the stage's S3 bucket with Athena
+//! answering the analytics routes (on moto with `--endpoint-url`, where bucket and
+//! workgroup are created if missing; with `--dynamodb-endpoint-url` alone the lake and
+//! its engine stay in the data directory). The listener answers at once; the demo seed,
 //! when asked for, loads in the background and the logins are printed when it is done.
 
 use std::net::SocketAddr;
@@ -11,8 +14,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result};
 use bookstore_runtime::accounts;
+use bookstore_runtime::analytics::AnalyticsEngine;
 use bookstore_runtime::api::{AppState, app};
-use bookstore_runtime::aws::EVENT_SOURCE_POLL;
+use bookstore_runtime::aws::{AthenaEngine, Connection, EVENT_SOURCE_POLL};
 use bookstore_runtime::cdc::{index_is_missing, rebuild_index, stream_feeds};
 use bookstore_runtime::changes::{ChangeFeed, FeedConfig};
 use bookstore_runtime::demo::{self, DemoSize};
@@ -63,7 +67,9 @@ struct Backend {
     describe: String,
     store: SharedStore,
     search: Arc<dyn SearchIndex>,
-    lake_dir: PathBuf,
+    /// What the analytics routes query: the embedded engine over a local lake, Athena
+    /// over the stage's bucket.
+    analytics: Arc<dyn AnalyticsEngine>,
     feeds: Vec<ChangeFeed>,
 }
 
@@ -73,7 +79,8 @@ fn local_backend(data_dir: &Path) -> Result<Backend> {
     let lake: Arc<dyn LakeWriter> = Arc::new(BatchLake::in_directory(data_dir.join("lake")));
     let feeds = local_feeds(embedded.clone(), search.clone(), lake);
     let describe = format!("embedded, in {}", data_dir.display());
-    Ok(Backend { describe, store: embedded, search, lake_dir: data_dir.join("lake"), feeds })
+    let analytics = Arc::new(LocalSql::new(data_dir.join("lake")));
+    Ok(Backend { describe, store: embedded, search, analytics, feeds })
 }
 
 async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
@@ -87,14 +94,20 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
         format!("cannot open {} (is another `bookstore up` using this --data-dir?)", ledger_path.display())
     })?;
     let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(dir.join("search")));
-    let (lake, lake_at): (Arc<dyn LakeWriter>, String) = match args.dynamo.lake_connection(stage) {
-        Some(lake_connection) => {
-            let objects = super::stage_lake(stage, &lake_connection).await?;
-            let at = objects.describe();
-            (Arc::new(BatchLake::new(Arc::new(objects))), at)
-        }
-        None => (Arc::new(BatchLake::in_directory(dir.join("lake"))), dir.join("lake").display().to_string()),
-    };
+    let (lake, analytics, lake_at): (Arc<dyn LakeWriter>, Arc<dyn AnalyticsEngine>, String) =
+        match args.dynamo.lake_connection(stage) {
+            Some(lake_connection) => {
+                let objects = super::stage_lake(stage, &lake_connection).await?;
+                let athena = stage_athena(stage, &lake_connection).await?;
+                let at = format!("{} (analytics: Athena workgroup {})", objects.describe(), athena.workgroup());
+                (Arc::new(BatchLake::new(Arc::new(objects))), Arc::new(athena), at)
+            }
+            None => {
+                let local = dir.join("lake");
+                let at = local.display().to_string();
+                (Arc::new(BatchLake::in_directory(&local)), Arc::new(LocalSql::new(&local)), at)
+            }
+        };
     let config = FeedConfig { region: connection.region.clone(), ..FeedConfig::default() };
     let feeds = stream_feeds(Arc::new(streams), Arc::new(ledger), search.clone(), lake, &config);
     let describe = format!(
@@ -103,7 +116,19 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
         connection.describe(),
         dir.display()
     );
-    Ok(Backend { describe, store: Arc::new(store), search, lake_dir: dir.join("lake"), feeds })
+    Ok(Backend { describe, store: Arc::new(store), search, analytics, feeds })
+}
+
+/// The stage's Athena; on an emulator its workgroup is created when missing (on AWS the
+/// stack owns it).
+async fn stage_athena(stage: &Stage, connection: &Connection) -> Result<AthenaEngine> {
+    let athena = connection.athena(&stage.athena_workgroup(), &stage.glue_database()).await;
+    if connection.endpoint_url.is_some()
+        && athena.create_workgroup_if_missing().await.context("cannot create the Athena workgroup")?
+    {
+        eprintln!("created Athena workgroup {} at {}", athena.workgroup(), connection.describe());
+    }
+    Ok(athena)
 }
 
 /// Rebuilds from the store the index of each tenant whose index is empty while its store
@@ -140,8 +165,7 @@ pub async fn run(args: UpArgs) -> Result<()> {
         }));
     }
     let store = backend.store;
-    let state =
-        AppState::new(store.clone(), backend.search, config).with_analytics(Arc::new(LocalSql::new(backend.lake_dir)));
+    let state = AppState::new(store.clone(), backend.search, config).with_analytics(backend.analytics);
 
     let address = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(address)

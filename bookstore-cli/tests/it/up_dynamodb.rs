@@ -25,6 +25,8 @@ struct Emulated {
     data: PathBuf,
     /// moto's URL, when the lake is on its S3.
     moto: Option<String>,
+    /// The region every call names (moto keeps one Athena result queue per region).
+    region: &'static str,
 }
 
 impl Emulated {
@@ -37,7 +39,7 @@ impl Emulated {
             .expect("dev stage");
         let dev = dev.replace("prefix: bookstore-dev", &format!("prefix: {prefix}"));
         std::fs::write(stages.join("dev.yaml"), dev).expect("stage file");
-        Some(Self { url, aws_cli, stages, prefix, data: temp_dir(label), moto: None })
+        Some(Self { url, aws_cli, stages, prefix, data: temp_dir(label), moto: None, region: "eu-west-1" })
     }
 
     /// DynamoDB Local for the tables and streams, moto for the lake's S3.
@@ -53,6 +55,7 @@ impl Emulated {
         let mut args = ["--stage", "dev", "--stages-dir", &stages, "--dynamodb-endpoint-url", &self.url]
             .map(str::to_owned)
             .to_vec();
+        args.extend(["--region".to_owned(), self.region.to_owned()]);
         if let Some(moto) = &self.moto {
             args.extend(["--endpoint-url".to_owned(), moto.clone()]);
         }
@@ -72,7 +75,7 @@ impl Emulated {
         let mut command = Command::new(&self.aws_cli);
         with_aws_env(&mut command);
         let out = command
-            .args(["s3", "sync", "--region", "eu-west-1", "--endpoint-url", moto, "--only-show-errors"])
+            .args(["s3", "sync", "--region", self.region, "--endpoint-url", moto, "--only-show-errors"])
             .arg(format!("s3://{}/{prefix}", self.lake_bucket()))
             .arg(&copy)
             .output()
@@ -117,12 +120,40 @@ impl Emulated {
         Server::start(&self.data, &args)
     }
 
+    /// The AWS CLI against moto, its JSON answer.
+    fn moto_cli(&self, args: &[&str]) -> Value {
+        let moto = self.moto.as_deref().expect("moto");
+        let mut command = Command::new(&self.aws_cli);
+        with_aws_env(&mut command);
+        let out = command
+            .args(args)
+            .args(["--region", self.region, "--endpoint-url", moto, "--output", "json"])
+            .output()
+            .expect("aws runs");
+        assert!(out.status.success(), "aws {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("json")
+    }
+
+    /// Every query execution moto's Athena received in the stage's workgroup.
+    fn athena_executions(&self) -> Vec<Value> {
+        let listed = self.moto_cli(&["athena", "list-query-executions", "--work-group", &self.prefix]);
+        let ids: Vec<String> = listed["QueryExecutionIds"]
+            .as_array()
+            .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
+        ids.iter()
+            .map(|id| {
+                self.moto_cli(&["athena", "get-query-execution", "--query-execution-id", id])["QueryExecution"].clone()
+            })
+            .collect()
+    }
+
     /// Every item of a table, as the AWS CLI reads it (DynamoDB's own JSON).
     fn scan(&self, table: &str) -> Vec<Value> {
         let mut command = Command::new(&self.aws_cli);
         with_aws_env(&mut command);
         let out = command
-            .args(["dynamodb", "scan", "--region", "eu-west-1", "--endpoint-url", &self.url, "--output", "json"])
+            .args(["dynamodb", "scan", "--region", self.region, "--endpoint-url", &self.url, "--output", "json"])
             .args(["--table-name", &format!("{}-{table}", self.prefix)])
             .output()
             .expect("aws runs");
@@ -309,4 +340,60 @@ async fn on_dynamodb_and_moto_each_purchase_lands_once_in_the_s3_lake_across_a_s
         assert_eq!(members, columns, "no column outside the lake schema (no shipping address): {row}");
     }
     drop(restarted);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_emulated_aws_analytics_reach_athena_scoped_to_the_tenant_with_execution_parameters() {
+    let Some(mut emulated) = Emulated::with_s3("up-athena") else { return };
+    emulated.region = "eu-central-1";
+    let password = emulated.add_tenant("stats-shop", "admin@stats.example");
+    let other_password = emulated.add_tenant("other-shop", "admin@other.example");
+    let server = emulated.start();
+    let http = client();
+    let admin = login(&http, &server.url, "stats-shop", "admin@stats.example", &password).await;
+    let other = login(&http, &server.url, "other-shop", "admin@other.example", &other_password).await;
+
+    let report = json!({"report": "top_books", "parameters": {"year": "2026", "category": "Poesía' OR '1'='1"}});
+    let reply = http
+        .post(format!("{}/analytics/stats-shop/report", server.url))
+        .bearer_auth(&admin)
+        .json(&report)
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+    let executions = emulated.athena_executions();
+    assert_eq!(executions.len(), 1, "{executions:?}");
+    let sql = executions[0]["Query"].as_str().expect("query");
+    let database = format!("{}_lake", emulated.prefix);
+    assert!(sql.contains(&format!("\"{database}\".\"purchases\" WHERE tenant_id = 'stats-shop'")), "{sql}");
+    assert!(!sql.contains("2026") && !sql.contains("Poes") && !sql.contains('$'), "no parameter in the text: {sql}");
+    assert_eq!(sql.matches('?').count(), 6, "{sql}");
+    assert_eq!(
+        executions[0]["ExecutionParameters"],
+        json!(["'2026'", "'2026'", "''", "''", "'Poesía'' OR ''1''=''1'", "'Poesía'' OR ''1''=''1'"]),
+        "the values go as Athena's execution parameters, each one literal"
+    );
+    assert_eq!(executions[0]["QueryExecutionContext"]["Database"], database);
+
+    // Another shop's admin is refused before anything reaches Athena.
+    for (method, path) in [("GET", "/analytics/stats-shop"), ("POST", "/analytics/stats-shop/report")] {
+        let request = match method {
+            "GET" => http.get(format!("{}{path}", server.url)),
+            _ => http.post(format!("{}{path}", server.url)).json(&report),
+        };
+        let reply = request.bearer_auth(&other).send().await.expect("answers");
+        assert_eq!(reply.status(), 403, "{method} {path}");
+    }
+    assert_eq!(emulated.athena_executions().len(), 1, "a refused request sends Athena nothing");
+
+    let reply =
+        http.get(format!("{}/analytics/stats-shop", server.url)).bearer_auth(&admin).send().await.expect("dashboard");
+    assert_eq!(reply.status(), 200, "{}", reply.text().await.unwrap_or_default());
+    let executions = emulated.athena_executions();
+    assert_eq!(executions.len(), 6, "the dashboard's five figures, each one query");
+    assert!(executions.iter().all(|e| {
+        e["Query"].as_str().is_some_and(|q| q.contains("tenant_id = 'stats-shop'") && !q.contains("other-shop"))
+    }));
+    drop(server);
 }

@@ -3,7 +3,7 @@
 
 mod tenant_scope;
 
-pub use tenant_scope::{AthenaCatalog, scope_for_athena};
+pub use tenant_scope::{AthenaCatalog, AthenaQuery, scope_for_athena, scope_with_parameters};
 
 use serde::Serialize;
 

@@ -14,7 +14,8 @@ use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use sqlparser::ast::{
-    Ident, ObjectName, ObjectNamePart, Query, Statement, TableAlias, TableFactor, VisitMut, VisitorMut,
+    Ident, ObjectName, ObjectNamePart, Query, Statement, TableAlias, TableFactor, Value, ValueWithSpan, VisitMut,
+    VisitorMut,
 };
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
@@ -32,8 +33,29 @@ pub struct AthenaCatalog<'a> {
 }
 
 /// The query `sql`, rewritten to see `tenant`'s rows only; its own errors are the user's,
-/// with their position.
+/// with their position. A query with `$n` parameters needs `scope_with_parameters`.
 pub fn scope_for_athena(sql: &str, tenant: &TenantId, catalog: &AthenaCatalog<'_>) -> Result<String, QueryError> {
+    Ok(scope_with_parameters(sql, tenant, catalog, &[])?.sql)
+}
+
+/// A query as Athena takes it: tenant-scoped SQL with `?` placeholders, and the values of
+/// its `ExecutionParameters`, one per `?` in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AthenaQuery {
+    pub sql: String,
+    pub execution_parameters: Vec<String>,
+}
+
+/// `scope_for_athena` for a query whose `$1`, `$2`, … bind `parameters` as text. Athena
+/// binds `?` by position, so each `$n` becomes a `?` and its value goes to that position
+/// (a `$n` used twice is given twice), as a string literal: Athena parses an execution
+/// parameter as one literal, never as SQL.
+pub fn scope_with_parameters(
+    sql: &str,
+    tenant: &TenantId,
+    catalog: &AthenaCatalog<'_>,
+    parameters: &[String],
+) -> Result<AthenaQuery, QueryError> {
     let mut statements = Parser::new(&GenericDialect {})
         .try_with_sql(sql)
         .and_then(|mut parser| parser.parse_statements())
@@ -52,11 +74,18 @@ pub fn scope_for_athena(sql: &str, tenant: &TenantId, catalog: &AthenaCatalog<'_
             "WITH {shadowing} hides the lake table of that name; name the subquery otherwise"
         )));
     }
-    let mut scoper = TenantScoper { tenant, catalog, ctes };
+    let mut scoper = TenantScoper { tenant, catalog, ctes, parameters, execution_parameters: Vec::new() };
     match statement.visit(&mut scoper) {
         ControlFlow::Break(err) => Err(err),
-        ControlFlow::Continue(()) => Ok(statement.to_string()),
+        ControlFlow::Continue(()) => {
+            Ok(AthenaQuery { sql: statement.to_string(), execution_parameters: scoper.execution_parameters })
+        }
     }
+}
+
+/// A text value as an Athena literal.
+fn string_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
 }
 
 struct TenantScoper<'a> {
@@ -64,10 +93,29 @@ struct TenantScoper<'a> {
     catalog: &'a AthenaCatalog<'a>,
     /// Names bound by `WITH` anywhere in the query, lower-cased: references to them stay.
     ctes: HashSet<String>,
+    /// The values of `$1`, `$2`, …
+    parameters: &'a [String],
+    /// One literal per `?` written so far.
+    execution_parameters: Vec<String>,
 }
 
 impl VisitorMut for TenantScoper<'_> {
     type Break = QueryError;
+
+    // Placeholders in text order: the visitor walks a statement as it is written.
+    fn pre_visit_value(&mut self, value: &mut ValueWithSpan) -> ControlFlow<QueryError> {
+        let Value::Placeholder(name) = &value.value else { return ControlFlow::Continue(()) };
+        let position = name.strip_prefix('$').and_then(|n| n.parse::<usize>().ok()).filter(|n| *n >= 1);
+        let Some(given) = position.and_then(|n| self.parameters.get(n - 1)) else {
+            return ControlFlow::Break(invalid(format!(
+                "{name}: a parameter must be $1 to ${} here",
+                self.parameters.len()
+            )));
+        };
+        self.execution_parameters.push(string_literal(given));
+        value.value = Value::Placeholder("?".to_owned());
+        ControlFlow::Continue(())
+    }
 
     // After the children, so the subquery put in place is not visited (and wrapped) again.
     fn post_visit_table_factor(&mut self, factor: &mut TableFactor) -> ControlFlow<QueryError> {
@@ -274,6 +322,19 @@ mod tests {
     fn another_tenant_named_in_the_sql_stays_inside_the_scope() {
         let sql = scoped("SELECT * FROM purchases WHERE tenant_id = 'shop-b' OR '1'='1'").expect("scoped");
         assert!(sql.contains("WHERE tenant_id = 'shop-a') AS purchases WHERE tenant_id = 'shop-b'"), "{sql}");
+    }
+
+    #[test]
+    fn parameters_become_positional_literals_in_text_order() {
+        let sql = "SELECT * FROM purchases p WHERE ($1 = '' OR p.year = $1) AND p.month = $2";
+        let parameters = ["2026".to_owned(), "o'clock".to_owned()];
+        let query = scope_with_parameters(sql, &tenant("shop-a"), &CATALOG, &parameters).expect("scoped");
+        assert_eq!(query.sql.matches('?').count(), 3, "{}", query.sql);
+        assert!(!query.sql.contains('$') && !query.sql.contains("2026"), "no value in the text: {}", query.sql);
+        assert_eq!(query.execution_parameters, ["'2026'", "'2026'", "'o''clock'"]);
+        let err = scope_with_parameters("SELECT $3 FROM purchases", &tenant("shop-a"), &CATALOG, &parameters);
+        assert!(message(err.expect_err("no $3")).contains("$1 to $2"));
+        assert!(scoped("SELECT $1 FROM purchases").is_err(), "a placeholder without values is refused");
     }
 
     #[test]

@@ -1,7 +1,8 @@
 //! AWS adapters of the ports: the `Store` on DynamoDB, the change feed on DynamoDB
-//! Streams, the lake's objects on S3. Built only with the `aws` feature, which links none
+//! Streams, the lake's objects on S3, analytics on Athena. Built only with the `aws` feature, which links none
 //! of the embedded engines.
 
+mod athena;
 mod attributes;
 mod cost;
 mod expressions;
@@ -10,6 +11,7 @@ mod store;
 mod streams;
 mod tables;
 
+pub use athena::{AthenaEngine, AthenaFailure, GLUE_TABLES, Progress};
 pub use cost::Spend;
 pub use s3::{S3Objects, S3Requests};
 pub use store::DynamoStore;
@@ -78,6 +80,12 @@ impl Connection {
         let config = self.sdk_config().await;
         let s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(self.endpoint_url.is_some()).build();
         S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket, self.describe())
+    }
+
+    /// The stage's Athena: its workgroup and Glue database.
+    pub async fn athena(&self, workgroup: &str, database: &str) -> AthenaEngine {
+        let client = aws_sdk_athena::Client::new(&self.sdk_config().await);
+        AthenaEngine::new(client, workgroup, database, self.endpoint_url.is_some())
     }
 
     /// The store of the stage whose tables are named `{prefix}-{table}`.

@@ -35,6 +35,13 @@ fn unavailable(path: &Path) -> impl Fn(std::io::Error) -> LakeError + '_ {
     move |err| LakeError::Unavailable(format!("{}: {err}", path.display()))
 }
 
+/// File work off the async threads.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, LakeError> + Send + 'static,
+) -> Result<T, LakeError> {
+    tokio::task::spawn_blocking(work).await.map_err(|err| LakeError::Unavailable(format!("lake task failed: {err}")))?
+}
+
 fn is_hidden(name: &std::ffi::OsStr) -> bool {
     name.to_string_lossy().starts_with('.')
 }
@@ -67,7 +74,7 @@ fn walk(root: &Path, dir: &Path, found: &mut Vec<LakeObject>) -> Result<(), Lake
 impl LakeObjects for LakeDirectory {
     async fn put(&self, key: &str, body: Vec<u8>) -> Result<(), LakeError> {
         let path = self.path_of(key)?;
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let dir = path.parent().unwrap_or(Path::new("."));
             std::fs::create_dir_all(dir).map_err(unavailable(dir))?;
             let temporary = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4()));
@@ -76,16 +83,16 @@ impl LakeObjects for LakeDirectory {
             std::fs::rename(&temporary, &path).map_err(unavailable(&path))
         })
         .await
-        .map_err(|err| LakeError::Unavailable(err.to_string()))?
     }
 
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, LakeError> {
         let path = self.path_of(key)?;
-        match tokio::fs::read(&path).await {
+        blocking(move || match std::fs::read(&path) {
             Ok(bytes) => Ok(Some(bytes)),
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(err) => Err(unavailable(&path)(err)),
-        }
+        })
+        .await
     }
 
     async fn list(&self, prefix: &str) -> Result<Vec<LakeObject>, LakeError> {
@@ -96,7 +103,7 @@ impl LakeObjects for LakeDirectory {
             None => root.clone(),
         };
         let prefix = prefix.to_owned();
-        tokio::task::spawn_blocking(move || {
+        blocking(move || {
             let mut found = Vec::new();
             walk(&root, &start, &mut found)?;
             found.retain(|object| object.key.starts_with(&prefix));
@@ -104,19 +111,21 @@ impl LakeObjects for LakeDirectory {
             Ok(found)
         })
         .await
-        .map_err(|err| LakeError::Unavailable(err.to_string()))?
     }
 
     async fn delete(&self, keys: &[String]) -> Result<(), LakeError> {
-        for key in keys {
-            let path = self.path_of(key)?;
-            match tokio::fs::remove_file(&path).await {
-                Ok(()) => {}
-                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-                Err(err) => return Err(unavailable(&path)(err)),
+        let paths = keys.iter().map(|key| self.path_of(key)).collect::<Result<Vec<_>, _>>()?;
+        blocking(move || {
+            for path in paths {
+                match std::fs::remove_file(&path) {
+                    Ok(()) => {}
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(err) => return Err(unavailable(&path)(err)),
+                }
             }
-        }
-        Ok(())
+            Ok(())
+        })
+        .await
     }
 
     fn describe(&self) -> String {
