@@ -12,10 +12,14 @@
 //! - `streams --dynamodb-url U --books N`: the books-to-search consumer on DynamoDB
 //!   Streams: records/s through a backlog, and the time from a `201` to the first search
 //!   hit with the consumer running.
+//! - `lake-writes --dynamodb-url U --moto-url M --purchases N --per-second R`: S3 PUTs
+//!   the purchases-to-lake consumer makes for N checkouts at R per second, with its
+//!   batching window and without.
 //!
 //! Each prints one JSON line per measurement.
 
 mod cost;
+mod lake_writes;
 mod listing;
 mod streams;
 
@@ -57,6 +61,17 @@ enum Command {
         /// Books created one at a time to time from `201` to the first search hit.
         #[arg(long, default_value_t = 200)]
         probes: usize,
+    },
+    LakeWrites {
+        #[arg(long)]
+        dynamodb_url: String,
+        #[arg(long)]
+        moto_url: String,
+        #[arg(long, default_value_t = 1_000)]
+        purchases: usize,
+        /// Checkouts per second, spread over 8 buyers.
+        #[arg(long, default_value_t = 50.0)]
+        per_second: f64,
     },
 }
 
@@ -157,5 +172,8 @@ async fn main() -> Result<()> {
         Command::Cost { dynamodb_url } => cost::cost(dynamodb_url).await,
         Command::Listing { books } => listing::listing(books).await,
         Command::Streams { dynamodb_url, books, probes } => streams::streams(dynamodb_url, books, probes).await,
+        Command::LakeWrites { dynamodb_url, moto_url, purchases, per_second } => {
+            lake_writes::lake_writes(dynamodb_url, moto_url, purchases, per_second).await
+        }
     }
 }
