@@ -1,9 +1,10 @@
-//! Talking to AWS (or moto) for `deploy`, `diff`, `destroy`, `outputs`, `package` and
-//! `athena query`.
+//! Talking to AWS (or moto) for `deploy`, `diff`, `destroy`, `outputs`, `package`,
+//! `athena query` and `athena tables`.
 
 pub mod artifacts;
 pub mod athena;
 pub mod events;
+pub mod glue;
 pub mod gsi_steps;
 pub mod stack;
 
@@ -31,6 +32,7 @@ pub struct AwsArgs {
 pub struct Clients {
     pub athena: aws_sdk_athena::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
+    pub glue: aws_sdk_glue::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub region: String,
@@ -54,6 +56,7 @@ impl AwsArgs {
         Clients {
             athena: aws_sdk_athena::Client::new(&config),
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
+            glue: aws_sdk_glue::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(&config),
             region,

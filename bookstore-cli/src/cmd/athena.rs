@@ -14,6 +14,7 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cloud::AwsArgs;
 use crate::cloud::athena::run_query;
+use crate::cloud::glue::{CatalogReport, Partitions, catalog_report};
 use crate::stage::{Provider, Stage, load as load_stage};
 
 #[derive(Debug, Subcommand)]
@@ -22,6 +23,35 @@ pub enum AthenaCommand {
     Query(QueryArgs),
     /// Rewrite closed days of the local lake into Parquet, each record once, with daily summaries.
     Compact(CompactArgs),
+    /// The stage's Glue tables as deployed (columns, partitions, locations) and every
+    /// difference from the lake schema in the code; exits 1 when there is one.
+    Tables(TablesArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TablesArgs {
+    #[arg(long)]
+    pub stage: String,
+    #[arg(long)]
+    pub stages_dir: Option<PathBuf>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: TablesFormat,
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TablesFormat {
+    Table,
+    Json,
+}
+
+/// The catalog differs from the code: exit code 1, after the report.
+#[derive(Debug, thiserror::Error)]
+#[error("the Glue catalog of stage {stage} differs from the lake schema in {count} place(s)")]
+pub struct CatalogDrift {
+    pub stage: String,
+    pub count: usize,
 }
 
 #[derive(Debug, Args)]
@@ -80,6 +110,68 @@ pub async fn run(command: AthenaCommand) -> Result<()> {
     match command {
         AthenaCommand::Query(args) => query(args).await,
         AthenaCommand::Compact(args) => compact(args).await,
+        AthenaCommand::Tables(args) => tables(args).await,
+    }
+}
+
+async fn tables(args: TablesArgs) -> Result<()> {
+    let stage = load_stage(&args.stage, args.stages_dir.as_deref())?;
+    if stage.provider == Provider::Local {
+        bail!(
+            "--stage {}: a local stage has no Glue catalog (its lake tables are the files); name an AWS stage",
+            stage.name
+        );
+    }
+    let clients = args.aws.clients(&stage).await;
+    let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
+        anyhow::anyhow!("cannot tell which AWS account this is: {}", crate::cloud::describe_sdk_error(&err))
+    })?;
+    let bucket = stage.lake_bucket(identity.account().unwrap_or_default());
+    let report = catalog_report(&clients, &stage.glue_database(), &bucket, &stage.name).await?;
+    match args.output {
+        TablesFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
+        TablesFormat::Table => print_catalog(&report),
+    }
+    if report.drift.is_empty() {
+        eprintln!("the Glue catalog matches the lake schema");
+        Ok(())
+    } else {
+        Err(anyhow::Error::new(CatalogDrift { stage: stage.name.clone(), count: report.drift.len() }))
+    }
+}
+
+fn print_catalog(report: &CatalogReport) {
+    println!("Glue database {}", report.database);
+    for table in &report.tables {
+        println!();
+        println!("{}  ({})", table.name, table.serde.as_deref().unwrap_or("no SerDe"));
+        println!("  location:   {}", table.location.as_deref().unwrap_or("none"));
+        match &table.partitions {
+            Partitions::Projected { location_template } => {
+                println!("  partitions: projected, {}", location_template.as_deref().unwrap_or("no location template"));
+            }
+            Partitions::Registered { count, locations } => {
+                println!("  partitions: {count} in Glue{}", if locations.is_empty() { "" } else { ", e.g." });
+                for location in locations {
+                    println!("    {location}");
+                }
+            }
+        }
+        let keys: Vec<String> = table.partition_keys.iter().map(|[k, t]| format!("{k} {t}")).collect();
+        println!("  keys:       {}", keys.join(", "));
+        let width = table.columns.iter().map(|[c, _]| c.len()).max().unwrap_or(0);
+        for [column, kind] in &table.columns {
+            println!("  {column:<width$}  {kind}");
+        }
+    }
+    println!();
+    if report.drift.is_empty() {
+        println!("no drift: every table, column, type, key and location is as the code has it");
+    } else {
+        println!("drift ({}):", report.drift.len());
+        for difference in &report.drift {
+            println!("  {difference}");
+        }
     }
 }
 

@@ -4,6 +4,7 @@
 use bookstore_runtime::cdc::{LAKE_BATCH_SIZE, LAKE_BATCHING_WINDOW};
 use bookstore_runtime::lake::Dataset;
 use bookstore_runtime::lake::glue_columns;
+use bookstore_runtime::lake::schema::PARTITION_KEYS;
 use bookstore_runtime::store::Table;
 use serde::Serialize;
 
@@ -119,6 +120,8 @@ pub struct GlueTableSpec {
     pub description: &'static str,
     /// `[name, Hive type]`, from the schema the embedded engine reads.
     pub columns: Vec<[String; 2]>,
+    /// The partition keys (strings), as `lake::schema::PARTITION_KEYS` names them.
+    pub partition_keys: &'static [&'static str],
 }
 
 fn glue_table(dataset: Dataset) -> GlueTableSpec {
@@ -130,6 +133,7 @@ fn glue_table(dataset: Dataset) -> GlueTableSpec {
             Dataset::Books => "Book snapshots, by tenant and snapshot day.",
         },
         columns: glue_columns(dataset),
+        partition_keys: &PARTITION_KEYS,
     }
 }
 

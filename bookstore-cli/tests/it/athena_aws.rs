@@ -14,6 +14,10 @@ use crate::deploy::{TestStage, moto, text};
 
 const TENANT: &str = "libreria-sol";
 
+/// Held by every test that runs Athena queries on moto: its state transitions (how long
+/// an execution stays QUEUED) are one setting for the whole server.
+pub(crate) static MOTO_ATHENA: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Moto's test-only API (`/moto-api/...`).
 async fn moto_api(endpoint: &str, path: &str, body: Value) {
     let answer = reqwest::Client::new()
@@ -57,6 +61,7 @@ fn query(stage: &TestStage, sql: &str) -> std::process::Output {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_aws_stage_query_runs_in_athena_scoped_to_the_tenant_and_stops_on_ctrl_c() {
     let Some((endpoint, aws_cli)) = moto() else { return };
+    let _athena = MOTO_ATHENA.lock().await;
     let stage = TestStage::new(endpoint.clone(), aws_cli);
     let database = format!("{}_lake", stage.prefix.replace('-', "_"));
 

@@ -71,6 +71,10 @@ impl TestStage {
         Self { dir, prefix, endpoint, aws_cli }
     }
 
+    pub(crate) fn stages_dir(&self) -> &Path {
+        &self.dir
+    }
+
     fn edit(&self, from: &str, to: &str) {
         let path = self.dir.join("test.yaml");
         let text = std::fs::read_to_string(&path).expect("stage");

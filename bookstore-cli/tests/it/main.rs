@@ -2,6 +2,7 @@
 
 mod athena;
 mod athena_aws;
+mod athena_tables;
 mod crash;
 mod deploy;
 mod fuzz;

@@ -345,6 +345,7 @@ async fn on_dynamodb_and_moto_each_purchase_lands_once_in_the_s3_lake_across_a_s
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn on_emulated_aws_analytics_reach_athena_scoped_to_the_tenant_with_execution_parameters() {
     let Some(mut emulated) = Emulated::with_s3("up-athena") else { return };
+    let _athena = crate::athena_aws::MOTO_ATHENA.lock().await;
     emulated.region = "eu-central-1";
     let password = emulated.add_tenant("stats-shop", "admin@stats.example");
     let other_password = emulated.add_tenant("other-shop", "admin@other.example");

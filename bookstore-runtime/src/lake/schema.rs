@@ -102,6 +102,10 @@ fn hive_type(kind: &ColumnType) -> String {
     }
 }
 
+/// The Glue tables' partition keys, all strings: the tenant (an injected projection, so
+/// every query names it) and the day, as the object keys spell them.
+pub const PARTITION_KEYS: [&str; 4] = ["tenant_id", "year", "month", "day"];
+
 /// A dataset's columns as its Glue table declares them (`[name, Hive type]`). `tenant_id`
 /// is left out: in Glue it is the partition key (and Athena refuses a column declared
 /// twice).
