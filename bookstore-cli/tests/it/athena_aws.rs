@@ -41,16 +41,18 @@ async fn hold_executions_for(endpoint: &str, polls: u32) {
 }
 
 fn executions(stage: &TestStage) -> Vec<Value> {
-    let listed = stage.aws(&["athena", "list-query-executions", "--work-group", &stage.prefix]).expect("list");
+    executions_in(&stage.prefix, |args| stage.aws(args).expect("aws athena"))
+}
+
+/// Every query execution of a workgroup, through `aws` (the AWS CLI against moto).
+pub(crate) fn executions_in(workgroup: &str, aws: impl Fn(&[&str]) -> Value) -> Vec<Value> {
+    let listed = aws(&["athena", "list-query-executions", "--work-group", workgroup]);
     let ids: Vec<String> = listed["QueryExecutionIds"]
         .as_array()
         .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_owned)).collect())
         .unwrap_or_default();
     ids.iter()
-        .map(|id| {
-            stage.aws(&["athena", "get-query-execution", "--query-execution-id", id]).expect("get")["QueryExecution"]
-                .clone()
-        })
+        .map(|id| aws(&["athena", "get-query-execution", "--query-execution-id", id])["QueryExecution"].clone())
         .collect()
 }
 

@@ -136,16 +136,7 @@ impl Emulated {
 
     /// Every query execution moto's Athena received in the stage's workgroup.
     fn athena_executions(&self) -> Vec<Value> {
-        let listed = self.moto_cli(&["athena", "list-query-executions", "--work-group", &self.prefix]);
-        let ids: Vec<String> = listed["QueryExecutionIds"]
-            .as_array()
-            .map(|ids| ids.iter().filter_map(|id| id.as_str().map(str::to_owned)).collect())
-            .unwrap_or_default();
-        ids.iter()
-            .map(|id| {
-                self.moto_cli(&["athena", "get-query-execution", "--query-execution-id", id])["QueryExecution"].clone()
-            })
-            .collect()
+        crate::athena_aws::executions_in(&self.prefix, |args| self.moto_cli(args))
     }
 
     /// Every item of a table, as the AWS CLI reads it (DynamoDB's own JSON).

@@ -16,17 +16,7 @@ use crate::support::item;
 /// DynamoDB Local's URL, or `None` (the test is skipped) when it is not running and
 /// services are not required.
 pub fn endpoint() -> Option<String> {
-    match std::env::var("BOOKSTORE_TEST_DYNAMODB_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var_os("BOOKSTORE_TEST_REQUIRE_SERVICES").is_none(),
-                "BOOKSTORE_TEST_DYNAMODB_URL is not set but services are required"
-            );
-            eprintln!("skipped: set BOOKSTORE_TEST_DYNAMODB_URL to DynamoDB Local's URL (scripts/test does)");
-            None
-        }
-    }
+    crate::support::service("BOOKSTORE_TEST_DYNAMODB_URL", "DynamoDB Local's URL")
 }
 
 fn connection(url: String) -> Connection {

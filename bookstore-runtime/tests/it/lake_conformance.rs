@@ -180,17 +180,7 @@ async fn a_local_directory_refuses_keys_that_leave_it_and_hides_unfinished_files
 /// moto's URL, or `None` (skipped) when it is not running and services are not required.
 #[cfg(feature = "aws")]
 pub fn moto_endpoint() -> Option<String> {
-    match std::env::var("BOOKSTORE_TEST_MOTO_URL") {
-        Ok(url) => Some(url),
-        Err(_) => {
-            assert!(
-                std::env::var_os("BOOKSTORE_TEST_REQUIRE_SERVICES").is_none(),
-                "BOOKSTORE_TEST_MOTO_URL is not set but services are required"
-            );
-            eprintln!("skipped: set BOOKSTORE_TEST_MOTO_URL to a moto server's URL (scripts/test does)");
-            None
-        }
-    }
+    crate::support::service("BOOKSTORE_TEST_MOTO_URL", "a moto server's URL")
 }
 
 /// A fresh bucket of its own on moto.

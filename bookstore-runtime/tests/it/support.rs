@@ -229,3 +229,20 @@ pub fn item(pk: &str, sk: &str, extra: Value) -> bookstore_runtime::store::Item 
     }
     item
 }
+
+/// A test server's URL from `variable`, or `None` (the test is skipped) when it is not set
+/// and services are not required (`scripts/test` sets both).
+#[cfg(feature = "aws")]
+pub fn service(variable: &str, what: &str) -> Option<String> {
+    match std::env::var(variable) {
+        Ok(url) => Some(url),
+        Err(_) => {
+            assert!(
+                std::env::var_os("BOOKSTORE_TEST_REQUIRE_SERVICES").is_none(),
+                "{variable} is not set but services are required"
+            );
+            eprintln!("skipped: set {variable} to {what} (scripts/test does)");
+            None
+        }
+    }
+}
