@@ -216,8 +216,8 @@ mod tests {
         assert_eq!(
             found,
             [
-                "purchases.status: missing in Glue (the lake schema has string)",
                 "purchases.total_amount: Glue has double, the lake schema decimal(12,2)",
+                "purchases.status: missing in Glue (the lake schema has string)",
                 "purchases.coupon: string in Glue, not in the lake schema",
                 "books: no such Glue table (the lake schema has it)",
             ],
