@@ -5,8 +5,7 @@
 
 use anyhow::{Result, anyhow};
 use aws_sdk_glue::types::Table;
-use bookstore_runtime::lake::Dataset;
-use bookstore_runtime::lake::schema::{PARTITION_KEYS, glue_columns};
+use bookstore_runtime::lake::catalog::glue_tables;
 use serde::Serialize;
 
 use super::{Clients, describe_sdk_error};
@@ -126,17 +125,19 @@ fn same_type(deployed: &str, expected: &str) -> bool {
     normal(deployed) == normal(expected)
 }
 
-/// Every difference between the deployed tables and the lake schema.
+/// Every difference between the deployed tables and the lake's (`lake::catalog`).
 fn drift(tables: &[DeployedTable], lake_bucket: &str) -> Vec<String> {
     let mut drift = Vec::new();
-    for dataset in Dataset::ALL {
-        let name = dataset.name();
+    let bucket = format!("s3://{lake_bucket}/");
+    let expected_tables = glue_tables();
+    for expected_table in &expected_tables {
+        let name = expected_table.name.as_str();
         let Some(table) = tables.iter().find(|t| t.name == name) else {
             drift.push(format!("{name}: no such Glue table (the lake schema has it)"));
             continue;
         };
-        let expected = glue_columns(dataset);
-        for [column, kind] in &expected {
+        let expected = &expected_table.columns;
+        for [column, kind] in expected {
             match table.columns.iter().find(|[c, _]| c == column) {
                 None => drift.push(format!("{name}.{column}: missing in Glue (the lake schema has {kind})")),
                 Some([_, deployed]) if !same_type(deployed, kind) => {
@@ -151,19 +152,24 @@ fn drift(tables: &[DeployedTable], lake_bucket: &str) -> Vec<String> {
             }
         }
         let keys: Vec<&str> = table.partition_keys.iter().map(|[k, _]| k.as_str()).collect();
-        if keys != PARTITION_KEYS {
-            drift.push(format!("{name}: partition keys are {keys:?}, the lake's are {PARTITION_KEYS:?}"));
+        if keys != expected_table.partition_keys {
+            drift.push(format!(
+                "{name}: partition keys are {keys:?}, the lake's are {:?}",
+                expected_table.partition_keys
+            ));
         }
         if let Some([key, kind]) = table.partition_keys.iter().find(|[_, kind]| !same_type(kind, "string")) {
             drift.push(format!("{name}: partition key {key} is {kind}, not string"));
         }
-        let bucket = format!("s3://{lake_bucket}/");
+        if table.serde.as_deref() != Some(expected_table.format.serde()) {
+            drift.push(format!("{name}: SerDe {:?}, the lake writes {}", table.serde, expected_table.format.serde()));
+        }
         if !table.location.as_deref().is_some_and(|l| l.starts_with(&bucket)) {
             drift.push(format!("{name}: location {:?} is not in the lake bucket {bucket}", table.location));
         }
         match &table.partitions {
             Partitions::Projected { location_template } => {
-                let layout = format!("{bucket}${{tenant_id}}/{name}/year=${{year}}/month=${{month}}/day=${{day}}/");
+                let layout = format!("{bucket}{}", expected_table.location_template);
                 if location_template.as_deref() != Some(layout.as_str()) {
                     drift.push(format!("{name}: partition locations {location_template:?}, the lake writes {layout}"));
                 }
@@ -175,7 +181,7 @@ fn drift(tables: &[DeployedTable], lake_bucket: &str) -> Vec<String> {
             }
         }
     }
-    for table in tables.iter().filter(|t| !Dataset::ALL.iter().any(|d| d.name() == t.name)) {
+    for table in tables.iter().filter(|t| !expected_tables.iter().any(|e| e.name == t.name)) {
         drift.push(format!("{}: a Glue table the lake schema does not have", table.name));
     }
     drift
@@ -183,28 +189,27 @@ fn drift(tables: &[DeployedTable], lake_bucket: &str) -> Vec<String> {
 
 #[cfg(test)]
 mod tests {
+    use bookstore_runtime::lake::catalog::GlueTable;
+
     use super::*;
 
-    fn as_deployed(dataset: Dataset, bucket: &str) -> DeployedTable {
-        let name = dataset.name();
+    fn as_deployed(table: GlueTable, bucket: &str) -> DeployedTable {
         DeployedTable {
-            name: name.to_owned(),
-            columns: glue_columns(dataset),
-            partition_keys: PARTITION_KEYS.iter().map(|k| [(*k).to_owned(), "string".to_owned()]).collect(),
+            columns: table.columns,
+            partition_keys: table.partition_keys.iter().map(|k| [(*k).to_owned(), "string".to_owned()]).collect(),
             location: Some(format!("s3://{bucket}/")),
-            serde: None,
+            serde: Some(table.format.serde().to_owned()),
             partitions: Partitions::Projected {
-                location_template: Some(format!(
-                    "s3://{bucket}/${{tenant_id}}/{name}/year=${{year}}/month=${{month}}/day=${{day}}/"
-                )),
+                location_template: Some(format!("s3://{bucket}/{}", table.location_template)),
             },
+            name: table.name,
         }
     }
 
     #[test]
     fn a_catalog_as_the_code_has_it_has_no_drift_and_each_change_is_named() {
         let bucket = "s-lake-1";
-        let mut tables: Vec<DeployedTable> = Dataset::ALL.iter().map(|d| as_deployed(*d, bucket)).collect();
+        let mut tables: Vec<DeployedTable> = glue_tables().into_iter().map(|t| as_deployed(t, bucket)).collect();
         assert_eq!(drift(&tables, bucket), Vec::<String>::new());
 
         let purchases = tables.iter_mut().find(|t| t.name == "purchases").expect("purchases");

@@ -38,6 +38,25 @@ pub struct Clients {
     pub region: String,
     /// Set when talking to an emulator: polls faster, addresses buckets by path.
     pub emulated: bool,
+    /// Where the calls go, as messages name it.
+    pub endpoint: String,
+}
+
+impl Clients {
+    /// The account the credentials belong to.
+    pub async fn account(&self) -> anyhow::Result<String> {
+        let identity =
+            self.sts.get_caller_identity().send().await.map_err(|err| {
+                anyhow::anyhow!("cannot tell which AWS account this is: {}", describe_sdk_error(&err))
+            })?;
+        Ok(identity.account().unwrap_or_default().to_owned())
+    }
+
+    /// The stage's lake bucket (`{prefix}-lake-{account}`).
+    pub async fn lake(&self, stage: &Stage) -> anyhow::Result<std::sync::Arc<bookstore_runtime::aws::S3Objects>> {
+        let bucket = stage.lake_bucket(&self.account().await?);
+        Ok(std::sync::Arc::new(bookstore_runtime::aws::S3Objects::new(self.s3.clone(), bucket, self.endpoint.clone())))
+    }
 }
 
 impl AwsArgs {
@@ -53,6 +72,7 @@ impl AwsArgs {
         let config = loader.load().await;
         let s3_config =
             aws_sdk_s3::config::Builder::from(&config).force_path_style(self.endpoint_url.is_some()).build();
+        let endpoint = self.endpoint_url.clone().unwrap_or_else(|| format!("the AWS endpoint of {region}"));
         Clients {
             athena: aws_sdk_athena::Client::new(&config),
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
@@ -61,6 +81,7 @@ impl AwsArgs {
             sts: aws_sdk_sts::Client::new(&config),
             region,
             emulated: self.endpoint_url.is_some(),
+            endpoint,
         }
     }
 }

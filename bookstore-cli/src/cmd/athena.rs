@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use bookstore_runtime::analytics::{QueryError, QueryOutput};
 use bookstore_runtime::aws::{AthenaEngine, AthenaFailure};
 use bookstore_runtime::domain::TenantId;
-use bookstore_runtime::embedded::{LocalSql, compact as compact_lake};
+use bookstore_runtime::embedded::{CompactionOptions, LocalSql, compact as compact_lake, compact_objects};
 use clap::{Args, Subcommand, ValueEnum};
 
 use crate::cloud::AwsArgs;
@@ -21,7 +21,8 @@ use crate::stage::{Provider, Stage, load as load_stage};
 pub enum AthenaCommand {
     /// Run one SQL query (Athena's dialect) and print its rows.
     Query(QueryArgs),
-    /// Rewrite closed days of the local lake into Parquet, each record once, with daily summaries.
+    /// Rewrite closed days of a stage's lake into Parquet (closed months merged), each
+    /// record once, with daily summaries: the local lake, or the stage's S3 lake.
     Compact(CompactArgs),
     /// The stage's Glue tables as deployed (columns, partitions, locations) and every
     /// difference from the lake schema in the code; exits 1 when there is one.
@@ -56,14 +57,39 @@ pub struct CatalogDrift {
 
 #[derive(Debug, Args)]
 pub struct CompactArgs {
+    #[arg(long, default_value = "local")]
+    pub stage: String,
+    #[arg(long)]
+    pub stages_dir: Option<PathBuf>,
     /// Only this tenant (default: every tenant).
     #[arg(long)]
     pub tenant: Option<String>,
-    /// Compact days strictly before this date, YYYY-MM-DD (default: today, UTC).
+    /// Compact days strictly before this date, YYYY-MM-DD (default: today, UTC; never later).
     #[arg(long)]
     pub before: Option<chrono::NaiveDate>,
+    /// AWS stages: how long superseded objects and folded batches stay for queries that
+    /// started before a switch (longer than any query runs): `90s`, `30m`, `2h`.
+    #[arg(long, default_value = "1h", value_parser = parse_duration)]
+    pub keep_superseded_for: chrono::Duration,
+    /// Local stages: where the data is (the lake is `<data-dir>/lake`).
     #[arg(long, default_value = ".bookstore")]
     pub data_dir: PathBuf,
+    /// AWS stages only.
+    #[command(flatten)]
+    pub aws: AwsArgs,
+}
+
+/// `90s`, `30m`, `2h` (or `0s`).
+fn parse_duration(text: &str) -> std::result::Result<chrono::Duration, String> {
+    let allowed = || format!("{text:?} is not a duration; write a whole number and s, m or h (`30m`)");
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).ok_or_else(allowed)?);
+    let number: i64 = number.parse().map_err(|_| allowed())?;
+    match unit {
+        "s" => Ok(chrono::Duration::seconds(number)),
+        "m" => Ok(chrono::Duration::minutes(number)),
+        "h" => Ok(chrono::Duration::hours(number)),
+        _ => Err(allowed()),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -123,10 +149,7 @@ async fn tables(args: TablesArgs) -> Result<()> {
         );
     }
     let clients = args.aws.clients(&stage).await;
-    let identity = clients.sts.get_caller_identity().send().await.map_err(|err| {
-        anyhow::anyhow!("cannot tell which AWS account this is: {}", crate::cloud::describe_sdk_error(&err))
-    })?;
-    let bucket = stage.lake_bucket(identity.account().unwrap_or_default());
+    let bucket = stage.lake_bucket(&clients.account().await?);
     let report = catalog_report(&clients, &stage.glue_database(), &bucket, &stage.name).await?;
     match args.output {
         TablesFormat::Json => println!("{}", serde_json::to_string_pretty(&report)?),
@@ -181,12 +204,30 @@ async fn compact(args: CompactArgs) -> Result<()> {
         .as_deref()
         .map(|t| TenantId::parse(t).map_err(|err| anyhow::anyhow!("--tenant {t}: {err}")))
         .transpose()?;
-    let before = args.before.unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let lake = args.data_dir.join("lake");
+    let today = chrono::Utc::now().date_naive();
+    let before = args.before.unwrap_or(today);
+    if before > today {
+        bail!("--before {before}: days from today ({today}, UTC) on are still open; give {today} or an earlier day");
+    }
+    let stage = load_stage(&args.stage, args.stages_dir.as_deref())?;
     let started = Instant::now();
-    let report = tokio::task::spawn_blocking(move || compact_lake(&lake, tenant.as_ref(), before))
-        .await
-        .context("compaction stopped")??;
+    let report = match stage.provider {
+        Provider::Local => {
+            let lake = args.data_dir.join("lake");
+            tokio::task::spawn_blocking(move || compact_lake(&lake, tenant.as_ref(), before))
+                .await
+                .context("compaction stopped")??
+        }
+        Provider::Aws => {
+            let clients = args.aws.clients(&stage).await;
+            let lake = clients.lake(&stage).await?;
+            let options =
+                CompactionOptions { before, now: chrono::Utc::now(), keep_superseded_for: args.keep_superseded_for };
+            compact_objects(lake.as_ref(), tenant.as_ref(), &options)
+                .await
+                .with_context(|| format!("compaction of s3://{} stopped (run it again to finish)", lake.bucket()))?
+        }
+    };
     println!("{}", serde_json::to_string(&report)?);
     eprintln!(
         "compacted {} day(s), {} record(s) ({} duplicate(s) dropped): {} of JSON became {} of Parquet, in {:.2} s",
@@ -218,8 +259,8 @@ async fn query(args: QueryArgs) -> Result<()> {
                 stage.name
             );
         }
-        let engine = stage_athena(&stage, &args.aws).await;
-        println!("{}", engine.scope(&tenant, &sql, &[]).map_err(|err| anyhow::Error::new(BadQuery(err)))?.sql);
+        let engine = stage_athena(&stage, &args.aws).await?;
+        println!("{}", engine.scope(&tenant, &sql, &[]).await.map_err(|err| anyhow::Error::new(BadQuery(err)))?.sql);
         return Ok(());
     }
     let started = Instant::now();
@@ -242,15 +283,18 @@ async fn query(args: QueryArgs) -> Result<()> {
     Ok(())
 }
 
-/// The stage's Athena: its workgroup and Glue database, through the command's AWS flags.
-async fn stage_athena(stage: &Stage, aws: &AwsArgs) -> AthenaEngine {
+/// The stage's Athena: its workgroup and Glue database, and the lake bucket its tenants'
+/// compaction manifests are in, through the command's AWS flags.
+async fn stage_athena(stage: &Stage, aws: &AwsArgs) -> Result<AthenaEngine> {
     let clients = aws.clients(stage).await;
-    AthenaEngine::new(clients.athena, &stage.athena_workgroup(), &stage.glue_database(), clients.emulated)
+    let lake = clients.lake(stage).await?;
+    Ok(AthenaEngine::new(clients.athena, &stage.athena_workgroup(), &stage.glue_database(), clients.emulated)
+        .with_lake(lake))
 }
 
 async fn query_athena(stage: &Stage, aws: &AwsArgs, tenant: &TenantId, sql: &str) -> Result<QueryOutput> {
-    let engine = stage_athena(stage, aws).await;
-    let query = engine.scope(tenant, sql, &[]).map_err(|err| anyhow::Error::new(BadQuery(err)))?;
+    let engine = stage_athena(stage, aws).await?;
+    let query = engine.scope(tenant, sql, &[]).await.map_err(|err| anyhow::Error::new(BadQuery(err)))?;
     run_query(&engine, &query, &stage.name).await.map_err(|err| match err.downcast::<AthenaFailure>() {
         Ok(AthenaFailure::Query(query_error)) => anyhow::Error::new(BadQuery(query_error)),
         Ok(other) => anyhow::Error::new(other),

@@ -97,10 +97,10 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
     let (lake, analytics, lake_at): (Arc<dyn LakeWriter>, Arc<dyn AnalyticsEngine>, String) =
         match args.dynamo.lake_connection(stage) {
             Some(lake_connection) => {
-                let objects = super::stage_lake(stage, &lake_connection).await?;
-                let athena = stage_athena(stage, &lake_connection).await?;
+                let objects = Arc::new(super::stage_lake(stage, &lake_connection).await?);
+                let athena = stage_athena(stage, &lake_connection).await?.with_lake(objects.clone());
                 let at = format!("{} (analytics: Athena workgroup {})", objects.describe(), athena.workgroup());
-                (Arc::new(BatchLake::new(Arc::new(objects))), Arc::new(athena), at)
+                (Arc::new(BatchLake::new(objects)), Arc::new(athena), at)
             }
             None => {
                 let local = dir.join("lake");

@@ -2,9 +2,7 @@
 //! model, so the deployed schema and the code that reads it cannot drift apart.
 
 use bookstore_runtime::cdc::{LAKE_BATCH_SIZE, LAKE_BATCHING_WINDOW};
-use bookstore_runtime::lake::Dataset;
-use bookstore_runtime::lake::glue_columns;
-use bookstore_runtime::lake::schema::PARTITION_KEYS;
+use bookstore_runtime::lake::catalog::{GlueTable, TableFormat, glue_tables};
 use bookstore_runtime::store::Table;
 use serde::Serialize;
 
@@ -112,28 +110,54 @@ pub struct AthenaSpec {
     pub tables: Vec<GlueTableSpec>,
 }
 
-/// One Glue table over one dataset of the lake.
+/// One Glue table over the lake (`lake::catalog`).
 #[derive(Debug, Serialize)]
 pub struct GlueTableSpec {
     pub logical_id: String,
-    pub dataset: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
+    pub format: TableFormat,
+    pub serde: &'static str,
+    pub input_format: &'static str,
+    pub output_format: &'static str,
     /// `[name, Hive type]`, from the schema the embedded engine reads.
     pub columns: Vec<[String; 2]>,
-    /// The partition keys (strings), as `lake::schema::PARTITION_KEYS` names them.
-    pub partition_keys: &'static [&'static str],
+    /// The partition keys (strings); `tenant_id` first.
+    pub partition_keys: Vec<&'static str>,
+    /// A partition's prefix in the bucket, keys as `${key}`.
+    pub location_template: String,
 }
 
-fn glue_table(dataset: Dataset) -> GlueTableSpec {
+fn glue_table(table: GlueTable) -> GlueTableSpec {
+    let description = match table.name.as_str() {
+        "purchases" => "Every purchase once, by tenant and purchase day: the batches not yet compacted.",
+        "books" => "Book snapshots, by tenant and snapshot day: the batches not yet compacted.",
+        "purchases_compacted" => "Compacted purchases (closed days and months), as the compaction manifest names them.",
+        "books_compacted" => {
+            "Compacted book snapshots (closed days and months), as the compaction manifest names them."
+        }
+        _ => "Each closed day's purchases, revenue, copies sold and best sellers, written by compaction.",
+    };
+    let (input_format, output_format) = match table.format {
+        TableFormat::Json => {
+            ("org.apache.hadoop.mapred.TextInputFormat", "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat")
+        }
+        TableFormat::Parquet => (
+            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+            "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+        ),
+    };
     GlueTableSpec {
-        logical_id: format!("Glue{}Table", pascal_case(dataset.name())),
-        dataset: dataset.name(),
-        description: match dataset {
-            Dataset::Purchases => "Every purchase once, by tenant and purchase day.",
-            Dataset::Books => "Book snapshots, by tenant and snapshot day.",
-        },
-        columns: glue_columns(dataset),
-        partition_keys: &PARTITION_KEYS,
+        logical_id: format!("Glue{}Table", pascal_case(&table.name)),
+        description: description.to_owned(),
+        format: table.format,
+        serde: table.format.serde(),
+        input_format,
+        output_format,
+        columns: table.columns,
+        partition_keys: table.partition_keys,
+        location_template: table.location_template,
+        name: table.name,
     }
 }
 
@@ -305,7 +329,7 @@ impl TemplateContext {
             athena: AthenaSpec {
                 workgroup: stage.athena_workgroup(),
                 glue_database: stage.glue_database(),
-                tables: Dataset::ALL.into_iter().map(glue_table).collect(),
+                tables: glue_tables().into_iter().map(glue_table).collect(),
             },
             logs: stage.logs.clone(),
             alarms: stage.alarms.clone(),

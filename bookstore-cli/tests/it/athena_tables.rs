@@ -65,8 +65,11 @@ fn athena_tables_finds_the_deployed_catalog_as_the_code_has_it_and_a_column_chan
     assert_eq!(report["drift"], serde_json::json!([]), "{report:#}");
     let names: Vec<&str> =
         report["tables"].as_array().expect("tables").iter().filter_map(|t| t["name"].as_str()).collect();
-    assert_eq!(names, ["books", "purchases"]);
-    let purchases = &report["tables"][1];
+    assert_eq!(names, ["books", "books_compacted", "daily_summaries", "purchases", "purchases_compacted"]);
+    let table_named = |name: &str| {
+        report["tables"].as_array().expect("tables").iter().find(|t| t["name"] == name).expect("table").clone()
+    };
+    let purchases = table_named("purchases");
     let columns: Vec<[String; 2]> = serde_json::from_value(purchases["columns"].clone()).expect("columns");
     assert_eq!(columns, bookstore_runtime::lake::glue_columns(bookstore_runtime::lake::Dataset::Purchases));
     assert_eq!(purchases["partitions"]["kind"], "projected");
@@ -75,6 +78,10 @@ fn athena_tables_finds_the_deployed_catalog_as_the_code_has_it_and_a_column_chan
         template.starts_with(&format!("s3://{}-lake-{ACCOUNT}/${{tenant_id}}/purchases/", stage.prefix)),
         "{template}"
     );
+    let compacted = table_named("purchases_compacted");
+    assert_eq!(compacted["serde"], "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe");
+    let template = compacted["partitions"]["location_template"].as_str().expect("template");
+    assert!(template.ends_with("/${tenant_id}/compacted/purchases/year=${year}/month=${month}/"), "{template}");
 
     // Someone changes a column's type in the console.
     let mut table =

@@ -3,7 +3,7 @@
 
 mod tenant_scope;
 
-pub use tenant_scope::{AthenaCatalog, AthenaQuery, scope_for_athena, scope_with_parameters};
+pub use tenant_scope::{AthenaCatalog, AthenaQuery, CompactedLake, scope_for_athena, scope_with_parameters};
 
 use serde::Serialize;
 

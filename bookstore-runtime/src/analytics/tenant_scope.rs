@@ -22,14 +22,28 @@ use sqlparser::parser::Parser;
 
 use super::{QueryError, at_end_if_unplaced, clean, position_in};
 use crate::domain::TenantId;
+use crate::lake::Dataset;
+use crate::lake::catalog::compacted_table;
+use crate::lake::compacted::{CompactionManifest, Period};
+use crate::lake::schema::glue_columns;
 
 /// Where a stage's lake tables live in Athena's catalog.
 #[derive(Debug, Clone)]
 pub struct AthenaCatalog<'a> {
     /// The Glue database (`<prefix>_lake`).
     pub database: &'a str,
-    /// The lake's tables in that database.
+    /// The lake's tables in that database that a query may name.
     pub tables: &'a [&'a str],
+    /// What compaction made of the tenant's lake: a dataset with compacted periods is read
+    /// from its JSON table outside them and from its compacted table inside them.
+    pub compacted: Option<CompactedLake<'a>>,
+}
+
+/// A tenant's compaction manifest, and the URL of the bucket its keys are in (`s3://b`).
+#[derive(Debug, Clone, Copy)]
+pub struct CompactedLake<'a> {
+    pub manifest: &'a CompactionManifest,
+    pub bucket_url: &'a str,
 }
 
 /// The query `sql`, rewritten to see `tenant`'s rows only; its own errors are the user's,
@@ -196,12 +210,51 @@ impl TenantScoper<'_> {
         let source = format!("{}.{}", quoted(self.catalog.database), quoted(table));
         // A tenant id is lower-case letters, digits and dashes (`TenantId::parse`), so the
         // literal needs no escaping; doubling quotes keeps that true whatever it becomes.
-        let literal = self.tenant.as_str().replace('\'', "''");
-        let sql = format!("SELECT * FROM {source} WHERE tenant_id = '{literal}'");
+        let tenant = string_literal(self.tenant.as_str());
+        let dataset = Dataset::ALL.into_iter().find(|d| d.name() == table);
+        let sql = match (dataset, self.catalog.compacted) {
+            (Some(dataset), Some(lake)) if lake.manifest.units_of(dataset).next().is_some() => {
+                self.json_and_compacted_rows(dataset, lake, &tenant)
+            }
+            _ => format!("SELECT * FROM {source} WHERE tenant_id = {tenant}"),
+        };
         Parser::new(&GenericDialect {})
             .try_with_sql(&sql)
             .and_then(|mut parser| parser.parse_query())
             .expect("the scoping subquery is valid SQL")
+    }
+
+    /// A dataset whose closed periods were compacted: its batches outside those periods,
+    /// and inside them the one object the manifest names for each (superseded objects
+    /// stay in the bucket a while for queries that started before, so they are named out).
+    fn json_and_compacted_rows(&self, dataset: Dataset, lake: CompactedLake<'_>, tenant: &str) -> String {
+        let database = quoted(self.catalog.database);
+        let mut columns: Vec<String> = glue_columns(dataset).into_iter().map(|[name, _]| quoted(&name)).collect();
+        columns.extend(["tenant_id", "year", "month", "day"].map(quoted));
+        let columns = columns.join(", ");
+        let (mut days, mut months, mut objects) = (Vec::new(), Vec::new(), Vec::new());
+        for unit in lake.manifest.units_of(dataset) {
+            match unit.period {
+                Period::Day(_) => days.push(string_literal(&unit.period.to_string())),
+                Period::Month { .. } => months.push(string_literal(&unit.period.to_string())),
+            }
+            objects.push(string_literal(&format!("{}/{}", lake.bucket_url, unit.parquet)));
+        }
+        let mut compacted_periods = Vec::new();
+        if !days.is_empty() {
+            compacted_periods.push(format!("concat(year, '-', month, '-', day) IN ({})", days.join(", ")));
+        }
+        if !months.is_empty() {
+            compacted_periods.push(format!("concat(year, '-', month) IN ({})", months.join(", ")));
+        }
+        format!(
+            "SELECT {columns} FROM {database}.{json} WHERE tenant_id = {tenant} AND NOT ({periods}) \
+             UNION ALL SELECT {columns} FROM {database}.{parquet} WHERE tenant_id = {tenant} AND \"$path\" IN ({objects})",
+            json = quoted(dataset.name()),
+            parquet = quoted(&compacted_table(dataset)),
+            periods = compacted_periods.join(" OR "),
+            objects = objects.join(", "),
+        )
     }
 }
 
@@ -239,7 +292,7 @@ mod tests {
     use super::*;
 
     const CATALOG: AthenaCatalog<'static> =
-        AthenaCatalog { database: "bookstore_test_lake", tables: &["purchases", "books"] };
+        AthenaCatalog { database: "bookstore_test_lake", tables: &["purchases", "books"], compacted: None };
 
     fn tenant(id: &str) -> TenantId {
         TenantId::parse(id).expect("valid tenant")
@@ -335,6 +388,49 @@ mod tests {
         let err = scope_with_parameters("SELECT $3 FROM purchases", &tenant("shop-a"), &CATALOG, &parameters);
         assert!(message(err.expect_err("no $3")).contains("$1 to $2"));
         assert!(scoped("SELECT $1 FROM purchases").is_err(), "a placeholder without values is refused");
+    }
+
+    #[test]
+    fn compacted_periods_are_read_from_the_object_the_manifest_names_and_never_from_their_batches() {
+        use crate::lake::compacted::{CompactedUnit, CompactionManifest};
+        let unit = |period: &str, parquet: &str| CompactedUnit {
+            dataset: Dataset::Purchases,
+            period: period.parse().expect("period"),
+            parquet: parquet.to_owned(),
+            rows: 1,
+            folded: Vec::new(),
+            compacted_at: chrono::Utc::now(),
+        };
+        let manifest = CompactionManifest {
+            units: vec![
+                unit("2026-10", "shop-a/compacted/purchases/year=2026/month=10/2026-10-aa.parquet"),
+                unit("2026-11-02", "shop-a/compacted/purchases/year=2026/month=11/2026-11-02-bb.parquet"),
+            ],
+            retired: Vec::new(),
+        };
+        let catalog = AthenaCatalog {
+            compacted: Some(CompactedLake { manifest: &manifest, bucket_url: "s3://lake" }),
+            ..CATALOG.clone()
+        };
+        let sql = scope_for_athena("SELECT count(*) FROM purchases", &tenant("shop-a"), &catalog).expect("scoped");
+        assert!(
+            sql.contains(
+                "FROM \"bookstore_test_lake\".\"purchases\" WHERE tenant_id = 'shop-a' AND NOT \
+                 (concat(year, '-', month, '-', day) IN ('2026-11-02') OR concat(year, '-', month) IN ('2026-10'))"
+            ),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(
+                "FROM \"bookstore_test_lake\".\"purchases_compacted\" WHERE tenant_id = 'shop-a' AND \"$path\" IN \
+                 ('s3://lake/shop-a/compacted/purchases/year=2026/month=10/2026-10-aa.parquet', \
+                 's3://lake/shop-a/compacted/purchases/year=2026/month=11/2026-11-02-bb.parquet')"
+            ),
+            "{sql}"
+        );
+        assert!(sql.ends_with(") AS purchases"), "{sql}");
+        let books = scope_for_athena("SELECT * FROM books", &tenant("shop-a"), &catalog).expect("scoped");
+        assert!(!books.contains("books_compacted"), "books has no compacted period: {books}");
     }
 
     #[test]

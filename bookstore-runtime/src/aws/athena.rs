@@ -10,16 +10,20 @@ use aws_sdk_athena::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput;
 use aws_sdk_athena::types::{QueryExecution, QueryExecutionContext, QueryExecutionState, StatementType};
 
+use std::sync::Arc;
+
+use super::S3Objects;
 use super::store::chain;
-use crate::analytics::{AnalyticsEngine, AthenaCatalog, AthenaQuery, QueryError, QueryOutput, scope_with_parameters};
+use crate::analytics::{
+    AnalyticsEngine, AthenaCatalog, AthenaQuery, CompactedLake, QueryError, QueryOutput, scope_with_parameters,
+};
 use crate::domain::TenantId;
-use crate::lake::Dataset;
+use crate::lake::LakeObjects;
+use crate::lake::catalog::QUERY_TABLES;
+use crate::lake::compacted::{CompactionManifest, manifest_key};
 
 /// Athena's code for an error in the query itself (syntax, names, types).
 const USER_ERROR_CATEGORY: i32 = 2;
-
-/// The lake's tables in the stage's Glue database.
-pub const GLUE_TABLES: [&str; 2] = [Dataset::ALL[0].name(), Dataset::ALL[1].name()];
 
 /// A query Athena ended without an answer, or could not be asked.
 #[derive(Debug, thiserror::Error)]
@@ -61,25 +65,47 @@ pub struct AthenaEngine {
     database: String,
     /// An emulator answers at once: poll every 50 ms, not from 250 ms up to 2 s.
     emulated: bool,
+    /// The lake bucket, where each tenant's compaction manifest says which table holds a
+    /// period; without it queries read the batches only.
+    lake: Option<Arc<S3Objects>>,
 }
 
 impl AthenaEngine {
     pub fn new(client: aws_sdk_athena::Client, workgroup: &str, database: &str, emulated: bool) -> Self {
-        Self { client, workgroup: workgroup.to_owned(), database: database.to_owned(), emulated }
+        Self { client, workgroup: workgroup.to_owned(), database: database.to_owned(), emulated, lake: None }
+    }
+
+    /// Reads each query's tenant manifest from the lake bucket (see `lake::compacted`).
+    pub fn with_lake(mut self, lake: Arc<S3Objects>) -> Self {
+        self.lake = Some(lake);
+        self
     }
 
     pub fn workgroup(&self) -> &str {
         &self.workgroup
     }
 
-    /// `sql` as Athena will run it for `tenant`.
-    pub fn scope(&self, tenant: &TenantId, sql: &str, parameters: &[String]) -> Result<AthenaQuery, QueryError> {
-        scope_with_parameters(
-            sql,
-            tenant,
-            &AthenaCatalog { database: &self.database, tables: &GLUE_TABLES },
-            parameters,
-        )
+    /// `sql` as Athena will run it for `tenant`, over the periods its manifest names as
+    /// compacted now (one read of the manifest: the whole query sees one state of it).
+    pub async fn scope(&self, tenant: &TenantId, sql: &str, parameters: &[String]) -> Result<AthenaQuery, QueryError> {
+        let manifest = match &self.lake {
+            Some(lake) => {
+                let key = manifest_key(tenant);
+                let bytes = lake.get(&key).await.map_err(|err| QueryError::Failed(err.to_string()))?;
+                Some(
+                    CompactionManifest::parse(bytes.as_deref(), &key)
+                        .map_err(|err| QueryError::Failed(err.to_string()))?,
+                )
+            }
+            None => None,
+        };
+        let bucket_url = self.lake.as_ref().map(|lake| format!("s3://{}", lake.bucket())).unwrap_or_default();
+        let catalog = AthenaCatalog {
+            database: &self.database,
+            tables: &QUERY_TABLES,
+            compacted: manifest.as_ref().map(|manifest| CompactedLake { manifest, bucket_url: &bucket_url }),
+        };
+        scope_with_parameters(sql, tenant, &catalog, parameters)
     }
 
     /// Creates the workgroup when it is missing (on an emulator; on AWS the stack owns it).
@@ -183,7 +209,7 @@ impl AthenaEngine {
 #[async_trait::async_trait]
 impl AnalyticsEngine for AthenaEngine {
     async fn query(&self, tenant: &TenantId, sql: &str, parameters: &[String]) -> Result<QueryOutput, QueryError> {
-        let query = self.scope(tenant, sql, parameters)?;
+        let query = self.scope(tenant, sql, parameters).await?;
         let id = self.start(&query).await?;
         let (scanned, header_row) = self.wait(&id, |_, _| {}).await?;
         Ok(self.results(&id, scanned, header_row).await?)

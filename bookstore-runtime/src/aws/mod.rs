@@ -11,7 +11,7 @@ mod store;
 mod streams;
 mod tables;
 
-pub use athena::{AthenaEngine, AthenaFailure, GLUE_TABLES, Progress};
+pub use athena::{AthenaEngine, AthenaFailure, Progress};
 pub use cost::Spend;
 pub use s3::{S3Objects, S3Requests};
 pub use store::DynamoStore;

@@ -141,6 +141,25 @@ impl LakeObjects for S3Objects {
         Ok(found)
     }
 
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
+        let mut found = Vec::new();
+        let mut pages =
+            self.client.list_objects_v2().bucket(&self.bucket).prefix(prefix).delimiter("/").into_paginator().send();
+        loop {
+            self.counters.lists.fetch_add(1, Ordering::Relaxed);
+            let Some(page) = pages.next().await else { break };
+            let page = page.map_err(|err| self.failure("ListObjectsV2", prefix, &err))?;
+            for common in page.common_prefixes() {
+                let name = common.prefix().and_then(|p| p.strip_prefix(prefix)).and_then(|p| p.strip_suffix('/'));
+                if let Some(name) = name.filter(|name| !name.is_empty()) {
+                    found.push(name.to_owned());
+                }
+            }
+        }
+        found.sort();
+        Ok(found)
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<(), LakeError> {
         for chunk in keys.chunks(KEYS_PER_DELETE) {
             self.counters.deletes.fetch_add(1, Ordering::Relaxed);

@@ -9,7 +9,7 @@ mod store;
 
 pub use change_log::{LOG_SHARD, sequence_text};
 pub use search::TantivySearch;
-pub use sql::{CompactionError, CompactionReport, LocalSql, compact};
+pub use sql::{CompactionError, CompactionOptions, CompactionReport, LocalSql, compact, compact_objects};
 pub use store::EmbeddedStore;
 
 use std::sync::Arc;

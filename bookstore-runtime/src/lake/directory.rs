@@ -113,6 +113,37 @@ impl LakeObjects for LakeDirectory {
         .await
     }
 
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, LakeError> {
+        let dir = match prefix.strip_suffix('/') {
+            Some(inner) => self.path_of(inner)?,
+            None if prefix.is_empty() => self.root.clone(),
+            None => return Err(LakeError::Unavailable(format!("{prefix:?}: children are listed under a `/`"))),
+        };
+        blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(err) => return Err(unavailable(&dir)(err)),
+            };
+            let mut found = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(unavailable(&dir))?;
+                let path = entry.path();
+                if is_hidden(&entry.file_name()) || !path.is_dir() {
+                    continue;
+                }
+                let mut objects = Vec::new();
+                walk(&path, &path, &mut objects)?;
+                if !objects.is_empty() {
+                    found.push(entry.file_name().to_string_lossy().into_owned());
+                }
+            }
+            found.sort();
+            Ok(found)
+        })
+        .await
+    }
+
     async fn delete(&self, keys: &[String]) -> Result<(), LakeError> {
         let paths = keys.iter().map(|key| self.path_of(key)).collect::<Result<Vec<_>, _>>()?;
         blocking(move || {

@@ -8,6 +8,8 @@
 //! the file instead of adding a second copy (see `cdc/lake.rs` for what that asks of
 //! the handler). Every key starts with the tenant.
 
+pub mod catalog;
+pub mod compacted;
 mod directory;
 pub mod objects;
 pub mod schema;

@@ -25,6 +25,9 @@ pub trait LakeObjects: Send + Sync + 'static {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, LakeError>;
     /// Every object whose key starts with `prefix`, in key order.
     async fn list(&self, prefix: &str) -> Result<Vec<LakeObject>, LakeError>;
+    /// The distinct names one level under `prefix` (empty, or ending in `/`) that hold
+    /// objects, in order: the tenants under the root, say.
+    async fn children(&self, prefix: &str) -> Result<Vec<String>, LakeError>;
     /// Removes the objects; a key with no object is not an error.
     async fn delete(&self, keys: &[String]) -> Result<(), LakeError>;
     /// Where the objects are, as messages name it (`s3://bucket`, a directory).

@@ -88,7 +88,8 @@ pub fn columns(dataset: Dataset) -> Vec<Column> {
     }
 }
 
-fn hive_type(kind: &ColumnType) -> String {
+/// A column type as Glue (Hive) spells it.
+pub fn hive_type(kind: &ColumnType) -> String {
     match kind {
         ColumnType::Text => "string".to_owned(),
         ColumnType::Boolean => "boolean".to_owned(),

@@ -50,6 +50,9 @@ async fn objects_put_get_list_delete(objects: &dyn LakeObjects, ns: &str) {
     let partial: Vec<String> = objects.list(&key("b/1")).await.expect("list").into_iter().map(|o| o.key).collect();
     assert_eq!(partial, [key("b/10.json")], "a prefix need not end at a `/`");
     assert!(objects.list(&format!("{ns}-nothing/")).await.expect("list").is_empty());
+    let children = objects.children(&key("")).await.expect("children");
+    assert_eq!(children, ["a", "b"], "names one level down that hold objects");
+    assert!(objects.children(&format!("{ns}-nothing/")).await.expect("children").is_empty());
     objects.delete(&[key("a/1.json"), key("b/2.json"), key("never-was")]).await.expect("delete");
     let left: Vec<String> = objects.list(&key("")).await.expect("list").into_iter().map(|o| o.key).collect();
     assert_eq!(left, [key("b/10.json"), key("c.json")]);

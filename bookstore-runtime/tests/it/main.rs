@@ -14,6 +14,7 @@ mod dynamodb_faults;
 #[cfg(feature = "aws")]
 mod dynamodb_local;
 mod lake_cdc;
+mod lake_compaction;
 mod lake_conformance;
 mod search_conformance;
 mod store_conformance;

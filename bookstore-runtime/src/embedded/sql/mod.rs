@@ -10,7 +10,7 @@ mod compaction;
 mod tables;
 mod trino;
 
-pub use compaction::{CompactionError, CompactionReport, compact};
+pub use compaction::{CompactionError, CompactionOptions, CompactionReport, compact, compact_objects};
 
 use std::path::{Path, PathBuf};
 

@@ -12,9 +12,9 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::ListingOptions;
 use datafusion::prelude::SessionContext;
 
-use super::compaction::{DAILY_SUMMARIES, daily_summary_schema};
 use crate::domain::TenantId;
 use crate::lake::Dataset;
+use crate::lake::catalog::{DAILY_SUMMARIES, daily_summary_columns};
 use crate::lake::schema::{self, Column, ColumnType};
 
 fn arrow_type(kind: &ColumnType) -> DataType {
@@ -43,6 +43,11 @@ pub fn purchase_item_fields() -> Fields {
 /// lake's columns (`lake::schema`) as Arrow types.
 pub fn file_schema(dataset: Dataset) -> SchemaRef {
     Arc::new(Schema::new(arrow_fields(&schema::columns(dataset))))
+}
+
+/// The columns of `daily_summaries` files (the day comes from the partition path).
+pub fn daily_summary_schema() -> SchemaRef {
+    Arc::new(Schema::new(arrow_fields(&daily_summary_columns())))
 }
 
 /// The Hive partition columns under a dataset's directory, strings as in Glue.

@@ -9,48 +9,22 @@
 //! the swap. Idempotent: a compacted day holds one Parquet file named by its rows, so a
 //! second run rewrites the same bytes; leftovers of a killed run are removed first.
 
-use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray, RecordBatch};
-use datafusion::arrow::compute::{concat_batches, take};
-use datafusion::arrow::datatypes::{DataType, Decimal128Type, Field, Fields, Int32Type, Int64Type, Schema, SchemaRef};
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::compute::concat_batches;
 use datafusion::arrow::json::ReaderBuilder;
-use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
 use rustix::fs::{CWD, RenameFlags, renameat_with};
-use sha2::{Digest, Sha256};
 
-use super::tables::file_schema;
+use super::rows::{daily_summary, fail, once_each, parquet_bytes, rows_digest, summary_path};
+use super::{CompactionError, CompactionReport};
 use crate::domain::TenantId;
+use crate::embedded::sql::tables::file_schema;
 use crate::lake::Dataset;
-
-/// Where a dataset's per-day summaries live, beside `purchases` and `books`.
-pub const DAILY_SUMMARIES: &str = "daily_summaries";
-
-/// What one run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct CompactionReport {
-    pub days: usize,
-    pub records: usize,
-    pub duplicates_dropped: usize,
-    pub json_bytes: u64,
-    pub parquet_bytes: u64,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct CompactionError(String);
-
-fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> CompactionError + '_ {
-    move |err| CompactionError(format!("{context}: {err}"))
-}
 
 /// Compacts every closed day (strictly before `before`) of the given tenants (all when
 /// `None`) under the lake root.
@@ -196,129 +170,23 @@ fn compact_day(
     Ok(())
 }
 
-/// Keeps the first row of each (id, version), ordered by id then version.
-fn once_each(batch: &RecordBatch, dataset: Dataset) -> Result<(RecordBatch, usize), CompactionError> {
-    let id_column = match dataset {
-        Dataset::Purchases => "purchase_id",
-        Dataset::Books => "book_id",
-    };
-    let ids = batch.column_by_name(id_column).ok_or_else(|| CompactionError(format!("no {id_column} column")))?;
-    let ids = ids.as_string::<i32>();
-    let versions = batch.column_by_name("version").ok_or_else(|| CompactionError("no version column".to_owned()))?;
-    let versions = versions.as_primitive::<Int64Type>();
-    let mut first: BTreeMap<(String, i64), u32> = BTreeMap::new();
-    for row in 0..batch.num_rows() {
-        let key = (ids.value(row).to_owned(), if versions.is_null(row) { 0 } else { versions.value(row) });
-        let index = u32::try_from(row).map_err(|_| CompactionError("a day too large to compact".to_owned()))?;
-        first.entry(key).or_insert(index);
-    }
-    let dropped = batch.num_rows() - first.len();
-    let indices = datafusion::arrow::array::UInt32Array::from(first.into_values().collect::<Vec<_>>());
-    let columns = batch
-        .columns()
-        .iter()
-        .map(|column| take(column.as_ref(), &indices, None))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| fail("cannot select the rows")(&e))?;
-    let rows = RecordBatch::try_new(batch.schema(), columns).map_err(|e| fail("cannot rebuild the rows")(&e))?;
-    Ok((rows, dropped))
-}
-
-/// A name fixed by the rows: the same rows always make the same file.
-fn rows_digest(rows: &RecordBatch, dataset: Dataset) -> Result<String, CompactionError> {
-    let id_column = match dataset {
-        Dataset::Purchases => "purchase_id",
-        Dataset::Books => "book_id",
-    };
-    let ids = rows.column_by_name(id_column).ok_or_else(|| CompactionError(format!("no {id_column} column")))?;
-    let ids = ids.as_string::<i32>();
-    let versions = rows.column_by_name("version").ok_or_else(|| CompactionError("no version".to_owned()))?;
-    let versions = versions.as_primitive::<Int64Type>();
-    let mut hasher = Sha256::new();
-    for row in 0..rows.num_rows() {
-        hasher.update(ids.value(row).as_bytes());
-        hasher.update(versions.value(row).to_be_bytes());
-    }
-    Ok(hasher.finalize()[..10].iter().map(|b| format!("{b:02x}")).collect())
-}
-
 fn write_parquet(path: &Path, rows: &RecordBatch) -> Result<u64, CompactionError> {
-    let level = ZstdLevel::try_new(3).map_err(|e| fail("zstd level")(&e))?;
-    let properties = WriterProperties::builder().set_compression(Compression::ZSTD(level)).build();
-    let file = File::create(path).map_err(|e| fail(&path.display().to_string())(&e))?;
-    let mut writer = ArrowWriter::try_new(file, rows.schema(), Some(properties))
-        .map_err(|e| fail(&path.display().to_string())(&e))?;
-    writer.write(rows).map_err(|e| fail(&path.display().to_string())(&e))?;
-    let file = writer.into_inner().map_err(|e| fail(&path.display().to_string())(&e))?;
-    file.sync_all().map_err(|e| fail(&path.display().to_string())(&e))?;
-    Ok(path.metadata().map(|m| m.len()).unwrap_or(0))
-}
-
-/// The columns of `daily_summaries` (the date comes from the partition path).
-pub fn daily_summary_schema() -> SchemaRef {
-    let top_book = Fields::from(vec![
-        Field::new("book_id", DataType::Utf8, true),
-        Field::new("title", DataType::Utf8, true),
-        Field::new("copies", DataType::Int64, true),
-    ]);
-    Arc::new(Schema::new(vec![
-        Field::new("date", DataType::Utf8, false),
-        Field::new("purchases", DataType::Int64, false),
-        Field::new("revenue", DataType::Decimal128(22, 2), false),
-        Field::new("items_sold", DataType::Int64, false),
-        Field::new("top_books", DataType::List(Arc::new(Field::new("item", DataType::Struct(top_book), true))), true),
-    ]))
-}
-
-/// Purchases, revenue, copies sold and the three best sellers of one day.
-fn write_daily_summary(tenant_dir: &Path, date: NaiveDate, rows: &RecordBatch) -> Result<(), CompactionError> {
-    let totals = rows.column_by_name("total_amount").ok_or_else(|| CompactionError("no total_amount".to_owned()))?;
-    let revenue: i128 = totals.as_primitive::<Decimal128Type>().iter().flatten().sum();
-    let items = rows.column_by_name("items").ok_or_else(|| CompactionError("no items".to_owned()))?;
-    let mut copies: BTreeMap<(String, String), i64> = BTreeMap::new();
-    for lines in items.as_list::<i32>().iter().flatten() {
-        let lines = lines.as_struct();
-        let (Some(book), Some(title), Some(quantity)) =
-            (lines.column_by_name("book_id"), lines.column_by_name("title"), lines.column_by_name("quantity"))
-        else {
-            continue;
-        };
-        let (book, title, quantity) =
-            (book.as_string::<i32>(), title.as_string::<i32>(), quantity.as_primitive::<Int32Type>());
-        for line in 0..lines.len() {
-            *copies.entry((book.value(line).to_owned(), title.value(line).to_owned())).or_default() +=
-                i64::from(quantity.value(line));
-        }
-    }
-    let items_sold: i64 = copies.values().sum();
-    let mut ranked: Vec<_> = copies.into_iter().collect();
-    ranked.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let top: Vec<serde_json::Value> = ranked
-        .into_iter()
-        .take(3)
-        .map(|((book_id, title), copies)| serde_json::json!({"book_id": book_id, "title": title, "copies": copies}))
-        .collect();
-    let summary = serde_json::json!({
-        "date": date.to_string(),
-        "purchases": rows.num_rows(),
-        "revenue": format!("{}.{:02}", revenue / 100, (revenue % 100).abs()),
-        "items_sold": items_sold,
-        "top_books": top,
+    let bytes = parquet_bytes(rows)?;
+    let file = File::create(path).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, &bytes)?;
+        file.sync_all()
     });
-    let schema = daily_summary_schema();
-    let mut decoder = ReaderBuilder::new(schema).build_decoder().map_err(|e| fail("summary")(&e))?;
-    decoder.serialize(&[summary]).map_err(|e| fail("summary")(&e))?;
-    let batch =
-        decoder.flush().map_err(|e| fail("summary")(&e))?.ok_or_else(|| CompactionError("empty summary".into()))?;
-    let dir = tenant_dir.join(format!(
-        "{DAILY_SUMMARIES}/year={}/month={:02}/day={:02}",
-        chrono::Datelike::year(&date),
-        chrono::Datelike::month(&date),
-        chrono::Datelike::day(&date)
-    ));
-    std::fs::create_dir_all(&dir).map_err(|e| fail(&dir.display().to_string())(&e))?;
+    file.map_err(|e| fail(&path.display().to_string())(&e))?;
+    Ok(bytes.len() as u64)
+}
+
+fn write_daily_summary(tenant_dir: &Path, date: NaiveDate, rows: &RecordBatch) -> Result<(), CompactionError> {
+    let batch = daily_summary(date, rows)?;
+    let path = tenant_dir.join(summary_path(date));
+    let dir = path.parent().unwrap_or(tenant_dir);
+    std::fs::create_dir_all(dir).map_err(|e| fail(&dir.display().to_string())(&e))?;
     let temporary = dir.join(".summary.parquet.tmp");
     write_parquet(&temporary, &batch)?;
-    std::fs::rename(&temporary, dir.join("summary.parquet")).map_err(|e| fail("cannot place the summary")(&e))?;
+    std::fs::rename(&temporary, &path).map_err(|e| fail("cannot place the summary")(&e))?;
     Ok(())
 }

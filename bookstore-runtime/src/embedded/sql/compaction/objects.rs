@@ -1,0 +1,279 @@
+//! Compaction on object storage (S3 on an AWS stage; any `LakeObjects`). A closed day, or
+//! a whole closed month once it is over, becomes one Parquet object under
+//! `{tenant}/compacted/{dataset}/year=/month=/` that holds each record once and carries
+//! its `day`; the tenant's manifest (`lake::compacted`) then names that object, and one
+//! put of the manifest switches every reader from the period's JSON batches to it.
+//!
+//! Each step leaves a state a reader can use and the next run can finish: the Parquet
+//! object and the day summaries are written before the switch (under keys fixed by their
+//! rows, so a rerun writes the same ones); superseded objects and folded batches are
+//! deleted only after `keep_superseded_for`, when no query that read the older manifest
+//! can still be running, and the manifest forgets them only after they are gone.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Cursor;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use datafusion::arrow::array::{AsArray, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::compute::concat_batches;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
+use datafusion::arrow::json::ReaderBuilder;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+use super::rows::{daily_summary, fail, once_each, parquet_bytes, rows_digest, select, summary_path};
+use super::{CompactionError, CompactionReport};
+use crate::domain::TenantId;
+use crate::embedded::sql::tables::file_schema;
+use crate::lake::compacted::{
+    CompactedUnit, CompactionManifest, FoldedBatch, Period, RetiredObject, compacted_prefix, manifest_key,
+};
+use crate::lake::{Dataset, LakeError, LakeObject, LakeObjects};
+
+/// How one run compacts.
+#[derive(Debug, Clone)]
+pub struct CompactionOptions {
+    /// Days strictly before this one are closed.
+    pub before: NaiveDate,
+    /// The run's clock: when its units were made and objects retired.
+    pub now: DateTime<Utc>,
+    /// How long an object no current reader needs is kept for readers of an older
+    /// manifest: longer than any query runs (Athena stops a query at 30 minutes by default).
+    pub keep_superseded_for: chrono::Duration,
+}
+
+impl From<LakeError> for CompactionError {
+    fn from(err: LakeError) -> Self {
+        CompactionError(err.to_string())
+    }
+}
+
+/// The columns of a compacted object: the lake's, and the day each row was on (in Glue
+/// the month is the partition; a merged month holds many days).
+pub fn compacted_schema(dataset: Dataset) -> SchemaRef {
+    let mut fields: Vec<Field> = file_schema(dataset).fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("day", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
+/// Compacts the closed days of one tenant, or of every tenant under the root.
+pub async fn compact_objects(
+    objects: &dyn LakeObjects,
+    tenant: Option<&TenantId>,
+    options: &CompactionOptions,
+) -> Result<CompactionReport, CompactionError> {
+    let tenants = match tenant {
+        Some(tenant) => vec![tenant.clone()],
+        None => objects.children("").await?.iter().filter_map(|name| TenantId::parse(name).ok()).collect(),
+    };
+    let mut report = CompactionReport::default();
+    for tenant in &tenants {
+        compact_tenant(objects, tenant, options, &mut report).await?;
+    }
+    Ok(report)
+}
+
+/// The day a batch key names: `{tenant}/{dataset}/year=YYYY/month=MM/day=DD/batch-….json`.
+fn day_of(key: &str) -> Option<NaiveDate> {
+    let parts: Vec<&str> = key.split('/').collect();
+    let [_, _, year, month, day, file] = parts.as_slice() else { return None };
+    if !file.ends_with(".json") {
+        return None;
+    }
+    let value = |part: &str, name: &str| part.strip_prefix(name)?.strip_prefix('=')?.parse::<u32>().ok();
+    NaiveDate::from_ymd_opt(i32::try_from(value(year, "year")?).ok()?, value(month, "month")?, value(day, "day")?)
+}
+
+async fn compact_tenant(
+    objects: &dyn LakeObjects,
+    tenant: &TenantId,
+    options: &CompactionOptions,
+    report: &mut CompactionReport,
+) -> Result<(), CompactionError> {
+    let key = manifest_key(tenant);
+    let mut manifest = CompactionManifest::parse(objects.get(&key).await?.as_deref(), &key)?;
+    let mut listed: BTreeMap<String, u64> = BTreeMap::new();
+    for dataset in Dataset::ALL {
+        let mut periods: BTreeMap<Period, Vec<(LakeObject, NaiveDate)>> = BTreeMap::new();
+        for object in objects.list(&format!("{tenant}/{}/", dataset.name())).await? {
+            let Some(date) = day_of(&object.key) else { continue };
+            listed.insert(object.key.clone(), object.size);
+            if date < options.before {
+                periods.entry(Period::for_closed_day(date, options.before)).or_default().push((object, date));
+            }
+        }
+        // Days compacted alone whose month has closed since: merged even with nothing new.
+        for unit in manifest.units_of(dataset) {
+            if let Period::Day(date) = unit.period {
+                let now_in = Period::for_closed_day(date, options.before);
+                if now_in != unit.period {
+                    periods.entry(now_in).or_default();
+                }
+            }
+        }
+        for (period, batches) in periods {
+            let covered: Vec<&CompactedUnit> = manifest.units_of(dataset).filter(|u| period.covers(u.period)).collect();
+            let folded = |object: &LakeObject| {
+                covered.iter().any(|unit| unit.folded.iter().any(|f| f.key == object.key && f.size == object.size))
+            };
+            let has_news = batches.iter().any(|(object, _)| !folded(object));
+            let is_whole = matches!(covered.as_slice(), [unit] if unit.period == period);
+            if has_news || !is_whole {
+                compact_period(objects, tenant, dataset, period, &batches, &mut manifest, options, report).await?;
+            }
+        }
+    }
+    remove_superseded(objects, tenant, &mut manifest, &listed, options).await
+}
+
+/// Reads a period's rows (its compacted objects and its batches), writes them once into
+/// one Parquet object, and switches the manifest to it.
+#[allow(clippy::too_many_arguments)]
+async fn compact_period(
+    objects: &dyn LakeObjects,
+    tenant: &TenantId,
+    dataset: Dataset,
+    period: Period,
+    batches: &[(LakeObject, NaiveDate)],
+    manifest: &mut CompactionManifest,
+    options: &CompactionOptions,
+    report: &mut CompactionReport,
+) -> Result<(), CompactionError> {
+    let schema = compacted_schema(dataset);
+    let covered: Vec<CompactedUnit> = manifest.units_of(dataset).filter(|u| period.covers(u.period)).cloned().collect();
+    let mut parts = Vec::new();
+    for unit in &covered {
+        let bytes = objects.get(&unit.parquet).await?.ok_or_else(|| {
+            CompactionError(format!("the manifest names {} for {}, and it is missing", unit.parquet, unit.period))
+        })?;
+        parts.extend(read_parquet(bytes, &unit.parquet)?);
+    }
+    let mut read = Vec::new();
+    for (object, date) in batches {
+        // Gone since the listing: its rows are in a unit already (a run removed it).
+        let Some(bytes) = objects.get(&object.key).await? else { continue };
+        report.json_bytes += bytes.len() as u64;
+        read.push(FoldedBatch { key: object.key.clone(), size: bytes.len() as u64 });
+        parts.extend(read_json(bytes, &object.key, dataset, *date, &schema)?);
+    }
+    let all = concat_batches(&schema, &parts).map_err(|e| fail("cannot merge the period's rows")(&e))?;
+    let (rows, dropped) = once_each(&all, dataset)?;
+    if rows.num_rows() == 0 {
+        return Ok(());
+    }
+    let (year, month) = period.year_month();
+    let parquet =
+        format!("{}{period}-{}.parquet", compacted_prefix(tenant, dataset, year, month), rows_digest(&rows, dataset)?);
+    let body = parquet_bytes(&rows)?;
+    report.parquet_bytes += body.len() as u64;
+    objects.put(&parquet, body).await?;
+    let days = by_day(&rows, period)?;
+    if dataset == Dataset::Purchases {
+        for (date, indices) in &days {
+            let summary = daily_summary(*date, &select(&rows, indices)?)?;
+            objects.put(&format!("{tenant}/{}", summary_path(*date)), parquet_bytes(&summary)?).await?;
+        }
+    }
+
+    // The switch: one put of the manifest.
+    let mut folded: BTreeMap<String, u64> =
+        covered.iter().flat_map(|unit| unit.folded.iter().map(|f| (f.key.clone(), f.size))).collect();
+    folded.extend(read.into_iter().map(|f| (f.key, f.size)));
+    manifest.units.retain(|unit| !(unit.dataset == dataset && period.covers(unit.period)));
+    manifest.units.push(CompactedUnit {
+        dataset,
+        period,
+        parquet: parquet.clone(),
+        rows: rows.num_rows(),
+        folded: folded.into_iter().map(|(key, size)| FoldedBatch { key, size }).collect(),
+        compacted_at: options.now,
+    });
+    manifest.units.sort_by_key(|unit| (unit.dataset, unit.period));
+    for unit in covered.iter().filter(|unit| unit.parquet != parquet) {
+        manifest.retired.push(RetiredObject { key: unit.parquet.clone(), retired_at: options.now });
+    }
+    objects.put(&manifest_key(tenant), manifest.to_bytes()).await?;
+    report.days += days.len();
+    report.records += rows.num_rows();
+    report.duplicates_dropped += dropped;
+    Ok(())
+}
+
+/// Deletes what only readers of an older manifest could need once they are all done:
+/// superseded Parquet objects, and batches folded into a unit (unless rewritten since,
+/// when they are news for the next run). The manifest forgets them after they are gone.
+async fn remove_superseded(
+    objects: &dyn LakeObjects,
+    tenant: &TenantId,
+    manifest: &mut CompactionManifest,
+    listed: &BTreeMap<String, u64>,
+    options: &CompactionOptions,
+) -> Result<(), CompactionError> {
+    let cutoff = options.now - options.keep_superseded_for;
+    let mut doomed: BTreeSet<String> =
+        manifest.retired.iter().filter(|r| r.retired_at <= cutoff).map(|r| r.key.clone()).collect();
+    for unit in manifest.units.iter().filter(|unit| unit.compacted_at <= cutoff) {
+        for batch in &unit.folded {
+            if listed.get(&batch.key).is_none_or(|size| *size == batch.size) {
+                doomed.insert(batch.key.clone());
+            }
+        }
+    }
+    if doomed.is_empty() {
+        return Ok(());
+    }
+    let keys: Vec<String> = doomed.iter().cloned().collect();
+    objects.delete(&keys).await?;
+    manifest.retired.retain(|r| !doomed.contains(&r.key));
+    for unit in &mut manifest.units {
+        unit.folded.retain(|batch| !doomed.contains(&batch.key));
+    }
+    objects.put(&manifest_key(tenant), manifest.to_bytes()).await?;
+    Ok(())
+}
+
+fn read_parquet(bytes: Vec<u8>, key: &str) -> Result<Vec<RecordBatch>, CompactionError> {
+    let reader = ParquetRecordBatchReaderBuilder::try_new(bytes::Bytes::from(bytes))
+        .and_then(|builder| builder.build())
+        .map_err(|e| fail(key)(&e))?;
+    reader.map(|batch| batch.map_err(|e| fail(key)(&e))).collect()
+}
+
+/// A batch's rows, each with the day its key names.
+fn read_json(
+    bytes: Vec<u8>,
+    key: &str,
+    dataset: Dataset,
+    date: NaiveDate,
+    schema: &SchemaRef,
+) -> Result<Vec<RecordBatch>, CompactionError> {
+    let reader = ReaderBuilder::new(file_schema(dataset)).build(Cursor::new(bytes)).map_err(|e| fail(key)(&e))?;
+    let day = format!("{:02}", chrono::Datelike::day(&date));
+    let mut batches = Vec::new();
+    for batch in reader {
+        let batch = batch.map_err(|e| fail(key)(&e))?;
+        let mut columns = batch.columns().to_vec();
+        columns.push(Arc::new(StringArray::from(vec![day.as_str(); batch.num_rows()])));
+        let date = date.to_string();
+        batches.push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&date)(&e))?);
+    }
+    Ok(batches)
+}
+
+/// The rows of each day of the period, as indices, in day order.
+fn by_day(rows: &RecordBatch, period: Period) -> Result<BTreeMap<NaiveDate, UInt32Array>, CompactionError> {
+    let days = rows.column_by_name("day").ok_or_else(|| CompactionError("no day column".to_owned()))?;
+    let days = days.as_string::<i32>();
+    let (year, month) = period.year_month();
+    let mut found: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
+    for row in 0..rows.num_rows() {
+        let date = days
+            .value(row)
+            .parse()
+            .ok()
+            .and_then(|day| NaiveDate::from_ymd_opt(year, month, day))
+            .ok_or_else(|| CompactionError(format!("a row of {period} has day {:?}", days.value(row))))?;
+        found.entry(date).or_default().push(u32::try_from(row).unwrap_or(u32::MAX));
+    }
+    Ok(found.into_iter().map(|(date, rows)| (date, UInt32Array::from(rows))).collect())
+}
