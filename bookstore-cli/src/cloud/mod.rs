@@ -52,9 +52,17 @@ impl Clients {
         Ok(identity.account().unwrap_or_default().to_owned())
     }
 
-    /// The stage's lake bucket (`{prefix}-lake-{account}`).
+    /// The stage's lake bucket (`{prefix}-lake-{account}`), which must exist.
     pub async fn lake(&self, stage: &Stage) -> anyhow::Result<std::sync::Arc<bookstore_runtime::aws::S3Objects>> {
         let bucket = stage.lake_bucket(&self.account().await?);
+        if let Err(err) = self.s3.head_bucket().bucket(&bucket).send().await {
+            anyhow::bail!(
+                "cannot reach lake bucket {bucket} at {} ({}); is the stage deployed? run `bookstore deploy --stage {}`",
+                self.endpoint,
+                describe_sdk_error(&err),
+                stage.name
+            );
+        }
         Ok(std::sync::Arc::new(bookstore_runtime::aws::S3Objects::new(self.s3.clone(), bucket, self.endpoint.clone())))
     }
 }

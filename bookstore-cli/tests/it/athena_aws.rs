@@ -14,6 +14,9 @@ use crate::deploy::{TestStage, moto, text};
 
 const TENANT: &str = "libreria-sol";
 
+/// moto's account: the lake bucket's suffix.
+const MOTO_ACCOUNT: &str = "123456789012";
+
 /// Held by every test that runs Athena queries on moto: its state transitions (how long
 /// an execution stays QUEUED) are one setting for the whole server.
 pub(crate) static MOTO_ATHENA: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -56,6 +59,16 @@ pub(crate) fn executions_in(workgroup: &str, aws: impl Fn(&[&str]) -> Value) -> 
         .collect()
 }
 
+/// The stage's lake bucket, as the stack creates it.
+fn create_lake_bucket(stage: &TestStage) -> String {
+    let bucket = format!("{}-lake-{MOTO_ACCOUNT}", stage.prefix);
+    let location = "LocationConstraint=eu-west-1";
+    stage
+        .aws(&["s3api", "create-bucket", "--bucket", &bucket, "--create-bucket-configuration", location])
+        .expect("bucket");
+    bucket
+}
+
 fn query(stage: &TestStage, sql: &str) -> std::process::Output {
     stage.command(&["athena", "query", sql]).args(["--tenant", TENANT, "--output", "json"]).output().expect("runs")
 }
@@ -72,6 +85,7 @@ async fn an_aws_stage_query_runs_in_athena_scoped_to_the_tenant_and_stops_on_ctr
     assert!(text(&undeployed).contains("bookstore deploy --stage test"), "{}", text(&undeployed));
 
     stage.aws(&["athena", "create-work-group", "--name", &stage.prefix]).expect("workgroup");
+    create_lake_bucket(&stage);
     let header =
         json!({ "Data": [{ "VarCharValue": "day" }, { "VarCharValue": "revenue" }, { "VarCharValue": "note" }] });
     let rows = [
@@ -160,4 +174,97 @@ async fn an_aws_stage_query_runs_in_athena_scoped_to_the_tenant_and_stops_on_ctr
     assert!(said.contains("stopped in Athena"), "{said}");
     let states: Vec<Value> = executions(&stage).iter().map(|e| e["Status"]["State"].clone()).collect();
     assert!(states.contains(&json!("CANCELLED")), "the interrupted query was stopped: {states:?}");
+}
+
+/// Batches as the Streams consumer writes them: two days of a closed October, a closed day
+/// of November and today's, for `TENANT`.
+fn write_batches(stage: &TestStage, bucket: &str) {
+    let dir = crate::server::temp_dir("compact-batches");
+    let today = chrono::Utc::now().date_naive();
+    let days = [
+        ("2026-10-03", vec!["p1", "p2"]),
+        ("2026-10-20", vec!["p3"]),
+        ("2026-11-02", vec!["p4"]),
+        (&*today.to_string(), vec!["p5"]),
+    ];
+    for (day, ids) in days {
+        let (year, rest) = day.split_at(4);
+        let path = dir.join(format!("{TENANT}/purchases/year={year}/month={}/day={}", &rest[1..3], &rest[4..6]));
+        std::fs::create_dir_all(&path).expect("dir");
+        let lines: Vec<String> = ids
+            .iter()
+            .map(|id| {
+                json!({"purchase_id": id, "tenant_id": TENANT, "user_id": "u1", "items": [], "subtotal": "10.00",
+                       "tax": "2.10", "total_amount": "12.10", "status": "PAYMENT_PROCESSED", "payment_method": "card",
+                       "version": 1, "created_at": format!("{day}T10:00:00Z"), "updated_at": format!("{day}T10:00:00Z")})
+                .to_string()
+            })
+            .collect();
+        std::fs::write(path.join(format!("batch-{}.json", ids[0])), lines.join("\n") + "\n").expect("batch");
+    }
+    stage.aws(&["s3", "sync", dir.to_str().expect("path"), &format!("s3://{bucket}/")]).expect("sync");
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn athena_compact_on_an_aws_stage_switches_closed_days_to_parquet_and_queries_follow_the_manifest() {
+    let Some((endpoint, aws_cli)) = moto() else { return };
+    let stage = TestStage::new(endpoint, aws_cli);
+    let undeployed = stage.command(&["athena", "compact"]).output().expect("runs");
+    assert_eq!(undeployed.status.code(), Some(1), "{}", text(&undeployed));
+    assert!(text(&undeployed).contains("bookstore deploy --stage test"), "{}", text(&undeployed));
+
+    let bucket = create_lake_bucket(&stage);
+    write_batches(&stage, &bucket);
+    let tomorrow = (chrono::Utc::now().date_naive() + chrono::Duration::days(1)).to_string();
+    let open = stage.command(&["athena", "compact", "--before", &tomorrow]).output().expect("runs");
+    assert_eq!(open.status.code(), Some(1), "{}", text(&open));
+    assert!(text(&open).contains(&format!("--before {tomorrow}: days from today")), "{}", text(&open));
+    let bad = stage.command(&["athena", "compact", "--keep-superseded-for", "5 minutes"]).output().expect("runs");
+    assert_eq!(bad.status.code(), Some(2), "{}", text(&bad));
+    assert!(text(&bad).contains("--keep-superseded-for") && text(&bad).contains("`30m`"), "{}", text(&bad));
+
+    // Fixed dates: October closed, and November's days before the 10th.
+    let ran = stage.command(&["athena", "compact", "--before", "2026-11-10"]).output().expect("runs");
+    assert!(ran.status.success(), "{}", text(&ran));
+    let report: Value = serde_json::from_slice(&ran.stdout).expect("json report");
+    assert_eq!((report["days"].as_u64(), report["records"].as_u64()), (Some(3), Some(4)), "{report}");
+
+    let manifest = stage
+        .aws(&["s3", "cp", &format!("s3://{bucket}/{TENANT}/compacted/manifest.json"), "-"])
+        .expect("the manifest");
+    let units = manifest["units"].as_array().expect("units");
+    let periods: Vec<&str> = units.iter().filter_map(|u| u["period"].as_str()).collect();
+    assert_eq!(periods, ["2026-10", "2026-11-02"], "October merged, November's closed day alone: {manifest:#}");
+    for unit in units {
+        let key = unit["parquet"].as_str().expect("key");
+        assert!(key.starts_with(&format!("{TENANT}/compacted/purchases/year=2026/month=")), "{key}");
+        stage.aws(&["s3api", "head-object", "--bucket", &bucket, "--key", key]).expect("the named object exists");
+    }
+
+    let dry = stage
+        .command(&["athena", "query", "SELECT count(*) AS n FROM purchases", "--tenant", TENANT, "--dry-run"])
+        .output()
+        .expect("runs");
+    assert!(dry.status.success(), "{}", text(&dry));
+    let sql = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        sql.contains(
+            "AND NOT (concat(year, '-', month, '-', day) IN ('2026-11-02') OR concat(year, '-', month) IN ('2026-10'))"
+        ),
+        "{sql}"
+    );
+    for unit in units {
+        assert!(sql.contains(&format!("'s3://{bucket}/{}'", unit["parquet"].as_str().expect("key"))), "{sql}");
+    }
+    let other = stage
+        .command(&["athena", "query", "SELECT count(*) AS n FROM purchases", "--tenant", "papiro", "--dry-run"])
+        .output()
+        .expect("runs");
+    let other_sql = String::from_utf8_lossy(&other.stdout);
+    assert!(!other_sql.contains("compacted") && !other_sql.contains(TENANT), "{other_sql}");
+
+    let again = stage.command(&["athena", "compact", "--before", "2026-11-10"]).output().expect("runs");
+    let report: Value = serde_json::from_slice(&again.stdout).expect("json report");
+    assert_eq!(report["days"], 0, "a second run has nothing to do: {report}");
 }
