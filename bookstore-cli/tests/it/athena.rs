@@ -143,23 +143,34 @@ fn duckdb(python: &str, lake: &Path, tenant: &str, sql_file: &Path, schema: Opti
 #[test]
 fn athenas_scoped_sql_over_every_tenants_files_gives_one_tenants_rows() {
     let Some(python) = service("BOOKSTORE_TEST_DUCKDB_PYTHON", "a Python with duckdb installed") else { return };
+    // The scoped SQL follows the stage's compaction manifests, so the stage's lake bucket
+    // must answer (on moto, with no manifest: nothing compacted).
+    let Some((endpoint, aws_cli)) = crate::deploy::moto() else { return };
+    let mut create = Command::new(aws_cli);
+    create.args(["--endpoint-url", &endpoint, "--region", "eu-west-1", "s3api", "create-bucket"]).args([
+        "--bucket",
+        "bookstore-test-lake-123456789012",
+        "--create-bucket-configuration",
+        "LocationConstraint=eu-west-1",
+    ]);
+    let created = crate::deploy::with_aws_env(&mut create).output().expect("aws runs");
+    let said = String::from_utf8_lossy(&created.stderr);
+    assert!(created.status.success() || said.contains("BucketAlreadyOwnedByYou"), "{said}");
     let lake = demo_data().join("lake");
     let stages = Path::new(env!("CARGO_MANIFEST_DIR")).join("../stages");
     let scratch = temp_dir("athena-scoped");
     let sql_for_athena = |label: &str, sql_file: &Path| -> PathBuf {
-        let out = run(&[
-            "athena",
-            "query",
-            "--file",
-            sql_file.to_str().expect("path"),
-            "--stage",
-            "test",
+        let mut command = crate::server::bookstore();
+        command.args(["athena", "query", "--file", sql_file.to_str().expect("path"), "--stage", "test"]).args([
             "--stages-dir",
             stages.to_str().expect("path"),
             "--tenant",
             "libreria-sol",
             "--dry-run",
+            "--endpoint-url",
+            &endpoint,
         ]);
+        let out = crate::deploy::with_aws_env(&mut command).output().expect("bookstore runs");
         assert!(out.status.success(), "{label}: {}", String::from_utf8_lossy(&out.stderr));
         let scoped = scratch.join(label);
         std::fs::write(&scoped, &out.stdout).expect("write");
@@ -277,6 +288,24 @@ fn files_named(dir: &Path, suffix: &str) -> usize {
         .sum()
 }
 
+/// Every `{tenant}/{dataset}/year=/month=` directory under the lake.
+fn month_directories(lake: &Path) -> Vec<PathBuf> {
+    let children = |dir: &Path| -> Vec<PathBuf> {
+        std::fs::read_dir(dir)
+            .map(|d| d.filter_map(Result::ok).map(|e| e.path()).filter(|p| p.is_dir()).collect())
+            .unwrap_or_default()
+    };
+    let mut found = Vec::new();
+    for tenant in children(lake) {
+        for dataset in ["purchases", "books"] {
+            for year in children(&tenant.join(dataset)) {
+                found.extend(children(&year));
+            }
+        }
+    }
+    found
+}
+
 #[test]
 fn compaction_killed_half_way_then_run_again_leaves_every_record_once() {
     let data = demo_copy("compaction");
@@ -328,6 +357,18 @@ fn compaction_killed_half_way_then_run_again_leaves_every_record_once() {
         assert_eq!(counts[0]["d"], DEMO_PURCHASES.to_string(), "{tenant}: each once");
     }
     assert_eq!(answers(&data), before, "the example queries answer the same after compaction");
+    let report: Value = serde_json::from_slice(&finished.stdout).expect("report");
+    assert!(files_named(&lake, ".month.parquet") > 0, "closed months are merged: {report}");
+    for month_dir in month_directories(&lake) {
+        let names: Vec<String> = std::fs::read_dir(&month_dir)
+            .expect("month")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if names.iter().any(|n| n.ends_with(".month.parquet")) {
+            assert_eq!(names.len(), 1, "{}: a merged month holds its one file: {names:?}", month_dir.display());
+        }
+    }
 
     let again = compact(&data).output().expect("compaction runs");
     let report: Value = serde_json::from_slice(&again.stdout).expect("report");

@@ -62,6 +62,11 @@ def connect(lake: str, tenant: str, parquet_only: bool = False, schema: str | No
         if glob.glob(f"{base}/*/*/*/*.parquet"):
             parts.append(f"SELECT * FROM read_parquet('{base}/*/*/*/*.parquet', hive_partitioning=true, "
                          "hive_types_autocast=false)")
+        # A closed month merged into one file beside its (then gone) day directories; its
+        # rows carry their `day`, the path gives year and month.
+        if glob.glob(f"{base}/*/*/*.month.parquet"):
+            parts.append(f"SELECT * FROM read_parquet('{base}/*/*/*.month.parquet', hive_partitioning=true, "
+                         "hive_types_autocast=false)")
         if not parts:
             casts = ", ".join(f"CAST(NULL AS {kind}) AS {name}" for name, kind in columns.items())
             parts.append(f"SELECT {casts}, '' AS year, '' AS month, '' AS day WHERE false")

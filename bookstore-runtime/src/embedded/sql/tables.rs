@@ -45,6 +45,19 @@ pub fn file_schema(dataset: Dataset) -> SchemaRef {
     Arc::new(Schema::new(arrow_fields(&schema::columns(dataset))))
 }
 
+/// The columns of a compacted object: the lake's, and the day each row was on (a merged
+/// month holds many days; the month comes from its path).
+pub fn compacted_schema(dataset: Dataset) -> SchemaRef {
+    with_day_column(&file_schema(dataset))
+}
+
+/// `schema` and a `day` column (`DD`).
+pub fn with_day_column(schema: &Schema) -> SchemaRef {
+    let mut fields: Vec<Field> = schema.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.push(Field::new("day", DataType::Utf8, false));
+    Arc::new(Schema::new(fields))
+}
+
 /// The columns of `daily_summaries` files (the day comes from the partition path).
 pub fn daily_summary_schema() -> SchemaRef {
     Arc::new(Schema::new(arrow_fields(&daily_summary_columns())))
@@ -55,8 +68,9 @@ pub fn partition_columns() -> Vec<(String, DataType)> {
     ["year", "month", "day"].iter().map(|name| ((*name).to_owned(), DataType::Utf8)).collect()
 }
 
-/// Registers `purchases` and `books` over `root/{tenant}/…` only: both the newline-
-/// delimited JSON that CDC writes and the Parquet that compaction leaves.
+/// Registers `purchases` and `books` over `root/{tenant}/…` only: the newline-delimited
+/// JSON that CDC writes, the Parquet of compacted days, and the merged files of closed
+/// months (`year=/month=/*.month.parquet`, carrying their rows' `day`).
 pub async fn register_tenant_tables(ctx: &SessionContext, root: &Path, tenant: &TenantId) -> Result<()> {
     for dataset in Dataset::ALL {
         let name = dataset.name();
@@ -64,6 +78,8 @@ pub async fn register_tenant_tables(ctx: &SessionContext, root: &Path, tenant: &
         let schema = file_schema(dataset);
         let json_table = format!("{name}_json");
         let parquet_table = format!("{name}_parquet");
+        let months_table = format!("{name}_months");
+        let month_schema = compacted_schema(dataset);
         if dir.is_dir() {
             let url = format!("{}/", dir.display());
             let json = ListingOptions::new(Arc::new(JsonFormat::default()))
@@ -72,14 +88,27 @@ pub async fn register_tenant_tables(ctx: &SessionContext, root: &Path, tenant: &
             let parquet = ListingOptions::new(Arc::new(ParquetFormat::default()))
                 .with_file_extension(".parquet")
                 .with_table_partition_cols(partition_columns());
+            // A merged month file sits beside the day directories, where the day tables'
+            // three partition levels never find it.
+            let months = ListingOptions::new(Arc::new(ParquetFormat::default()))
+                .with_file_extension(".month.parquet")
+                .with_table_partition_cols(partition_columns()[..2].to_vec());
             ctx.register_listing_table(&json_table, &url, json, Some(schema.clone()), None).await?;
-            ctx.register_listing_table(&parquet_table, &url, parquet, Some(schema), None).await?;
+            ctx.register_listing_table(&parquet_table, &url, parquet, Some(schema.clone()), None).await?;
+            ctx.register_listing_table(&months_table, &url, months, Some(month_schema), None).await?;
         } else {
             ctx.register_table(&json_table, empty_table(&schema)?)?;
             ctx.register_table(&parquet_table, empty_table(&schema)?)?;
+            ctx.register_table(&months_table, empty_table(&schema)?)?;
         }
-        ctx.sql(&format!("CREATE VIEW {name} AS SELECT * FROM {json_table} UNION ALL SELECT * FROM {parquet_table}"))
-            .await?;
+        let mut columns: Vec<String> = schema.fields().iter().map(|f| format!("\"{}\"", f.name())).collect();
+        columns.extend(["year", "month", "day"].map(String::from));
+        let columns = columns.join(", ");
+        ctx.sql(&format!(
+            "CREATE VIEW {name} AS SELECT * FROM {json_table} UNION ALL SELECT * FROM {parquet_table} \
+             UNION ALL SELECT {columns} FROM {months_table}"
+        ))
+        .await?;
     }
     // Per-day summaries, written by compaction (Parquet only).
     let dir = root.join(tenant.as_str()).join(DAILY_SUMMARIES);

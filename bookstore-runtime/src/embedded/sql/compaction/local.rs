@@ -9,6 +9,7 @@
 //! the swap. Idempotent: a compacted day holds one Parquet file named by its rows, so a
 //! second run rewrites the same bytes; leftovers of a killed run are removed first.
 
+use std::collections::BTreeSet;
 use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
@@ -20,11 +21,12 @@ use datafusion::arrow::json::ReaderBuilder;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rustix::fs::{CWD, RenameFlags, renameat_with};
 
-use super::rows::{daily_summary, fail, once_each, parquet_bytes, rows_digest, summary_path};
+use super::rows::{by_day, daily_summary, fail, once_each, parquet_bytes, rows_digest, select, summary_path, with_day};
 use super::{CompactionError, CompactionReport};
 use crate::domain::TenantId;
-use crate::embedded::sql::tables::file_schema;
+use crate::embedded::sql::tables::{compacted_schema, file_schema};
 use crate::lake::Dataset;
+use crate::lake::compacted::Period;
 
 /// Compacts every closed day (strictly before `before`) of the given tenants (all when
 /// `None`) under the lake root.
@@ -43,11 +45,24 @@ pub fn compact(root: &Path, tenant: Option<&TenantId>, before: NaiveDate) -> Res
             std::fs::remove_dir_all(&staging).map_err(|e| fail("cannot clear a killed run's leftovers")(&e))?;
         }
         for dataset in Dataset::ALL {
-            for (date, day_dir) in days(&tenant_dir.join(dataset.name()))? {
-                if date >= before || !needs_compaction(&day_dir)? {
+            let dataset_dir = tenant_dir.join(dataset.name());
+            let mut closed_months = BTreeSet::new();
+            for (date, day_dir) in days(&dataset_dir)? {
+                if date >= before {
                     continue;
                 }
-                compact_day(&tenant_dir, dataset, date, &day_dir, &mut report)?;
+                match Period::for_closed_day(date, before) {
+                    Period::Month { year, month } => {
+                        closed_months.insert((year, month));
+                    }
+                    Period::Day(_) if needs_compaction(&day_dir)? => {
+                        compact_day(&tenant_dir, dataset, date, &day_dir, &mut report)?;
+                    }
+                    Period::Day(_) => {}
+                }
+            }
+            for (year, month) in closed_months {
+                compact_month(&tenant_dir, dataset, year, month, &mut report)?;
             }
         }
         let _ = std::fs::remove_dir(&staging);
@@ -124,22 +139,10 @@ fn compact_day(
     let mut batches = Vec::new();
     for path in &json_files {
         report.json_bytes += path.metadata().map(|m| m.len()).unwrap_or(0);
-        let file = File::open(path).map_err(|e| fail(&path.display().to_string())(&e))?;
-        let reader = ReaderBuilder::new(schema.clone())
-            .build(BufReader::new(file))
-            .map_err(|e| fail(&path.display().to_string())(&e))?;
-        for batch in reader {
-            batches.push(batch.map_err(|e| fail(&path.display().to_string())(&e))?);
-        }
+        batches.extend(read_json(path, dataset)?);
     }
     for path in &parquet_files {
-        let file = File::open(path).map_err(|e| fail(&path.display().to_string())(&e))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|builder| builder.build())
-            .map_err(|e| fail(&path.display().to_string())(&e))?;
-        for batch in reader {
-            batches.push(batch.map_err(|e| fail(&path.display().to_string())(&e))?);
-        }
+        batches.extend(read_parquet(path)?);
     }
     let all = concat_batches(&schema, &batches).map_err(|e| fail("cannot merge the day's rows")(&e))?;
     let (rows, dropped) = once_each(&all, dataset)?;
@@ -168,6 +171,100 @@ fn compact_day(
     }
     report.days += 1;
     Ok(())
+}
+
+/// A closed month's rows (its day directories' batches and files, and any merged file
+/// before) merged into one `{YYYY}-{MM}-{digest}.month.parquet` that carries each row's
+/// `day`; the month directory is swapped whole, so a reader lists the days or the merged
+/// file, never both.
+fn compact_month(
+    tenant_dir: &Path,
+    dataset: Dataset,
+    year: i32,
+    month: u32,
+    report: &mut CompactionReport,
+) -> Result<(), CompactionError> {
+    let month_dir = tenant_dir.join(format!("{}/year={year:04}/month={month:02}", dataset.name()));
+    let merged = files_with(&month_dir, "parquet")?;
+    let day_dirs: Vec<(NaiveDate, PathBuf)> = days(&tenant_dir.join(dataset.name()))?
+        .into_iter()
+        .filter(|(date, _)| chrono::Datelike::year(date) == year && chrono::Datelike::month(date) == month)
+        .collect();
+    if day_dirs.is_empty() && merged.len() <= 1 {
+        return Ok(());
+    }
+    let mut parts = Vec::new();
+    let mut read: Vec<PathBuf> = Vec::new();
+    for path in &merged {
+        parts.extend(read_parquet(path)?);
+        read.push(path.clone());
+    }
+    for (date, day_dir) in &day_dirs {
+        for path in files_with(day_dir, "json")? {
+            report.json_bytes += path.metadata().map(|m| m.len()).unwrap_or(0);
+            for batch in read_json(&path, dataset)? {
+                parts.push(with_day(batch, *date)?);
+            }
+            read.push(path);
+        }
+        for path in files_with(day_dir, "parquet")? {
+            for batch in read_parquet(&path)? {
+                parts.push(with_day(batch, *date)?);
+            }
+            read.push(path);
+        }
+    }
+    let all = concat_batches(&compacted_schema(dataset), &parts).map_err(|e| fail("cannot merge the month")(&e))?;
+    let (rows, dropped) = once_each(&all, dataset)?;
+    report.duplicates_dropped += dropped;
+    report.records += rows.num_rows();
+
+    let staging = tenant_dir.join(".compaction").join(format!("{}-{year:04}-{month:02}", dataset.name()));
+    std::fs::create_dir_all(&staging).map_err(|e| fail("cannot create the staging directory")(&e))?;
+    let name = format!("{year:04}-{month:02}-{}.month.parquet", rows_digest(&rows, dataset)?);
+    report.parquet_bytes += write_parquet(&staging.join(name), &rows)?;
+    renameat_with(CWD, &staging, CWD, &month_dir, RenameFlags::EXCHANGE)
+        .map_err(|e| fail(&format!("cannot swap {} in", month_dir.display()))(&e))?;
+    // `staging` now holds the old month; a batch that arrived meanwhile goes back.
+    for (_, old_day) in &day_dirs {
+        let Some(day_name) = old_day.file_name() else { continue };
+        let old_day = staging.join(day_name);
+        for entry in
+            std::fs::read_dir(&old_day).map_err(|e| fail("cannot read the old day")(&e))?.filter_map(Result::ok)
+        {
+            let late = entry.path();
+            let original = month_dir.join(day_name).join(entry.file_name());
+            if !is_hidden(&late) && !read.contains(&original) {
+                std::fs::create_dir_all(month_dir.join(day_name)).map_err(|e| fail("cannot keep a late batch")(&e))?;
+                std::fs::rename(&late, &original).map_err(|e| fail("cannot keep a late batch")(&e))?;
+            }
+        }
+    }
+    std::fs::remove_dir_all(&staging).map_err(|e| fail("cannot remove the old month")(&e))?;
+    let days = by_day(&rows, Period::Month { year, month })?;
+    if dataset == Dataset::Purchases {
+        for (date, indices) in &days {
+            write_daily_summary(tenant_dir, *date, &select(&rows, indices)?)?;
+        }
+    }
+    report.days += days.len();
+    Ok(())
+}
+
+fn read_json(path: &Path, dataset: Dataset) -> Result<Vec<RecordBatch>, CompactionError> {
+    let file = File::open(path).map_err(|e| fail(&path.display().to_string())(&e))?;
+    let reader = ReaderBuilder::new(file_schema(dataset))
+        .build(BufReader::new(file))
+        .map_err(|e| fail(&path.display().to_string())(&e))?;
+    reader.map(|batch| batch.map_err(|e| fail(&path.display().to_string())(&e))).collect()
+}
+
+fn read_parquet(path: &Path) -> Result<Vec<RecordBatch>, CompactionError> {
+    let file = File::open(path).map_err(|e| fail(&path.display().to_string())(&e))?;
+    let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+        .and_then(|builder| builder.build())
+        .map_err(|e| fail(&path.display().to_string())(&e))?;
+    reader.map(|batch| batch.map_err(|e| fail(&path.display().to_string())(&e))).collect()
 }
 
 fn write_parquet(path: &Path, rows: &RecordBatch) -> Result<u64, CompactionError> {

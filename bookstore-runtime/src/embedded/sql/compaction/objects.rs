@@ -12,19 +12,17 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Cursor;
-use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
-use datafusion::arrow::array::{AsArray, RecordBatch, StringArray, UInt32Array};
+use datafusion::arrow::array::RecordBatch;
 use datafusion::arrow::compute::concat_batches;
-use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::arrow::json::ReaderBuilder;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use super::rows::{daily_summary, fail, once_each, parquet_bytes, rows_digest, select, summary_path};
+use super::rows::{by_day, daily_summary, fail, once_each, parquet_bytes, rows_digest, select, summary_path, with_day};
 use super::{CompactionError, CompactionReport};
 use crate::domain::TenantId;
-use crate::embedded::sql::tables::file_schema;
+use crate::embedded::sql::tables::{compacted_schema, file_schema};
 use crate::lake::compacted::{
     CompactedUnit, CompactionManifest, FoldedBatch, Period, RetiredObject, compacted_prefix, manifest_key,
 };
@@ -46,14 +44,6 @@ impl From<LakeError> for CompactionError {
     fn from(err: LakeError) -> Self {
         CompactionError(err.to_string())
     }
-}
-
-/// The columns of a compacted object: the lake's, and the day each row was on (in Glue
-/// the month is the partition; a merged month holds many days).
-pub fn compacted_schema(dataset: Dataset) -> SchemaRef {
-    let mut fields: Vec<Field> = file_schema(dataset).fields().iter().map(|f| f.as_ref().clone()).collect();
-    fields.push(Field::new("day", DataType::Utf8, false));
-    Arc::new(Schema::new(fields))
 }
 
 /// Compacts the closed days of one tenant, or of every tenant under the root.
@@ -154,7 +144,7 @@ async fn compact_period(
         let Some(bytes) = objects.get(&object.key).await? else { continue };
         report.json_bytes += bytes.len() as u64;
         read.push(FoldedBatch { key: object.key.clone(), size: bytes.len() as u64 });
-        parts.extend(read_json(bytes, &object.key, dataset, *date, &schema)?);
+        parts.extend(read_json(bytes, &object.key, dataset, *date)?);
     }
     let all = concat_batches(&schema, &parts).map_err(|e| fail("cannot merge the period's rows")(&e))?;
     let (rows, dropped) = once_each(&all, dataset)?;
@@ -245,35 +235,7 @@ fn read_json(
     key: &str,
     dataset: Dataset,
     date: NaiveDate,
-    schema: &SchemaRef,
 ) -> Result<Vec<RecordBatch>, CompactionError> {
     let reader = ReaderBuilder::new(file_schema(dataset)).build(Cursor::new(bytes)).map_err(|e| fail(key)(&e))?;
-    let day = format!("{:02}", chrono::Datelike::day(&date));
-    let mut batches = Vec::new();
-    for batch in reader {
-        let batch = batch.map_err(|e| fail(key)(&e))?;
-        let mut columns = batch.columns().to_vec();
-        columns.push(Arc::new(StringArray::from(vec![day.as_str(); batch.num_rows()])));
-        let date = date.to_string();
-        batches.push(RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&date)(&e))?);
-    }
-    Ok(batches)
-}
-
-/// The rows of each day of the period, as indices, in day order.
-fn by_day(rows: &RecordBatch, period: Period) -> Result<BTreeMap<NaiveDate, UInt32Array>, CompactionError> {
-    let days = rows.column_by_name("day").ok_or_else(|| CompactionError("no day column".to_owned()))?;
-    let days = days.as_string::<i32>();
-    let (year, month) = period.year_month();
-    let mut found: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
-    for row in 0..rows.num_rows() {
-        let date = days
-            .value(row)
-            .parse()
-            .ok()
-            .and_then(|day| NaiveDate::from_ymd_opt(year, month, day))
-            .ok_or_else(|| CompactionError(format!("a row of {period} has day {:?}", days.value(row))))?;
-        found.entry(date).or_default().push(u32::try_from(row).unwrap_or(u32::MAX));
-    }
-    Ok(found.into_iter().map(|(date, rows)| (date, UInt32Array::from(rows))).collect())
+    reader.map(|batch| with_day(batch.map_err(|e| fail(key)(&e))?, date)).collect()
 }

@@ -2,9 +2,10 @@
 //! its rows, encode it as Parquet and sum up each day.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
-use datafusion::arrow::array::{Array, AsArray, RecordBatch, UInt32Array};
+use datafusion::arrow::array::{Array, AsArray, RecordBatch, StringArray, UInt32Array};
 use datafusion::arrow::compute::take;
 use datafusion::arrow::datatypes::{Decimal128Type, Int32Type, Int64Type};
 use datafusion::arrow::json::ReaderBuilder;
@@ -14,8 +15,9 @@ use datafusion::parquet::file::properties::WriterProperties;
 use sha2::{Digest, Sha256};
 
 use super::CompactionError;
-use crate::embedded::sql::tables::daily_summary_schema;
+use crate::embedded::sql::tables::{daily_summary_schema, with_day_column};
 use crate::lake::Dataset;
+use crate::lake::compacted::Period;
 
 pub(super) fn fail(context: &str) -> impl Fn(&dyn std::fmt::Display) -> CompactionError + '_ {
     move |err| CompactionError(format!("{context}: {err}"))
@@ -131,4 +133,30 @@ pub(super) fn summary_path(date: NaiveDate) -> String {
         chrono::Datelike::month(&date),
         chrono::Datelike::day(&date)
     )
+}
+
+/// The rows with a `day` column (`DD`) added, as a compacted object holds them.
+pub(super) fn with_day(batch: RecordBatch, date: NaiveDate) -> Result<RecordBatch, CompactionError> {
+    let day = format!("{:02}", chrono::Datelike::day(&date));
+    let mut columns = batch.columns().to_vec();
+    columns.push(Arc::new(StringArray::from(vec![day.as_str(); batch.num_rows()])));
+    RecordBatch::try_new(with_day_column(batch.schema_ref()), columns).map_err(|e| fail(&date.to_string())(&e))
+}
+
+/// The rows of each day of the period, as indices, in day order.
+pub(super) fn by_day(rows: &RecordBatch, period: Period) -> Result<BTreeMap<NaiveDate, UInt32Array>, CompactionError> {
+    let days = rows.column_by_name("day").ok_or_else(|| CompactionError("no day column".to_owned()))?;
+    let days = days.as_string::<i32>();
+    let (year, month) = period.year_month();
+    let mut found: BTreeMap<NaiveDate, Vec<u32>> = BTreeMap::new();
+    for row in 0..rows.num_rows() {
+        let date = days
+            .value(row)
+            .parse()
+            .ok()
+            .and_then(|day| NaiveDate::from_ymd_opt(year, month, day))
+            .ok_or_else(|| CompactionError(format!("a row of {period} has day {:?}", days.value(row))))?;
+        found.entry(date).or_default().push(u32::try_from(row).unwrap_or(u32::MAX));
+    }
+    Ok(found.into_iter().map(|(date, rows)| (date, UInt32Array::from(rows))).collect())
 }
