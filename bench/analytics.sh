@@ -9,6 +9,8 @@
 #
 # Usage: bash bench/analytics.sh [TOTAL]   (after scripts/test installed .tools/venv)
 # Env:   BENCH_LAKE=DIR reuses a lake written earlier by bench/analytics/generate_lake.py
+#        BENCH_PROFILE=local measures with the `local` profile's build (bytes scanned do not
+#        depend on it; the times do, and the targets are for `release`)
 # Prints a markdown table and writes it to bench/out/analytics-<date>.md (gitignored).
 set -euo pipefail
 
@@ -17,14 +19,15 @@ cd "$ROOT"
 TOTAL="${1:-1000000}"
 TENANT=libreria-sol
 PYTHON="$ROOT/.tools/venv/bin/python"
-BOOKSTORE="${CARGO_TARGET_DIR:-$ROOT/target}/release/bookstore"
+PROFILE="${BENCH_PROFILE:-release}"
+BOOKSTORE="${CARGO_TARGET_DIR:-$ROOT/target}/$PROFILE/bookstore"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 log() { echo "analytics.sh: $*" >&2; }
 
 "$PYTHON" -c 'import duckdb' 2>/dev/null || { log "run scripts/test first (it installs duckdb)"; exit 2; }
-log "building the release CLI"
-cargo build --release --locked -p bookstore-cli >&2
+log "building the $PROFILE CLI"
+cargo build --profile "$PROFILE" --locked -p bookstore-cli >&2
 if [ -n "${BENCH_LAKE:-}" ]; then
     log "copying the lake generated earlier in $BENCH_LAKE"
     cp -r "$BENCH_LAKE" "$WORK/lake"

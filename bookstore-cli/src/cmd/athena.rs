@@ -357,3 +357,19 @@ pub(crate) fn human_bytes(bytes: u64) -> String {
         _ => format!("{:.1} MiB", bytes as f64 / 1_048_576.0),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_a_whole_number_and_a_unit() {
+        assert_eq!(parse_duration("90s"), Ok(chrono::Duration::seconds(90)));
+        assert_eq!(parse_duration("30m"), Ok(chrono::Duration::minutes(30)));
+        assert_eq!(parse_duration("2h"), Ok(chrono::Duration::hours(2)));
+        for wrong in ["", "30", "m", "1.5h", "-1h", "3d", "5 minutes"] {
+            let err = parse_duration(wrong).expect_err(wrong);
+            assert!(err.contains("`30m`"), "{wrong}: {err}");
+        }
+    }
+}

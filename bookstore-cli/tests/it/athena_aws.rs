@@ -257,6 +257,25 @@ fn athena_compact_on_an_aws_stage_switches_closed_days_to_parquet_and_queries_fo
     for unit in units {
         assert!(sql.contains(&format!("'s3://{bucket}/{}'", unit["parquet"].as_str().expect("key"))), "{sql}");
     }
+    // The daily summaries: written beside the lake for each compacted day, a table on AWS too.
+    for day in ["month=10/day=03", "month=10/day=20", "month=11/day=02"] {
+        let key = format!("{TENANT}/daily_summaries/year=2026/{day}/summary.parquet");
+        stage.aws(&["s3api", "head-object", "--bucket", &bucket, "--key", &key]).expect("a day's summary");
+    }
+    let summaries = stage
+        .command(&["athena", "query", "SELECT sum(purchases) AS n FROM daily_summaries", "--tenant", TENANT])
+        .arg("--dry-run")
+        .output()
+        .expect("runs");
+    assert!(summaries.status.success(), "{}", text(&summaries));
+    let database = format!("{}_lake", stage.prefix.replace('-', "_"));
+    assert!(
+        String::from_utf8_lossy(&summaries.stdout)
+            .contains(&format!("FROM \"{database}\".\"daily_summaries\" WHERE tenant_id = '{TENANT}'")),
+        "{}",
+        text(&summaries)
+    );
+
     let other = stage
         .command(&["athena", "query", "SELECT count(*) AS n FROM purchases", "--tenant", "papiro", "--dry-run"])
         .output()
