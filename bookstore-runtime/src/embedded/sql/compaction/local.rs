@@ -1,13 +1,14 @@
 //! Compaction of the local lake: each closed day's newline-delimited JSON batches become
-//! one Parquet file (zstd), every record once (by id and version), plus a daily summary
-//! of the day's purchases.
+//! one Parquet file (zstd), and a closed month's days one merged file, every record once
+//! (by id and version), plus a daily summary of each day's purchases.
 //!
-//! Atomic for readers: the new day directory is built aside, under `{tenant}/.compaction/`
-//! (outside every table's path), and swapped with the live one in one `renameat2(…,
-//! RENAME_EXCHANGE)`. A reader lists either the old files or the new one, never both and
-//! never neither. A batch written into the day during compaction is moved back after
-//! the swap. Idempotent: a compacted day holds one Parquet file named by its rows, so a
-//! second run rewrites the same bytes; leftovers of a killed run are removed first.
+//! Atomic for readers: the new day (or month) directory is built aside, under
+//! `{tenant}/.compaction/` (outside every table's path), and swapped with the live one in
+//! one `renameat2(…, RENAME_EXCHANGE)`. A reader lists either the old files or the new
+//! one, never both and never neither. A batch written into the day during compaction is
+//! moved back after the swap. Idempotent: a compacted period holds one Parquet file named
+//! by its rows, so a second run rewrites the same bytes; leftovers of a killed run are
+//! removed first.
 
 use std::collections::BTreeSet;
 use std::fs::File;
