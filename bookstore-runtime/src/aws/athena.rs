@@ -4,13 +4,12 @@
 //! Glue database, polled with backoff, every result page read. The steps are public too,
 //! so `bookstore athena query` can show progress and stop a query on Ctrl-C.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_athena::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_athena::operation::get_query_results::GetQueryResultsOutput;
 use aws_sdk_athena::types::{QueryExecution, QueryExecutionContext, QueryExecutionState, StatementType};
-
-use std::sync::Arc;
 
 use super::S3Objects;
 use super::store::chain;

@@ -230,9 +230,8 @@ pub fn item(pk: &str, sk: &str, extra: Value) -> bookstore_runtime::store::Item 
     item
 }
 
-/// A test server's URL from `variable`, or `None` (the test is skipped) when it is not set
-/// and services are not required (`scripts/test` sets both).
-#[cfg(feature = "aws")]
+/// A test server's URL (or tool's path) from `variable`, or `None` (the test is skipped)
+/// when it is not set and services are not required (`scripts/test` sets both).
 pub fn service(variable: &str, what: &str) -> Option<String> {
     match std::env::var(variable) {
         Ok(url) => Some(url),

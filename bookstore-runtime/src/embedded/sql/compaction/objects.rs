@@ -81,7 +81,8 @@ async fn compact_tenant(
     report: &mut CompactionReport,
 ) -> Result<(), CompactionError> {
     let key = manifest_key(tenant);
-    let mut manifest = CompactionManifest::parse(objects.get(&key).await?.as_deref(), &key)?;
+    let manifest = CompactionManifest::parse(objects.get(&key).await?.as_deref(), &key)?;
+    let mut run = TenantRun { objects, tenant, options, manifest, report };
     let mut listed: BTreeMap<String, u64> = BTreeMap::new();
     for dataset in Dataset::ALL {
         let mut periods: BTreeMap<Period, Vec<(LakeObject, NaiveDate)>> = BTreeMap::new();
@@ -93,7 +94,7 @@ async fn compact_tenant(
             }
         }
         // Days compacted alone whose month has closed since: merged even with nothing new.
-        for unit in manifest.units_of(dataset) {
+        for unit in run.manifest.units_of(dataset) {
             if let Period::Day(date) = unit.period {
                 let now_in = Period::for_closed_day(date, options.before);
                 if now_in != unit.period {
@@ -102,124 +103,129 @@ async fn compact_tenant(
             }
         }
         for (period, batches) in periods {
-            let covered: Vec<&CompactedUnit> = manifest.units_of(dataset).filter(|u| period.covers(u.period)).collect();
+            let covered: Vec<&CompactedUnit> =
+                run.manifest.units_of(dataset).filter(|u| period.covers(u.period)).collect();
             let folded = |object: &LakeObject| {
                 covered.iter().any(|unit| unit.folded.iter().any(|f| f.key == object.key && f.size == object.size))
             };
             let has_news = batches.iter().any(|(object, _)| !folded(object));
             let is_whole = matches!(covered.as_slice(), [unit] if unit.period == period);
             if has_news || !is_whole {
-                compact_period(objects, tenant, dataset, period, &batches, &mut manifest, options, report).await?;
+                run.compact_period(dataset, period, &batches).await?;
             }
         }
     }
-    remove_superseded(objects, tenant, &mut manifest, &listed, options).await
+    run.remove_superseded(&listed).await
 }
 
-/// Reads a period's rows (its compacted objects and its batches), writes them once into
-/// one Parquet object, and switches the manifest to it.
-#[allow(clippy::too_many_arguments)]
-async fn compact_period(
-    objects: &dyn LakeObjects,
-    tenant: &TenantId,
-    dataset: Dataset,
-    period: Period,
-    batches: &[(LakeObject, NaiveDate)],
-    manifest: &mut CompactionManifest,
-    options: &CompactionOptions,
-    report: &mut CompactionReport,
-) -> Result<(), CompactionError> {
-    let schema = compacted_schema(dataset);
-    let covered: Vec<CompactedUnit> = manifest.units_of(dataset).filter(|u| period.covers(u.period)).cloned().collect();
-    let mut parts = Vec::new();
-    for unit in &covered {
-        let bytes = objects.get(&unit.parquet).await?.ok_or_else(|| {
-            CompactionError(format!("the manifest names {} for {}, and it is missing", unit.parquet, unit.period))
-        })?;
-        parts.extend(read_parquet(bytes, &unit.parquet)?);
-    }
-    let mut read = Vec::new();
-    for (object, date) in batches {
-        // Gone since the listing: its rows are in a unit already (a run removed it).
-        let Some(bytes) = objects.get(&object.key).await? else { continue };
-        report.json_bytes += bytes.len() as u64;
-        read.push(FoldedBatch { key: object.key.clone(), size: bytes.len() as u64 });
-        parts.extend(read_json(bytes, &object.key, dataset, *date)?);
-    }
-    let all = concat_batches(&schema, &parts).map_err(|e| fail("cannot merge the period's rows")(&e))?;
-    let (rows, dropped) = once_each(&all, dataset)?;
-    if rows.num_rows() == 0 {
-        return Ok(());
-    }
-    let (year, month) = period.year_month();
-    let parquet =
-        format!("{}{period}-{}.parquet", compacted_prefix(tenant, dataset, year, month), rows_digest(&rows, dataset)?);
-    let body = parquet_bytes(&rows)?;
-    report.parquet_bytes += body.len() as u64;
-    objects.put(&parquet, body).await?;
-    let days = by_day(&rows, period)?;
-    if dataset == Dataset::Purchases {
-        for (date, indices) in &days {
-            let summary = daily_summary(*date, &select(&rows, indices)?)?;
-            objects.put(&format!("{tenant}/{}", summary_path(*date)), parquet_bytes(&summary)?).await?;
+/// One tenant's run: its objects, its manifest as the run changes it, and what it did.
+struct TenantRun<'a> {
+    objects: &'a dyn LakeObjects,
+    tenant: &'a TenantId,
+    options: &'a CompactionOptions,
+    manifest: CompactionManifest,
+    report: &'a mut CompactionReport,
+}
+
+impl TenantRun<'_> {
+    /// Reads a period's rows (its compacted objects and its batches), writes them once into
+    /// one Parquet object, and switches the manifest to it.
+    async fn compact_period(
+        &mut self,
+        dataset: Dataset,
+        period: Period,
+        batches: &[(LakeObject, NaiveDate)],
+    ) -> Result<(), CompactionError> {
+        let schema = compacted_schema(dataset);
+        let covered: Vec<CompactedUnit> =
+            self.manifest.units_of(dataset).filter(|u| period.covers(u.period)).cloned().collect();
+        let mut parts = Vec::new();
+        for unit in &covered {
+            let bytes = self.objects.get(&unit.parquet).await?.ok_or_else(|| {
+                CompactionError(format!("the manifest names {} for {}, and it is missing", unit.parquet, unit.period))
+            })?;
+            parts.extend(read_parquet(bytes, &unit.parquet)?);
         }
-    }
-
-    // The switch: one put of the manifest.
-    let mut folded: BTreeMap<String, u64> =
-        covered.iter().flat_map(|unit| unit.folded.iter().map(|f| (f.key.clone(), f.size))).collect();
-    folded.extend(read.into_iter().map(|f| (f.key, f.size)));
-    manifest.units.retain(|unit| !(unit.dataset == dataset && period.covers(unit.period)));
-    manifest.units.push(CompactedUnit {
-        dataset,
-        period,
-        parquet: parquet.clone(),
-        rows: rows.num_rows(),
-        folded: folded.into_iter().map(|(key, size)| FoldedBatch { key, size }).collect(),
-        compacted_at: options.now,
-    });
-    manifest.units.sort_by_key(|unit| (unit.dataset, unit.period));
-    for unit in covered.iter().filter(|unit| unit.parquet != parquet) {
-        manifest.retired.push(RetiredObject { key: unit.parquet.clone(), retired_at: options.now });
-    }
-    objects.put(&manifest_key(tenant), manifest.to_bytes()).await?;
-    report.days += days.len();
-    report.records += rows.num_rows();
-    report.duplicates_dropped += dropped;
-    Ok(())
-}
-
-/// Deletes what only readers of an older manifest could need once they are all done:
-/// superseded Parquet objects, and batches folded into a unit (unless rewritten since,
-/// when they are news for the next run). The manifest forgets them after they are gone.
-async fn remove_superseded(
-    objects: &dyn LakeObjects,
-    tenant: &TenantId,
-    manifest: &mut CompactionManifest,
-    listed: &BTreeMap<String, u64>,
-    options: &CompactionOptions,
-) -> Result<(), CompactionError> {
-    let cutoff = options.now - options.keep_superseded_for;
-    let mut doomed: BTreeSet<String> =
-        manifest.retired.iter().filter(|r| r.retired_at <= cutoff).map(|r| r.key.clone()).collect();
-    for unit in manifest.units.iter().filter(|unit| unit.compacted_at <= cutoff) {
-        for batch in &unit.folded {
-            if listed.get(&batch.key).is_none_or(|size| *size == batch.size) {
-                doomed.insert(batch.key.clone());
+        let mut read = Vec::new();
+        for (object, date) in batches {
+            // Gone since the listing: its rows are in a unit already (a run removed it).
+            let Some(bytes) = self.objects.get(&object.key).await? else { continue };
+            self.report.json_bytes += bytes.len() as u64;
+            read.push(FoldedBatch { key: object.key.clone(), size: bytes.len() as u64 });
+            parts.extend(read_json(bytes, &object.key, dataset, *date)?);
+        }
+        let all = concat_batches(&schema, &parts).map_err(|e| fail("cannot merge the period's rows")(&e))?;
+        let (rows, dropped) = once_each(&all, dataset)?;
+        if rows.num_rows() == 0 {
+            return Ok(());
+        }
+        let (year, month) = period.year_month();
+        let parquet = format!(
+            "{}{period}-{}.parquet",
+            compacted_prefix(self.tenant, dataset, year, month),
+            rows_digest(&rows, dataset)?
+        );
+        let body = parquet_bytes(&rows)?;
+        self.report.parquet_bytes += body.len() as u64;
+        self.objects.put(&parquet, body).await?;
+        let days = by_day(&rows, period)?;
+        if dataset == Dataset::Purchases {
+            for (date, indices) in &days {
+                let summary = daily_summary(*date, &select(&rows, indices)?)?;
+                self.objects.put(&format!("{}/{}", self.tenant, summary_path(*date)), parquet_bytes(&summary)?).await?;
             }
         }
+
+        // The switch: one put of the manifest.
+        let mut folded: BTreeMap<String, u64> =
+            covered.iter().flat_map(|unit| unit.folded.iter().map(|f| (f.key.clone(), f.size))).collect();
+        folded.extend(read.into_iter().map(|f| (f.key, f.size)));
+        self.manifest.units.retain(|unit| !(unit.dataset == dataset && period.covers(unit.period)));
+        self.manifest.units.push(CompactedUnit {
+            dataset,
+            period,
+            parquet: parquet.clone(),
+            rows: rows.num_rows(),
+            folded: folded.into_iter().map(|(key, size)| FoldedBatch { key, size }).collect(),
+            compacted_at: self.options.now,
+        });
+        self.manifest.units.sort_by_key(|unit| (unit.dataset, unit.period));
+        for unit in covered.iter().filter(|unit| unit.parquet != parquet) {
+            self.manifest.retired.push(RetiredObject { key: unit.parquet.clone(), retired_at: self.options.now });
+        }
+        self.objects.put(&manifest_key(self.tenant), self.manifest.to_bytes()).await?;
+        self.report.days += days.len();
+        self.report.records += rows.num_rows();
+        self.report.duplicates_dropped += dropped;
+        Ok(())
     }
-    if doomed.is_empty() {
-        return Ok(());
+
+    /// Deletes what only readers of an older manifest could need once they are all done:
+    /// superseded Parquet objects, and batches folded into a unit (unless rewritten since,
+    /// when they are news for the next run). The manifest forgets them after they are gone.
+    async fn remove_superseded(&mut self, listed: &BTreeMap<String, u64>) -> Result<(), CompactionError> {
+        let cutoff = self.options.now - self.options.keep_superseded_for;
+        let mut doomed: BTreeSet<String> =
+            self.manifest.retired.iter().filter(|r| r.retired_at <= cutoff).map(|r| r.key.clone()).collect();
+        for unit in self.manifest.units.iter().filter(|unit| unit.compacted_at <= cutoff) {
+            for batch in &unit.folded {
+                if listed.get(&batch.key).is_none_or(|size| *size == batch.size) {
+                    doomed.insert(batch.key.clone());
+                }
+            }
+        }
+        if doomed.is_empty() {
+            return Ok(());
+        }
+        let keys: Vec<String> = doomed.iter().cloned().collect();
+        self.objects.delete(&keys).await?;
+        self.manifest.retired.retain(|r| !doomed.contains(&r.key));
+        for unit in &mut self.manifest.units {
+            unit.folded.retain(|batch| !doomed.contains(&batch.key));
+        }
+        self.objects.put(&manifest_key(self.tenant), self.manifest.to_bytes()).await?;
+        Ok(())
     }
-    let keys: Vec<String> = doomed.iter().cloned().collect();
-    objects.delete(&keys).await?;
-    manifest.retired.retain(|r| !doomed.contains(&r.key));
-    for unit in &mut manifest.units {
-        unit.folded.retain(|batch| !doomed.contains(&batch.key));
-    }
-    objects.put(&manifest_key(tenant), manifest.to_bytes()).await?;
-    Ok(())
 }
 
 fn read_parquet(bytes: Vec<u8>, key: &str) -> Result<Vec<RecordBatch>, CompactionError> {
