@@ -190,11 +190,6 @@ impl CompactionManifest {
     pub fn units_of(&self, dataset: Dataset) -> impl Iterator<Item = &CompactedUnit> {
         self.units.iter().filter(move |unit| unit.dataset == dataset)
     }
-
-    /// The unit a day of the dataset is read from, if it was compacted.
-    pub fn unit_for(&self, dataset: Dataset, date: NaiveDate) -> Option<&CompactedUnit> {
-        self.units_of(dataset).find(|unit| unit.period.contains(date))
-    }
 }
 
 #[cfg(test)]
