@@ -14,6 +14,8 @@ pub mod config;
 #[cfg(feature = "demo")]
 pub mod demo;
 pub mod domain;
+#[cfg(feature = "elasticsearch")]
+pub mod elasticsearch;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;

@@ -29,7 +29,7 @@ pub use stream_shape::{decode_image, stream_event, stream_record};
 use crate::changes::{ChangeFeed, ChangeStream, FeedConfig, FeedLedger};
 use crate::domain::TenantId;
 use crate::lake::LakeWriter;
-use crate::search::SearchIndex;
+use crate::search::{SearchError, SearchIndex};
 use crate::store::Table;
 
 /// A consumer of a table's change stream.
@@ -80,13 +80,13 @@ fn failure(record: &EventRecord) -> DynamoDbBatchItemFailure {
 /// Parses each record into a tenant's change (or nothing to do), applies the changes
 /// tenant by tenant, and reports as failed the records that did not parse and those of
 /// a tenant whose apply failed; the others stand.
-async fn apply_by_tenant<T, E: std::fmt::Display, Fut>(
+async fn apply_by_tenant<T, Fut>(
     event: &Event,
     parse: impl Fn(&EventRecord) -> Result<Option<(TenantId, T)>, String>,
     apply: impl Fn(TenantId, Vec<T>) -> Fut,
 ) -> DynamoDbEventResponse
 where
-    Fut: Future<Output = Result<(), E>>,
+    Fut: Future<Output = Result<(), SearchError>>,
 {
     let mut response = DynamoDbEventResponse::default();
     let mut by_tenant: BTreeMap<TenantId, Vec<(T, &EventRecord)>> = BTreeMap::new();
@@ -102,9 +102,18 @@ where
     }
     for (tenant, changes) in by_tenant {
         let (changes, records): (Vec<T>, Vec<&EventRecord>) = changes.into_iter().unzip();
-        if let Err(err) = apply(tenant.clone(), changes).await {
-            tracing::error!(tenant = %tenant, error = %err, "applying changes failed");
-            response.batch_item_failures.extend(records.into_iter().map(failure));
+        match apply(tenant.clone(), changes).await {
+            Ok(()) => {}
+            Err(SearchError::Refused { failed, reason }) => {
+                tracing::error!(tenant = %tenant, %reason, refused = failed.len(), "the index refused some changes");
+                response
+                    .batch_item_failures
+                    .extend(failed.into_iter().filter_map(|at| records.get(at)).map(|r| failure(r)));
+            }
+            Err(err) => {
+                tracing::error!(tenant = %tenant, error = %err, "applying changes failed");
+                response.batch_item_failures.extend(records.into_iter().map(failure));
+            }
         }
     }
     response

@@ -29,7 +29,7 @@ use crate::domain::{BookId, Isbn, Money, Rating, TenantId};
 use crate::search::{
     AuthorFacet, BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, PurchaseDocument, PurchaseResults,
     PurchaseSearch, SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, Suggestion, SuggestionKind,
-    fuzzy_distance,
+    fuzzy_distance, key_form,
 };
 
 const STEMMED: &str = "es_stemmed";
@@ -175,11 +175,6 @@ fn clear_index(writer: &Mutex<IndexWriter>, reader: &IndexReader) -> Result<(), 
     reader.reload().map_err(unavailable)
 }
 
-/// An author or category as the store's keys fold it (`KeyText::key_form`).
-pub(super) fn fold_key(text: &str) -> String {
-    crate::domain::KeyText::parse(text).map(|key| key.key_form()).unwrap_or_else(|_| text.to_lowercase())
-}
-
 /// One tenant's index, its writer (one at a time) and a reader.
 struct TenantIndex {
     index: Index,
@@ -226,7 +221,7 @@ impl TenantIndex {
                 f.category_key => book.category.to_lowercase(),
                 f.category_facet => Facet::from_path([book.category.as_str()]),
                 f.author_facet => Facet::from_path([book.author.as_str()]),
-                f.author_key => fold_key(&book.author),
+                f.author_key => key_form(&book.author),
                 f.title_key => book.title.to_lowercase(),
                 f.created_micros => book.created_at.timestamp_micros(),
                 f.price_cents => cents(book.price),
@@ -329,7 +324,7 @@ impl TenantIndex {
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
         if let Some(author) = &filters.author {
-            let term = Term::from_field_text(f.author_key, &fold_key(author));
+            let term = Term::from_field_text(f.author_key, &key_form(author));
             clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
         }
         if filters.min_price.is_some() || filters.max_price.is_some() {

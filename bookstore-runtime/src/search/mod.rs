@@ -193,12 +193,21 @@ pub enum SuggestionKind {
 pub enum SearchError {
     #[error("search index unavailable: {0}")]
     Unavailable(String),
+    /// Some changes of a batch were refused (by position in the batch); the others applied.
+    #[error("search index refused {} change(s): {reason}", failed.len())]
+    Refused { failed: Vec<usize>, reason: String },
 }
 
 impl From<SearchError> for crate::error::Error {
     fn from(err: SearchError) -> Self {
         crate::error::Error::Internal(err.to_string())
     }
+}
+
+/// An author or category as the store's keys fold it (`KeyText::key_form`): what an
+/// author filter matches, whatever its case and accents.
+pub fn key_form(text: &str) -> String {
+    crate::domain::KeyText::parse(text).map(|key| key.key_form()).unwrap_or_else(|_| text.to_lowercase())
 }
 
 /// The most suggestions autocomplete returns.

@@ -1,14 +1,20 @@
-//! The `SearchIndex` port's conformance suite: every engine runs it unchanged (the
-//! embedded tantivy engine here; the Elasticsearch adapter when it lands).
+//! The `SearchIndex` port's conformance suite: every engine runs it unchanged — the
+//! embedded tantivy engine, the Elasticsearch adapter against `bookstore-search` over
+//! HTTP, and against a real Elasticsearch at `BOOKSTORE_TEST_ELASTICSEARCH_URL`.
 
 use std::sync::Arc;
 
 use bookstore_runtime::domain::{BookId, Isbn, Money, Rating, TenantId};
+#[cfg(feature = "elasticsearch")]
+use bookstore_runtime::elasticsearch::ElasticsearchSearch;
 use bookstore_runtime::embedded::TantivySearch;
 use bookstore_runtime::search::{
     BookDocument, IndexChange, SearchFilters, SearchIndex, SearchOrder, SearchRequest, SuggestionKind,
 };
 use rust_decimal::Decimal;
+
+#[cfg(feature = "elasticsearch")]
+use crate::support::SearchNode;
 
 fn tenant(id: &str) -> TenantId {
     TenantId::parse(id).expect("tenant")
@@ -68,8 +74,19 @@ async fn titles(index: &dyn SearchIndex, tenant_id: &TenantId, request: &SearchR
     index.search(tenant_id, request).await.expect("search").hits.into_iter().map(|h| h.title).collect()
 }
 
-/// Every check of the suite on a fresh engine.
+/// Every tenant the suite writes, cleared first so an engine that outlives a run (a real
+/// Elasticsearch) starts each run empty.
+fn suite_tenants() -> Vec<TenantId> {
+    let mut tenants = vec![tenant("shop-a"), tenant("shop-b"), tenant("shop-order"), tenant("shop-perm")];
+    tenants.extend((0..PERMUTATION_RUNS).map(|run| tenant(&format!("shop-perm-{run}"))));
+    tenants
+}
+
+/// Every check of the suite.
 pub async fn run_suite(index: Arc<dyn SearchIndex>) {
+    for shop in suite_tenants() {
+        index.clear(&shop).await.expect("clear");
+    }
     let shop = tenant("shop-a");
     let changes = catalogue().iter().map(IndexChange::from).collect();
     index.apply(&shop, changes).await.expect("apply");
@@ -193,6 +210,7 @@ pub async fn run_suite(index: Arc<dyn SearchIndex>) {
     assert_eq!(index.search(&other, &request("", false)).await.expect("search").total, 0);
 
     order_awareness(index).await;
+    any_permutation_of_a_batch_with_duplicates_gives_the_same_index(index).await;
 }
 
 async fn order_awareness(index: &dyn SearchIndex) {
@@ -233,6 +251,24 @@ async fn tantivy_on_disk_passes_the_suite_and_keeps_its_index_across_reopen() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+#[cfg(feature = "elasticsearch")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_adapter_on_bookstore_search_passes_the_suite() {
+    let node = SearchNode::start().await;
+    run_suite(Arc::new(ElasticsearchSearch::at(&node.url))).await;
+}
+
+#[cfg(feature = "elasticsearch")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn elasticsearch_adapter_on_a_real_elasticsearch_passes_the_suite() {
+    // No Elasticsearch can run here; where one does, point the variable at it.
+    let Ok(url) = std::env::var("BOOKSTORE_TEST_ELASTICSEARCH_URL") else {
+        eprintln!("skipped: set BOOKSTORE_TEST_ELASTICSEARCH_URL to an Elasticsearch 8 to run the suite on it");
+        return;
+    };
+    run_suite(Arc::new(ElasticsearchSearch::at(url))).await;
+}
+
 /// A tiny deterministic generator for the permutation test.
 struct Lcg(u64);
 impl Lcg {
@@ -242,9 +278,12 @@ impl Lcg {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn any_permutation_of_a_batch_with_duplicates_gives_the_same_index() {
-    // Versions 1..=4 of three books, a delete of one, and duplicates of some.
+const PERMUTATION_RUNS: usize = 12;
+
+/// Versions 1..=4 of three books, a delete of one, and duplicates of some, applied in
+/// order, then shuffled into one tenant per run, in one batch or small ones: every run
+/// ends in the same state.
+async fn any_permutation_of_a_batch_with_duplicates_gives_the_same_index(index: &dyn SearchIndex) {
     let mut changes = Vec::new();
     for n in 0..3u128 {
         for version in 1..=4u64 {
@@ -256,37 +295,33 @@ async fn any_permutation_of_a_batch_with_duplicates_gives_the_same_index() {
     changes.push(IndexChange::Delete { book_id: BookId::from_uuid(uuid::Uuid::from_u128(101)), version: 4 });
     changes.push(changes[2].clone());
     changes.push(changes[7].clone());
-    let expected_state = |index: TantivySearch, shop: TenantId| async move {
-        let mut state = Vec::new();
+    let state = |shop: TenantId| async move {
+        let mut versions = Vec::new();
         for n in 0..3u128 {
-            state.push(
-                index.version_of(&shop, &BookId::from_uuid(uuid::Uuid::from_u128(100 + n))).await.expect("version"),
-            );
+            let book = BookId::from_uuid(uuid::Uuid::from_u128(100 + n));
+            versions.push(index.version_of(&shop, &book).await.expect("version"));
         }
-        let found = titles(&index, &shop, &request("libro", false)).await;
-        let mut found = found;
+        let mut found = titles(index, &shop, &request("libro", false)).await;
         found.sort();
-        (state, found)
+        (versions, found)
     };
-    let ordered = TantivySearch::in_memory();
-    let shop = tenant("shop-perm");
+    let ordered = tenant("shop-perm");
     for change in &changes {
-        ordered.apply(&shop, vec![change.clone()]).await.expect("apply");
+        index.apply(&ordered, vec![change.clone()]).await.expect("apply");
     }
-    let reference = expected_state(ordered, shop.clone()).await;
+    let reference = state(ordered).await;
     assert_eq!(reference.0, vec![Some((4, false)), Some((4, true)), Some((4, false))]);
     let mut rng = Lcg(7);
-    for _ in 0..12 {
+    for run in 0..PERMUTATION_RUNS {
         let mut shuffled = changes.clone();
         for i in (1..shuffled.len()).rev() {
             shuffled.swap(i, rng.below(i + 1));
         }
-        let index = TantivySearch::in_memory();
-        // Half the runs apply in one batch, half in small batches.
+        let shop = tenant(&format!("shop-perm-{run}"));
         let batch = 1 + rng.below(4);
         for chunk in shuffled.chunks(if rng.below(2) == 0 { shuffled.len() } else { batch }) {
             index.apply(&shop, chunk.to_vec()).await.expect("apply");
         }
-        assert_eq!(expected_state(index, shop.clone()).await, reference);
+        assert_eq!(state(shop).await, reference, "run {run}");
     }
 }

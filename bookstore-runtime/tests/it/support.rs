@@ -245,3 +245,34 @@ pub fn service(variable: &str, what: &str) -> Option<String> {
         }
     }
 }
+
+#[cfg(feature = "elasticsearch")]
+/// A `bookstore-search` node serving a temporary data directory on a free loopback
+/// port, in this process; stopped and its directory removed on drop.
+pub struct SearchNode {
+    pub url: String,
+    pub data_dir: std::path::PathBuf,
+    server: tokio::task::JoinHandle<()>,
+}
+
+#[cfg(feature = "elasticsearch")]
+impl SearchNode {
+    pub async fn start() -> Self {
+        let data_dir = std::env::temp_dir().join(format!("bookstore-search-node-{}", uuid::Uuid::new_v4()));
+        let node = std::sync::Arc::new(bookstore_search::Node::open(&data_dir).expect("open search node"));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, bookstore_search::router(node)).await;
+        });
+        Self { url, data_dir, server }
+    }
+}
+
+#[cfg(feature = "elasticsearch")]
+impl Drop for SearchNode {
+    fn drop(&mut self) {
+        self.server.abort();
+        let _ = std::fs::remove_dir_all(&self.data_dir);
+    }
+}
