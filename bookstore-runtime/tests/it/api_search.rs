@@ -3,6 +3,13 @@
 use axum::http::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use std::sync::Arc;
+
+#[cfg(feature = "elasticsearch")]
+use bookstore_runtime::elasticsearch::ElasticsearchSearch;
+
+#[cfg(feature = "elasticsearch")]
+use crate::support::SearchNode;
 use crate::support::{TestApp, isbn};
 
 async fn add(app: &TestApp, admin: &str, n: u64, title: &str, author: &str, category: &str, stock: u32) -> String {
@@ -19,7 +26,19 @@ fn titles(body: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn written_books_become_searchable_with_spanish_analysis_typos_and_filters() {
-    let app = TestApp::new().await;
+    written_books_become_searchable_with_spanish_analysis_typos_and_filters_on(TestApp::new().await).await;
+}
+
+#[cfg(feature = "elasticsearch")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn written_books_become_searchable_with_spanish_analysis_typos_and_filters_on_elasticsearch() {
+    let node = SearchNode::start().await;
+    let search = Arc::new(ElasticsearchSearch::at(&node.url));
+    written_books_become_searchable_with_spanish_analysis_typos_and_filters_on(TestApp::with_search(search).await)
+        .await;
+}
+
+async fn written_books_become_searchable_with_spanish_analysis_typos_and_filters_on(app: TestApp) {
     let shop = app.shop("shop-a").await;
     let rust = add(&app, &shop.admin, 1, "Programación en Rust", "Lucía Fernández", "Programación", 4).await;
     add(&app, &shop.admin, 2, "Cien años de soledad", "Gabriel García Márquez", "Ficción", 0).await;
@@ -75,7 +94,18 @@ async fn written_books_become_searchable_with_spanish_analysis_typos_and_filters
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn search_stays_inside_the_tokens_tenant() {
-    let app = TestApp::new().await;
+    search_stays_inside_the_tokens_tenant_on(TestApp::new().await).await;
+}
+
+#[cfg(feature = "elasticsearch")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_stays_inside_the_tokens_tenant_on_elasticsearch() {
+    let node = SearchNode::start().await;
+    let search = Arc::new(ElasticsearchSearch::at(&node.url));
+    search_stays_inside_the_tokens_tenant_on(TestApp::with_search(search).await).await;
+}
+
+async fn search_stays_inside_the_tokens_tenant_on(app: TestApp) {
     let a = app.shop("shop-a").await;
     let b = app.shop("shop-b").await;
     add(&app, &a.admin, 1, "Secreto de A", "Autora", "Ficción", 1).await;
@@ -118,7 +148,18 @@ async fn bad_search_parameters_are_400() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn purchase_search_shows_customers_their_own_and_admins_the_whole_tenant() {
-    let app = TestApp::new().await;
+    purchase_search_shows_customers_their_own_and_admins_the_whole_tenant_on(TestApp::new().await).await;
+}
+
+#[cfg(feature = "elasticsearch")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchase_search_shows_customers_their_own_and_admins_the_whole_tenant_on_elasticsearch() {
+    let node = SearchNode::start().await;
+    let search = Arc::new(ElasticsearchSearch::at(&node.url));
+    purchase_search_shows_customers_their_own_and_admins_the_whole_tenant_on(TestApp::with_search(search).await).await;
+}
+
+async fn purchase_search_shows_customers_their_own_and_admins_the_whole_tenant_on(app: TestApp) {
     let shop = app.shop("shop-a").await;
     let other = app.shop("shop-b").await;
     let novel = add(&app, &shop.admin, 1, "Cien años de soledad", "Gabriel García Márquez", "Ficción", 10).await;

@@ -17,5 +17,7 @@ mod lake_cdc;
 mod lake_compaction;
 mod lake_conformance;
 mod search_conformance;
+#[cfg(feature = "elasticsearch")]
+mod search_elasticsearch;
 mod store_conformance;
 mod support;

@@ -56,8 +56,16 @@ impl TestApp {
     }
 
     pub async fn with_config(config: RuntimeConfig) -> Self {
+        Self::assembled(Arc::new(TantivySearch::in_memory()), config)
+    }
+
+    /// The app with another search engine (the Elasticsearch adapter) behind its feeds.
+    pub async fn with_search(search: Arc<dyn SearchIndex>) -> Self {
+        Self::assembled(search, RuntimeConfig::for_tests())
+    }
+
+    fn assembled(search: Arc<dyn SearchIndex>, config: RuntimeConfig) -> Self {
         let embedded = Arc::new(EmbeddedStore::in_memory().expect("in-memory store"));
-        let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
         let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
         let feeds = local_feeds(embedded.clone(), search.clone(), Arc::new(BatchLake::in_directory(&lake_dir)));
         let changes: Arc<dyn ChangeStream> = embedded.clone();
