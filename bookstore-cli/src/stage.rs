@@ -74,6 +74,61 @@ pub struct Search {
     /// `server-key.pem`); default `/<prefix>/search/docker-tls`.
     #[serde(default)]
     pub docker_tls_ssm_path: Option<String>,
+    /// What each tenant's container runs.
+    #[serde(default)]
+    pub node: SearchNode,
+    /// The image of that node (default: `bookstore-search:<this version>`, or
+    /// Elasticsearch's official image).
+    #[serde(default)]
+    pub image: Option<String>,
+    /// Memory limit of one tenant container (default 256 MB for `bookstore-search`,
+    /// 1536 MB for Elasticsearch, whose heap takes half).
+    #[serde(default)]
+    pub container_memory_mb: Option<u32>,
+    /// How a container's port reaches the host: `port_mapping` (the EC2 host) or `host`
+    /// (a daemon without a bridge network).
+    #[serde(default)]
+    pub networking: SearchNetworking,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SearchNode {
+    #[default]
+    BookstoreSearch,
+    Elasticsearch,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchNetworking {
+    #[default]
+    PortMapping,
+    Host,
+}
+
+/// Elasticsearch's image when a stage runs it instead of `bookstore-search`.
+pub const ELASTICSEARCH_IMAGE: &str = "docker.elastic.co/elasticsearch/elasticsearch:8.17.0";
+
+impl Search {
+    pub fn image(&self) -> String {
+        self.image.clone().unwrap_or_else(|| match self.node {
+            SearchNode::BookstoreSearch => format!("bookstore-search:{}", env!("CARGO_PKG_VERSION")),
+            SearchNode::Elasticsearch => ELASTICSEARCH_IMAGE.to_owned(),
+        })
+    }
+
+    pub fn container_memory_mb(&self) -> u32 {
+        self.container_memory_mb.unwrap_or(match self.node {
+            SearchNode::BookstoreSearch => 256,
+            SearchNode::Elasticsearch => 1536,
+        })
+    }
+
+    /// The SSM path of the Docker API's TLS material.
+    pub fn docker_tls_ssm_path(&self, prefix: &str) -> String {
+        self.docker_tls_ssm_path.clone().unwrap_or_else(|| format!("/{prefix}/search/docker-tls"))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -305,6 +360,15 @@ fn check_deployment(stage: &Stage) -> Result<(), (String, String)> {
         && (!path.starts_with('/') || path.ends_with('/'))
     {
         return fail("search.docker_tls_ssm_path", "must start with '/' and not end with one".into());
+    }
+    if let Some(mb) = stage.search.container_memory_mb
+        && !(64..=65_536).contains(&mb)
+    {
+        return fail("search.container_memory_mb", "must be from 64 to 65536".into());
+    }
+    if stage.search.image.as_deref().is_some_and(|image| image.trim().is_empty() || image.contains(char::is_whitespace))
+    {
+        return fail("search.image", "must be an image reference such as bookstore-search:0.1.0".into());
     }
     if !LOG_RETENTION_DAYS.contains(&stage.logs.retention_days) {
         return fail("logs.retention_days", format!("must be one of {LOG_RETENTION_DAYS:?}"));

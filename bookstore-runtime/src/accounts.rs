@@ -29,6 +29,15 @@ pub async fn list_tenants(store: &dyn Store) -> Result<Vec<Tenant>> {
     Ok(tenants)
 }
 
+/// Suspends (no one can log in or be served) or reactivates a tenant.
+pub async fn set_tenant_active(store: &dyn Store, tenant: &TenantId, active: bool) -> Result<Tenant> {
+    let mut record = get_tenant(store, tenant).await?.ok_or_else(|| Error::not_found(format!("tenant {tenant}")))?;
+    record.is_active = active;
+    let item = store::record_item(&record, &keys::tenant(tenant), &[])?;
+    store.put(Table::Tenants, item, None).await?;
+    Ok(record)
+}
+
 /// Creates a tenant and its registry row in one transaction.
 pub async fn add_tenant(store: &dyn Store, tenant: &Tenant) -> Result<()> {
     let item = store::record_item(tenant, &keys::tenant(&tenant.tenant_id), &[])?;

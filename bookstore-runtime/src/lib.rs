@@ -23,3 +23,5 @@ pub mod lake;
 pub mod orders;
 pub mod search;
 pub mod store;
+#[cfg(feature = "docker")]
+pub mod tenancy;

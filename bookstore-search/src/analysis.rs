@@ -133,12 +133,12 @@ impl Analysis {
                 filters.insert(name.clone(), Self::filter_definition(name, def)?);
             }
         }
-        if let Some(defs) = analysis.get("tokenizer") {
-            if let Some(name) = object(defs, "analysis.tokenizer")?.keys().next() {
-                return Err(EsError::illegal_argument(format!(
-                    "custom tokenizer [{name}] is not supported: use standard, whitespace, keyword or letter"
-                )));
-            }
+        if let Some(defs) = analysis.get("tokenizer")
+            && let Some(name) = object(defs, "analysis.tokenizer")?.keys().next()
+        {
+            return Err(EsError::illegal_argument(format!(
+                "custom tokenizer [{name}] is not supported: use standard, whitespace, keyword or letter"
+            )));
         }
         if let Some(defs) = analysis.get("analyzer") {
             for (name, def) in object(defs, "analysis.analyzer")? {
@@ -192,7 +192,7 @@ impl Analysis {
         match kind {
             "spanish" | "standard" => {
                 only_keys(def, &["type", "stopwords"], name)?;
-                let mut recipe = builtin_analyzer(kind).unwrap_or_else(|| unreachable_recipe());
+                let mut recipe = builtin_analyzer(kind).unwrap_or_else(fallback_recipe);
                 if def.contains_key("stopwords") {
                     let words = stop_words(def.get("stopwords"), StopWords::Listed(Vec::new()), name)?;
                     recipe.filters.retain(|f| !matches!(f, Filter::Stop(_)));
@@ -203,7 +203,7 @@ impl Analysis {
             }
             "simple" | "whitespace" | "keyword" => {
                 only_keys(def, &["type"], name)?;
-                Ok(builtin_analyzer(kind).unwrap_or_else(|| unreachable_recipe()))
+                Ok(builtin_analyzer(kind).unwrap_or_else(fallback_recipe))
             }
             "custom" => {
                 only_keys(def, &["type", "tokenizer", "filter", "char_filter", "position_increment_gap"], name)?;
@@ -268,7 +268,7 @@ impl Analysis {
     }
 }
 
-fn unreachable_recipe() -> Recipe {
+fn fallback_recipe() -> Recipe {
     Recipe { tokenizer: Tokenizer::Standard, filters: vec![Filter::Lowercase] }
 }
 

@@ -55,15 +55,15 @@ fn json_body(bytes: &Bytes) -> Result<Value, EsError> {
 fn check_media_types(headers: &HeaderMap) -> Result<(), EsError> {
     for name in [header::CONTENT_TYPE, header::ACCEPT] {
         let Some(value) = headers.get(&name).and_then(|v| v.to_str().ok()) else { continue };
-        if let Some(version) = value.split(';').find_map(|part| part.trim().strip_prefix("compatible-with=")) {
-            if !matches!(version.trim(), "7" | "8" | "9") {
-                return Err(EsError::bad_request(
-                    "media_type_header_exception",
-                    format!(
-                        "Invalid media-type value on headers [{name}]: compatible-with={version} is not supported (7, 8 or 9)"
-                    ),
-                ));
-            }
+        if let Some(version) = value.split(';').find_map(|part| part.trim().strip_prefix("compatible-with="))
+            && !matches!(version.trim(), "7" | "8" | "9")
+        {
+            return Err(EsError::bad_request(
+                "media_type_header_exception",
+                format!(
+                    "Invalid media-type value on headers [{name}]: compatible-with={version} is not supported (7, 8 or 9)"
+                ),
+            ));
         }
     }
     Ok(())
@@ -381,7 +381,7 @@ fn parse_bulk(
                     "Validation Failed: 1: index is missing;",
                 )
             })?;
-        let id = meta.get("_id").and_then(|v| crate::document::as_text(v));
+        let id = meta.get("_id").and_then(crate::document::as_text);
         let version = meta.get("version").or_else(|| meta.get("_version")).and_then(Value::as_u64);
         let version_type = meta
             .get("version_type")

@@ -77,8 +77,8 @@ impl Fuzziness {
             }
         }
         match text.parse::<f64>() {
-            Ok(n) if n == 0.0 => Ok(Fuzziness::None),
-            Ok(n) if n == 1.0 || n == 2.0 => Ok(Fuzziness::Fixed(n as u8)),
+            Ok(0.0) => Ok(Fuzziness::None),
+            Ok(n @ (1.0 | 2.0)) => Ok(Fuzziness::Fixed(n as u8)),
             _ => Err(EsError::parsing(format!("failed to parse [fuzziness] value [{text}]: use AUTO, 0, 1 or 2"))),
         }
     }
@@ -427,10 +427,8 @@ impl<'a> QueryBuilder<'a> {
                 .map(|f| f.path.clone())
                 .collect(),
         };
-        if kind == "phrase_prefix" || kind == "phrase" || kind == "bool_prefix" {
-            if params.contains_key("fuzziness") && kind != "bool_prefix" {
-                return Err(EsError::parsing(format!("Fuzziness not allowed for type [{kind}]")));
-            }
+        if (kind == "phrase_prefix" || kind == "phrase") && params.contains_key("fuzziness") {
+            return Err(EsError::parsing(format!("Fuzziness not allowed for type [{kind}]")));
         }
         let mut per_field: Vec<(Boxed, &FieldMapping, Field, f32)> = Vec::new();
         for spec in &specs {

@@ -20,6 +20,7 @@ use bookstore_runtime::aws::{AthenaEngine, Connection, EVENT_SOURCE_POLL};
 use bookstore_runtime::cdc::{index_is_missing, rebuild_index, stream_feeds};
 use bookstore_runtime::changes::{ChangeFeed, FeedConfig};
 use bookstore_runtime::demo::{self, DemoSize};
+use bookstore_runtime::elasticsearch::{ElasticsearchSearch, PlacedEndpoints};
 use bookstore_runtime::embedded::{EmbeddedStore, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::lake::{BatchLake, LakeObjects, LakeWriter};
 use bookstore_runtime::search::SearchIndex;
@@ -53,6 +54,20 @@ pub struct UpArgs {
     stages_dir: Option<PathBuf>,
     #[command(flatten)]
     dynamo: DynamoArgs,
+    /// AWS stages: the search engine behind the API and the stream consumers — an
+    /// embedded index in the data directory, or each tenant's container on the search
+    /// host (placed by `bookstore tenant add`), reached at --search-address.
+    #[arg(long, value_enum, default_value_t = SearchEngine::Embedded)]
+    search: SearchEngine,
+    /// Where the tenants' container ports answer (`--search containers`).
+    #[arg(long, env = "BOOKSTORE_SEARCH_ADDRESS", default_value = "127.0.0.1")]
+    search_address: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SearchEngine {
+    Embedded,
+    Containers,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -93,7 +108,15 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
     let ledger = EmbeddedStore::open(&ledger_path).with_context(|| {
         format!("cannot open {} (is another `bookstore up` using this --data-dir?)", ledger_path.display())
     })?;
-    let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::open(dir.join("search")));
+    let store: SharedStore = Arc::new(store);
+    let (search, search_at): (Arc<dyn SearchIndex>, String) = match args.search {
+        SearchEngine::Embedded => (Arc::new(TantivySearch::open(dir.join("search"))), dir.display().to_string()),
+        SearchEngine::Containers => {
+            let endpoints = PlacedEndpoints::new(store.clone(), args.search_address.clone());
+            let at = format!("each tenant's container at {}", args.search_address);
+            (Arc::new(ElasticsearchSearch::new(Arc::new(endpoints))), at)
+        }
+    };
     let (lake, analytics, lake_at): (Arc<dyn LakeWriter>, Arc<dyn AnalyticsEngine>, String) =
         match args.dynamo.lake_connection(stage) {
             Some(lake_connection) => {
@@ -111,12 +134,12 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
     let config = FeedConfig { region: connection.region.clone(), ..FeedConfig::default() };
     let feeds = stream_feeds(Arc::new(streams), Arc::new(ledger), search.clone(), lake, &config);
     let describe = format!(
-        "DynamoDB tables {}-* at {}; lake in {lake_at}; search and stream checkpoints in {}",
+        "DynamoDB tables {}-* at {}; lake in {lake_at}; search in {search_at}; stream checkpoints in {}",
         stage.prefix,
         connection.describe(),
         dir.display()
     );
-    Ok(Backend { describe, store: Arc::new(store), search, analytics, feeds })
+    Ok(Backend { describe, store, search, analytics, feeds })
 }
 
 /// The stage's Athena; on an emulator its workgroup is created when missing (on AWS the

@@ -318,11 +318,7 @@ impl TemplateContext {
             search: SearchSpec {
                 instance_type: stage.search.instance_type.clone(),
                 volume_gb: stage.search.volume_gb,
-                docker_tls_ssm_path: stage
-                    .search
-                    .docker_tls_ssm_path
-                    .clone()
-                    .unwrap_or_else(|| format!("/{}/search/docker-tls", stage.prefix)),
+                docker_tls_ssm_path: stage.search.docker_tls_ssm_path(&stage.prefix),
             },
             network: stage.network.clone(),
             lake: stage.lake.clone(),

@@ -11,5 +11,6 @@ mod search_feed;
 mod server;
 mod stage_files;
 mod tenant;
+mod tenant_docker;
 mod up;
 mod up_dynamodb;

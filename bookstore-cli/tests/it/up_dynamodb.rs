@@ -161,7 +161,7 @@ impl Drop for Emulated {
     }
 }
 
-async fn search_hits(http: &reqwest::Client, url: &str, token: &str, query: &str) -> u64 {
+pub(crate) async fn search_hits(http: &reqwest::Client, url: &str, token: &str, query: &str) -> u64 {
     let body: Value = http
         .get(format!("{url}/api/v1/books/search?q={query}"))
         .bearer_auth(token)

@@ -10,6 +10,7 @@
 //! Writes ask `refresh=wait_for`, so the port's "visible on return" holds.
 
 mod client;
+mod endpoints;
 mod indices;
 mod queries;
 
@@ -21,6 +22,7 @@ use serde_json::{Value, json};
 
 pub use client::{FixedEndpoint, SearchEndpoints};
 use client::{Http, RequestBody};
+pub use endpoints::PlacedEndpoints;
 pub use indices::IndexKind;
 
 use crate::domain::{BookId, TenantId};

@@ -9,6 +9,8 @@
 //! - text matching folds case and accents, and stems Spanish; fuzzy matching allows an
 //!   edit distance that grows with the word (0 for 1–2 letters, 1 for 3–5, 2 beyond).
 
+pub mod placement;
+
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 

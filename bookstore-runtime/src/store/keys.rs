@@ -11,6 +11,11 @@ pub fn tenant(tenant: &TenantId) -> Key {
     Key::new(format!("TENANT#{tenant}"), "TENANT")
 }
 
+/// Where a tenant's search node runs (its container's host port), beside its tenant row.
+pub fn tenant_search_placement(tenant: &TenantId) -> Key {
+    Key::new(format!("TENANT#{tenant}"), "SEARCH")
+}
+
 /// The partition listing every tenant (one row per tenant, sorted by id): the one key
 /// without a tenant prefix, read only by operators' commands.
 pub const TENANT_REGISTRY: &str = "TENANTS";
