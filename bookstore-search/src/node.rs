@@ -1,5 +1,6 @@
 //! The node: every index under one data directory (`indices/<name>/`), and aliases
-//! (`aliases.json`) that name one index each, swapped atomically.
+//! (`aliases.json`) that name one index each (Elasticsearch's may name several), moved
+//! atomically by one `_aliases` request.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -144,7 +145,11 @@ impl Node {
             drop(indices);
             let actions =
                 aliases.keys().map(|alias| AliasAction::Add { index: name.to_owned(), alias: alias.clone() }).collect();
-            self.update_aliases(actions)?;
+            if let Err(err) = self.update_aliases(actions) {
+                // All or nothing: an index whose alias was refused is not left behind.
+                let _ = self.delete(name);
+                return Err(err);
+            }
         }
         Ok(index)
     }
@@ -191,6 +196,13 @@ impl Node {
                                 "Invalid alias name [{alias}]: an index or data stream exists with the same name as the alias"
                             ),
                         ));
+                    }
+                    if let Some(current) = next.get(&alias)
+                        && *current != index
+                    {
+                        return Err(EsError::illegal_argument(format!(
+                            "alias [{alias}] already names index [{current}]: remove it in the same request to move it (an alias of this node names one index)"
+                        )));
                     }
                     next.insert(alias, index);
                 }

@@ -15,7 +15,7 @@ pub mod up;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use bookstore_runtime::aws::{Connection, DynamoStore, DynamoStreams, S3Objects};
 use bookstore_runtime::embedded::EmbeddedStore;
 use bookstore_runtime::lake::LakeObjects;
@@ -42,15 +42,6 @@ pub struct LocalStageArgs {
 impl LocalStageArgs {
     pub fn load_stage(&self) -> Result<Stage> {
         load_stage(&self.stage, self.stages_dir.as_deref())
-    }
-
-    /// Opens the stage's store; `what` names the command for the AWS-stage refusal.
-    pub fn open_store(&self, what: &str) -> Result<Arc<EmbeddedStore>> {
-        let stage = load_stage(&self.stage, self.stages_dir.as_deref())?;
-        if stage.provider != Provider::Local {
-            bail!("--stage {}: {what} on AWS stages is not supported by this build yet; use a local stage", stage.name);
-        }
-        open_local_store(&self.data_dir)
     }
 }
 

@@ -83,7 +83,7 @@ fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-async fn http(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
+async fn node_call(method: reqwest::Method, url: String, body: Option<Value>) -> (u16, Value) {
     let mut request = reqwest::Client::new().request(method, url);
     if let Some(body) = body {
         request = request.json(&body);
@@ -116,16 +116,18 @@ async fn each_tenant_gets_its_own_healthy_container_that_keeps_its_documents() {
     // A's books live in a's container only.
     let book = json!({ "book_id": "b1", "title": "Cien años de soledad", "deleted": false, "version": 1 });
     let put = format!("http://127.0.0.1:{port_a}/{a}-books/_doc/b1?refresh=wait_for");
-    assert_eq!(http(reqwest::Method::PUT, put, Some(book)).await.0, 201);
+    assert_eq!(node_call(reqwest::Method::PUT, put, Some(book)).await.0, 201);
     let query = json!({ "query": { "match": { "title": "soledad" } } });
     let (_, found) =
-        http(reqwest::Method::POST, format!("http://127.0.0.1:{port_a}/{a}-books/_search"), Some(query.clone())).await;
+        node_call(reqwest::Method::POST, format!("http://127.0.0.1:{port_a}/{a}-books/_search"), Some(query.clone()))
+            .await;
     assert_eq!(found["hits"]["total"]["value"], 1, "{found}");
     let (status, _) =
-        http(reqwest::Method::POST, format!("http://127.0.0.1:{port_b}/{a}-books/_search"), Some(query.clone())).await;
+        node_call(reqwest::Method::POST, format!("http://127.0.0.1:{port_b}/{a}-books/_search"), Some(query.clone()))
+            .await;
     assert_eq!(status, 404, "b's node has no index of a");
     let (_, in_b) =
-        http(reqwest::Method::POST, format!("http://127.0.0.1:{port_b}/{b}-books/_search"), Some(query)).await;
+        node_call(reqwest::Method::POST, format!("http://127.0.0.1:{port_b}/{b}-books/_search"), Some(query)).await;
     assert_eq!(in_b["hits"]["total"]["value"], 0);
 
     // list and show report container, health, port, documents and disk.
@@ -146,19 +148,20 @@ async fn each_tenant_gets_its_own_healthy_container_that_keeps_its_documents() {
     let again = stage.add(&a);
     assert_eq!((again["search"]["health"].as_str(), port_of(&again)), (Some("healthy"), port_a));
     assert!(again["one_time_password"].is_null(), "an existing tenant gets no new admin");
-    let (status, doc) = http(reqwest::Method::GET, format!("http://127.0.0.1:{port_a}/{a}-books/_doc/b1"), None).await;
+    let (status, doc) =
+        node_call(reqwest::Method::GET, format!("http://127.0.0.1:{port_a}/{a}-books/_doc/b1"), None).await;
     assert_eq!((status, doc["_source"]["title"].as_str()), (200, Some("Cien años de soledad")));
 
     // A SIGKILL of the container loses no acknowledged document; add repairs it.
     for n in 0..20 {
         let url = format!("http://127.0.0.1:{port_a}/{a}-books/_doc/k{n}");
         let doc = json!({ "book_id": format!("k{n}"), "title": format!("Libro {n}"), "deleted": false, "version": 1 });
-        assert_eq!(http(reqwest::Method::PUT, url, Some(doc)).await.0, 201);
+        assert_eq!(node_call(reqwest::Method::PUT, url, Some(doc)).await.0, 201);
     }
     assert!(stage.docker(&["kill", "--signal", "KILL", &format!("{a}-search")]).status.success());
     let repaired = stage.add(&a);
     assert_eq!(repaired["search"]["health"], "healthy");
-    let (_, count) = http(reqwest::Method::GET, format!("http://127.0.0.1:{port_a}/{a}-books/_count"), None).await;
+    let (_, count) = node_call(reqwest::Method::GET, format!("http://127.0.0.1:{port_a}/{a}-books/_count"), None).await;
     assert_eq!(count["count"], 21, "every acknowledged document survived");
 
     // Purge leaves neither container nor volume.
@@ -188,20 +191,22 @@ async fn bad_ids_foreign_names_busy_ports_and_refused_certificates_fail_clearly_
     stage.docker(&["rm", "-f", &format!("{taken}-search")]);
 
     // A host port in use: the node cannot listen, the add fails with the container's logs.
-    let busy = std::net::TcpListener::bind("0.0.0.0:9290").expect("hold port 9290");
+    // The highest tenant port nothing listens on, held by this test.
+    let busy = (9250..=9299)
+        .rev()
+        .find_map(|port| std::net::TcpListener::bind(("0.0.0.0", port)).ok())
+        .expect("a free tenant port to hold");
+    let held = busy.local_addr().expect("address").port().to_string();
     let c = stage.tenant("c");
-    let out = stage.run(&["add", &c, "--admin-email", "jefa@tienda.example", "--port", "9290"]);
+    let out = stage.run(&["add", &c, "--admin-email", "jefa@tienda.example", "--port", &held]);
     assert!(!out.status.success(), "{}", stderr(&out));
-    assert!(stderr(&out).contains("did not become healthy") && stderr(&out).contains("9290"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("did not become healthy") && stderr(&out).contains(&held), "{}", stderr(&out));
     let out = stage.run(&["add", &c, "--admin-email", "jefa@tienda.example", "--port", "9400"]);
     assert_eq!(out.status.code(), Some(2), "a port outside the range is a usage error");
     drop(busy);
     let repaired = stage.json(&["add", &c, "--admin-email", "jefa@tienda.example"]);
-    assert_eq!(
-        (repaired["search"]["health"].as_str(), port_of(&repaired)),
-        (Some("healthy"), 9290),
-        "the next add repairs"
-    );
+    assert_eq!(repaired["search"]["health"], "healthy", "the next add repairs");
+    assert_eq!(port_of(&repaired).to_string(), held, "on the port its placement recorded");
     assert!(stage.run(&["remove", &c, "--purge", "--yes"]).status.success());
 
     // A Docker API that refuses our client certificate: a clear error, nothing created.
@@ -268,6 +273,35 @@ async fn up_serves_each_tenants_search_from_its_own_container() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert_eq!(search_hits(&http, &server.url, &admin_b, "soledad").await, 0, "b's token sees none of a's books");
+
+    // A reindex fills a new generation and swaps the alias: search never answers empty.
+    let watching = {
+        let (http, url, token) = (http.clone(), server.url.clone(), admin_a.clone());
+        tokio::spawn(async move {
+            let mut empty = 0;
+            for _ in 0..200 {
+                if search_hits(&http, &url, &token, "soledad").await == 0 {
+                    empty += 1;
+                }
+            }
+            empty
+        })
+    };
+    let mut reindex = bookstore();
+    with_aws_env(&mut reindex);
+    let reindexed = reindex
+        .args(["reindex", "--tenant", &a])
+        .args(&args)
+        .args(["--region", "eu-west-1"])
+        .env("DOCKER_HOST", &stage.docker_host)
+        .output()
+        .expect("reindex runs");
+    assert!(reindexed.status.success(), "reindex: {}", stderr(&reindexed));
+    assert!(String::from_utf8_lossy(&reindexed.stdout).contains("reindexed 1 books"));
+    assert_eq!(watching.await.expect("watcher"), 0, "search answered empty during the reindex");
+    let (_, alias) =
+        node_call(reqwest::Method::GET, format!("http://127.0.0.1:{}/_alias/{a}-books", port_of(&added_a)), None).await;
+    assert!(alias.get(format!("{a}-books-2")).is_some(), "the alias moved to the new generation: {alias}");
     let count = |port: u16, tenant: String| async move {
         http_count(&format!("http://127.0.0.1:{port}/{tenant}-books/_count")).await
     };
@@ -281,6 +315,6 @@ async fn up_serves_each_tenants_search_from_its_own_container() {
 }
 
 async fn http_count(url: &str) -> u64 {
-    let (_, body) = http(reqwest::Method::GET, url.to_owned(), None).await;
+    let (_, body) = node_call(reqwest::Method::GET, url.to_owned(), None).await;
     body["count"].as_u64().expect("count")
 }

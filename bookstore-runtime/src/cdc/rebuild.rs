@@ -7,9 +7,6 @@ use crate::error::{Error, Result};
 use crate::search::{BookDocument, IndexChange, SearchIndex, SearchOrder, SearchRequest};
 use crate::store::{self, Index, Query, SortKeyRange, Store, Table, keys};
 
-/// Books written to the index per call.
-const CHUNK: usize = 500;
-
 /// Whether the tenant's index holds no book while the store holds some: an index that
 /// must be rebuilt (one store read of at most one item and one count to tell).
 pub async fn index_is_missing(store: &dyn Store, search: &dyn SearchIndex, tenant: &TenantId) -> Result<bool> {
@@ -33,14 +30,14 @@ fn books_query(tenant: &TenantId) -> Query {
     Query::index(Table::Books, Index::Gsi1, keys::books_by_category(tenant), SortKeyRange::All)
 }
 
-/// Clears the tenant's book index and indexes every book of the store again (a book off
-/// sale as a deletion, so a late stream record cannot bring it back); `indexed` hears
+/// Indexes every book of the store again in place of the tenant's book index (a book
+/// off sale as a deletion, so a late stream record cannot bring it back); `indexed` hears
 /// how many went in with each chunk. Returns how many books were read.
 pub async fn rebuild_index(
     store: &dyn Store,
     search: &dyn SearchIndex,
     tenant: &TenantId,
-    mut indexed: impl FnMut(usize),
+    indexed: impl Fn(usize) + Send + Sync,
 ) -> Result<usize> {
     let books: Vec<Book> = store::query_all(store, books_query(tenant))
         .await?
@@ -48,20 +45,16 @@ pub async fn rebuild_index(
         .map(store::item_record)
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| Error::Internal(format!("a stored book of {tenant} does not read back: {e}")))?;
-    search.clear(tenant).await?;
-    for chunk in books.chunks(CHUNK) {
-        let changes = chunk
-            .iter()
-            .map(|book| {
-                if book.is_active {
-                    IndexChange::Upsert(BookDocument::from(book))
-                } else {
-                    IndexChange::Delete { book_id: book.book_id, version: book.version }
-                }
-            })
-            .collect();
-        search.apply(tenant, changes).await?;
-        indexed(chunk.len());
-    }
+    let changes = books
+        .iter()
+        .map(|book| {
+            if book.is_active {
+                IndexChange::Upsert(BookDocument::from(book))
+            } else {
+                IndexChange::Delete { book_id: book.book_id, version: book.version }
+            }
+        })
+        .collect();
+    search.replace_books(tenant, changes, &indexed).await?;
     Ok(books.len())
 }

@@ -34,13 +34,16 @@ impl IndexKind {
         format!("{}-{}-{generation}", tenant.as_str(), self.suffix())
     }
 
+    /// A new index's settings and mappings, and for the first generation the alias (a
+    /// rebuild's generation gets it only when complete).
     pub fn body(self, tenant: &TenantId, generation: u32) -> Value {
-        let _ = generation;
         let mut body = match self {
             IndexKind::Books => books_index(),
             IndexKind::Purchases => purchases_index(),
         };
-        body["aliases"] = json!({ self.alias(tenant): {} });
+        if generation == 1 {
+            body["aliases"] = json!({ self.alias(tenant): {} });
+        }
         body
     }
 }

@@ -31,6 +31,34 @@ use crate::search::{
     SearchRequest, SearchResults, Suggestion,
 };
 
+/// One document write of a bulk: the positions of the changes it stands for, its id,
+/// external version and source.
+type Write = (Vec<usize>, String, u64, Value);
+
+/// The books a batch of changes writes: per book the winning change.
+fn book_writes(changes: Vec<IndexChange>) -> Vec<Write> {
+    let mut winners: HashMap<BookId, (Vec<usize>, IndexChange)> = HashMap::new();
+    for (position, change) in changes.into_iter().enumerate() {
+        let entry = winners.entry(change.book_id()).or_insert_with(|| (Vec::new(), change.clone()));
+        entry.0.push(position);
+        if change.precedence() > entry.1.precedence() {
+            entry.1 = change;
+        }
+    }
+    winners
+        .into_values()
+        .map(|(positions, change)| {
+            let id = change.book_id().to_string();
+            (positions, id, external_version(&change), queries::book_source(&change))
+        })
+        .collect()
+}
+
+/// The generation of a concrete index (`shop-books-3` → 3).
+fn generation_of(index: &str) -> Option<u32> {
+    index.rsplit_once('-').and_then(|(_, n)| n.parse().ok())
+}
+
 /// The external version a change is written with: deletes win ties.
 fn external_version(change: &IndexChange) -> u64 {
     let (version, delete) = change.precedence();
@@ -99,16 +127,24 @@ impl ElasticsearchSearch {
 
     /// Sends `(position, id, version, document)` writes as one `_bulk`; answers the
     /// positions Elasticsearch refused (a version conflict is not a refusal).
-    async fn bulk(
+    async fn bulk(&self, tenant: &TenantId, kind: IndexKind, writes: Vec<Write>) -> Result<(), SearchError> {
+        self.bulk_into(tenant, kind, &kind.alias(tenant), writes, true).await
+    }
+
+    /// A `_bulk` into `target` (the alias, or a rebuild's new index); with `create`, an
+    /// index missing behind the alias is created and the bulk sent once more.
+    async fn bulk_into(
         &self,
         tenant: &TenantId,
         kind: IndexKind,
-        writes: Vec<(Vec<usize>, String, u64, Value)>,
+        target: &str,
+        writes: Vec<Write>,
+        create: bool,
     ) -> Result<(), SearchError> {
         if writes.is_empty() {
             return Ok(());
         }
-        let alias = kind.alias(tenant);
+        let alias = target;
         let mut body = String::new();
         for (_, id, version, document) in &writes {
             let action =
@@ -119,7 +155,9 @@ impl ElasticsearchSearch {
             body.push('\n');
         }
         for attempt in 0..2 {
-            self.ensure_index(tenant, kind).await?;
+            if create {
+                self.ensure_index(tenant, kind).await?;
+            }
             let answer = self
                 .call(tenant, Method::POST, "_bulk?refresh=wait_for", Some(RequestBody::NdJson(body.clone())))
                 .await?;
@@ -144,7 +182,7 @@ impl ElasticsearchSearch {
                     result.pointer("/error/reason").and_then(Value::as_str).unwrap_or("no answer for the item");
                 reasons.push(format!("{id}: {status} {kind_of_error} {reason}"));
             }
-            if missing_index && attempt == 0 {
+            if missing_index && attempt == 0 && create {
                 // Dropped behind our back (a clear, an operator): create it and send again.
                 self.forget_index(tenant, kind);
                 continue;
@@ -190,23 +228,7 @@ impl ElasticsearchSearch {
 #[async_trait::async_trait]
 impl SearchIndex for ElasticsearchSearch {
     async fn apply(&self, tenant: &TenantId, changes: Vec<IndexChange>) -> Result<(), SearchError> {
-        // Per book the winning change, and every position it stands for.
-        let mut winners: HashMap<BookId, (Vec<usize>, IndexChange)> = HashMap::new();
-        for (position, change) in changes.into_iter().enumerate() {
-            let entry = winners.entry(change.book_id()).or_insert_with(|| (Vec::new(), change.clone()));
-            entry.0.push(position);
-            if change.precedence() > entry.1.precedence() {
-                entry.1 = change;
-            }
-        }
-        let writes = winners
-            .into_values()
-            .map(|(positions, change)| {
-                let id = change.book_id().to_string();
-                (positions, id, external_version(&change), queries::book_source(&change))
-            })
-            .collect();
-        self.bulk(tenant, IndexKind::Books, writes).await
+        self.bulk(tenant, IndexKind::Books, book_writes(changes)).await
     }
 
     async fn search(&self, tenant: &TenantId, request: &SearchRequest) -> Result<SearchResults, SearchError> {
@@ -257,6 +279,55 @@ impl SearchIndex for ElasticsearchSearch {
                     let endpoint = self.endpoint(tenant).await?;
                     return Err(answer.into_error(&format!("deleting {index}"), &endpoint));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fills the next generation of the tenant's books index, then moves the alias to it
+    /// in one `_aliases` call and drops the old generation: searches answer from the old
+    /// index until the swap and from the complete new one after it. A failure leaves the
+    /// old index serving and the half-built one deleted.
+    async fn replace_books(
+        &self,
+        tenant: &TenantId,
+        changes: Vec<IndexChange>,
+        indexed: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<(), SearchError> {
+        let kind = IndexKind::Books;
+        let old = self.indices_behind(tenant, kind).await?;
+        let generation = old.iter().filter_map(|i| generation_of(i)).max().unwrap_or(0) + 1;
+        let next = kind.generation(tenant, generation);
+        let endpoint = self.endpoint(tenant).await?;
+        // A rebuild cut short may have left this generation behind.
+        self.call(tenant, Method::DELETE, &next, None).await?;
+        let body = kind.body(tenant, generation.max(2));
+        let created = self.call(tenant, Method::PUT, &next, Some(RequestBody::Json(body))).await?;
+        if !created.ok() {
+            return Err(created.into_error(&format!("creating index {next}"), &endpoint));
+        }
+        let filled = async {
+            for chunk in changes.chunks(crate::search::REBUILD_CHUNK) {
+                self.bulk_into(tenant, kind, &next, book_writes(chunk.to_vec()), false).await?;
+                indexed(chunk.len());
+            }
+            let alias = kind.alias(tenant);
+            let mut actions: Vec<Value> =
+                old.iter().map(|index| json!({ "remove": { "index": index, "alias": alias } })).collect();
+            actions.push(json!({ "add": { "index": next, "alias": alias } }));
+            let body = RequestBody::Json(json!({ "actions": actions }));
+            let swapped = self.call(tenant, Method::POST, "_aliases", Some(body)).await?;
+            if swapped.ok() { Ok(()) } else { Err(swapped.into_error(&format!("moving {alias} to {next}"), &endpoint)) }
+        };
+        if let Err(err) = filled.await {
+            let _ = self.call(tenant, Method::DELETE, &next, None).await;
+            return Err(err);
+        }
+        self.ready.lock().unwrap_or_else(|p| p.into_inner()).insert((tenant.clone(), kind));
+        for index in old {
+            let dropped = self.call(tenant, Method::DELETE, &index, None).await?;
+            if !dropped.ok() && dropped.status != 404 {
+                return Err(dropped.into_error(&format!("deleting the replaced index {index}"), &endpoint));
             }
         }
         Ok(())

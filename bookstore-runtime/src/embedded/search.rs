@@ -28,8 +28,8 @@ use super::search_order::{Matches, ordered_search};
 use crate::domain::{BookId, Isbn, Money, Rating, TenantId};
 use crate::search::{
     AuthorFacet, BookDocument, CategoryFacet, IndexChange, MAX_SUGGESTIONS, PurchaseDocument, PurchaseResults,
-    PurchaseSearch, SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, Suggestion, SuggestionKind,
-    fuzzy_distance, key_form,
+    PurchaseSearch, REBUILD_CHUNK, SearchError, SearchHit, SearchIndex, SearchRequest, SearchResults, Suggestion,
+    SuggestionKind, fuzzy_distance, key_form,
 };
 
 const STEMMED: &str = "es_stemmed";
@@ -555,6 +555,20 @@ impl SearchIndex for TantivySearch {
             index.purchases.clear()
         })
         .await
+    }
+
+    async fn replace_books(
+        &self,
+        tenant: &TenantId,
+        changes: Vec<IndexChange>,
+        indexed: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<(), SearchError> {
+        self.with_tenant(tenant, |index| index.books.clear()).await?;
+        for chunk in changes.chunks(REBUILD_CHUNK) {
+            self.apply(tenant, chunk.to_vec()).await?;
+            indexed(chunk.len());
+        }
+        Ok(())
     }
 
     async fn apply_purchases(&self, tenant: &TenantId, purchases: Vec<PurchaseDocument>) -> Result<(), SearchError> {

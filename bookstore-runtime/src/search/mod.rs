@@ -212,6 +212,9 @@ pub fn key_form(text: &str) -> String {
     crate::domain::KeyText::parse(text).map(|key| key.key_form()).unwrap_or_else(|_| text.to_lowercase())
 }
 
+/// Changes a rebuild writes per call.
+pub const REBUILD_CHUNK: usize = 500;
+
 /// The most suggestions autocomplete returns.
 pub const MAX_SUGGESTIONS: usize = 9;
 
@@ -237,8 +240,19 @@ pub trait SearchIndex: Send + Sync + 'static {
     async fn suggest(&self, tenant: &TenantId, prefix: &str) -> Result<Vec<Suggestion>, SearchError>;
     /// The version the index holds for a book and whether it is deleted (tests, repair).
     async fn version_of(&self, tenant: &TenantId, book: &BookId) -> Result<Option<(u64, bool)>, SearchError>;
-    /// Drops every document of the tenant (before a rebuild).
+    /// Drops every document of the tenant, books and purchases.
     async fn clear(&self, tenant: &TenantId) -> Result<(), SearchError>;
+    /// Replaces the tenant's book index with exactly `changes` (a rebuild from the
+    /// store), reporting each chunk written to `indexed`. An engine that can fill a new
+    /// index beside the live one and swap it in (Elasticsearch's aliases) does, so
+    /// searches keep answering from the old index meanwhile; the embedded one clears and
+    /// refills (its server is stopped while it rebuilds). Purchases are untouched.
+    async fn replace_books(
+        &self,
+        tenant: &TenantId,
+        changes: Vec<IndexChange>,
+        indexed: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<(), SearchError>;
     /// Indexes purchases, order-aware by version like books.
     async fn apply_purchases(&self, tenant: &TenantId, purchases: Vec<PurchaseDocument>) -> Result<(), SearchError>;
     async fn search_purchases(

@@ -14,6 +14,20 @@ use crate::elasticsearch::{ElasticsearchSearch, IndexKind};
 use crate::search::placement::{self, FIRST_TENANT_PORT, LAST_TENANT_PORT, SearchPlacement};
 use crate::store::SharedStore;
 
+/// How many times an add moves on when another add took its chosen port first.
+const MAX_PORT_RACES: usize = 5;
+
+/// Whether a start failed because something else holds the port.
+fn takes_port(err: &AdminError) -> bool {
+    let text = match err {
+        AdminError::Host(HostError::Docker { reason, .. }) => reason.as_str(),
+        AdminError::Host(HostError::Unhealthy { logs, .. }) => logs.as_str(),
+        _ => return false,
+    };
+    let text = text.to_ascii_lowercase();
+    text.contains("address already in use") || text.contains("port is already allocated")
+}
+
 /// How long a new container may take to become healthy.
 pub const HEALTHY_WITHIN: Duration = Duration::from_secs(90);
 
@@ -35,6 +49,10 @@ pub enum AdminCommand {
         tenant: TenantId,
     },
     List,
+    /// Rebuild the tenant's books index from the store, swapping it in when complete.
+    Reindex {
+        tenant: TenantId,
+    },
 }
 
 /// One tenant's search placement as `tenant list|show` reports it.
@@ -93,9 +111,12 @@ impl TenantAdmin {
         format!("http://{}:{port}", self.host_address)
     }
 
-    async fn choose_port(&self, tenant: &TenantId, wanted: Option<u16>) -> Result<u16, AdminError> {
-        let existing = placement::get(self.store.as_ref(), tenant).await?;
+    /// The pinned port if it is free of other tenants, else the tenant's recorded one,
+    /// else the lowest free; never one in `lost`.
+    async fn choose_port(&self, tenant: &TenantId, wanted: Option<u16>, lost: &[u16]) -> Result<u16, AdminError> {
+        let existing = placement::get(self.store.as_ref(), tenant).await?.filter(|p| !lost.contains(&p.port));
         let mut taken = self.host.ports_in_use().await?;
+        taken.extend_from_slice(lost);
         for other in self.placements().await? {
             if other.tenant_id != *tenant {
                 taken.push(other.port);
@@ -137,7 +158,30 @@ impl TenantAdmin {
         progress: &(dyn Fn(Step<'_>) + Send + Sync),
     ) -> Result<TenantSearchReport, AdminError> {
         self.host.ping().await?;
-        let port = self.choose_port(tenant, port).await?;
+        let mut lost_races = Vec::new();
+        loop {
+            let chosen = self.choose_port(tenant, port, &lost_races).await?;
+            match self.start_on(tenant, chosen, progress).await {
+                // Another add took the port between our look and our start: a pinned
+                // port is the caller's to change; a chosen one moves on.
+                Err(err) if port.is_none() && lost_races.len() < MAX_PORT_RACES && takes_port(&err) => {
+                    lost_races.push(chosen);
+                }
+                Err(err) => return Err(err),
+                Ok(()) => break,
+            }
+        }
+        self.report(tenant).await
+    }
+
+    /// Records the placement, then makes the volume, the container on `port`, its health
+    /// and its indices.
+    async fn start_on(
+        &self,
+        tenant: &TenantId,
+        port: u16,
+        progress: &(dyn Fn(Step<'_>) + Send + Sync),
+    ) -> Result<(), AdminError> {
         let record = SearchPlacement {
             tenant_id: tenant.clone(),
             port,
@@ -151,7 +195,14 @@ impl TenantAdmin {
         self.host.ensure_volume(tenant).await?;
         progress(Step::Container { port });
         self.host.ensure_running(tenant, port).await?;
-        self.host.wait_healthy(tenant, HEALTHY_WITHIN, &|status| progress(Step::Waiting(status))).await?;
+        if let Err(unhealthy) =
+            self.host.wait_healthy(tenant, HEALTHY_WITHIN, &|status| progress(Step::Waiting(status))).await
+        {
+            // Not left restarting in a loop: the error carries its logs, the volume and
+            // placement stay, and the next add starts a fresh container.
+            let _ = self.host.remove_container(tenant).await;
+            return Err(unhealthy.into());
+        }
         progress(Step::Indices);
         let search = ElasticsearchSearch::at(self.endpoint(port));
         for kind in [IndexKind::Books, IndexKind::Purchases] {
@@ -160,7 +211,7 @@ impl TenantAdmin {
                 .await
                 .map_err(|err| AdminError::Indices { tenant: tenant.clone(), reason: err.to_string() })?;
         }
-        self.report(tenant).await
+        Ok(())
     }
 
     /// Stops and removes the tenant's container; with `purge` its volume and placement.
@@ -210,6 +261,22 @@ impl TenantAdmin {
         )
     }
 
+    /// Rebuilds the tenant's books index in its container from the store (a new index
+    /// generation swapped in by alias); `indexed` hears each chunk. Returns the books read.
+    pub async fn reindex(
+        &self,
+        tenant: &TenantId,
+        indexed: &(dyn Fn(usize) + Send + Sync),
+    ) -> Result<usize, AdminError> {
+        let placed = placement::get(self.store.as_ref(), tenant).await?.ok_or_else(|| {
+            AdminError::Store(format!(
+                "tenant {tenant} has no search container: run `bookstore tenant add {tenant}` first"
+            ))
+        })?;
+        let search = ElasticsearchSearch::at(self.endpoint(placed.port));
+        Ok(crate::cdc::rebuild_index(self.store.as_ref(), &search, tenant, indexed).await?)
+    }
+
     pub async fn list(&self) -> Result<Vec<TenantSearchReport>, AdminError> {
         let mut out = Vec::new();
         for tenant in crate::accounts::list_tenants(self.store.as_ref()).await? {
@@ -225,6 +292,37 @@ impl TenantAdmin {
             AdminCommand::Remove { tenant, purge } => Ok(vec![self.remove(&tenant, purge).await?]),
             AdminCommand::Show { tenant } => Ok(vec![self.report(&tenant).await?]),
             AdminCommand::List => self.list().await,
+            AdminCommand::Reindex { tenant } => {
+                self.reindex(&tenant, &|_| {}).await?;
+                Ok(vec![self.report(&tenant).await?])
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_start_that_lost_its_port_is_told_from_other_failures() {
+        let unhealthy = |logs: &str| {
+            AdminError::Host(HostError::Unhealthy {
+                container: "a-search".into(),
+                waited: Duration::from_secs(1),
+                state: "exited".into(),
+                health: "unhealthy".into(),
+                logs: logs.into(),
+            })
+        };
+        assert!(takes_port(&unhealthy(
+            "Error: listening on 0.0.0.0:9201\nCaused by: Address already in use (os error 98)"
+        )));
+        assert!(!takes_port(&unhealthy("out of memory")));
+        let refused =
+            |reason: &str| AdminError::Host(HostError::Docker { endpoint: "unix://x".into(), reason: reason.into() });
+        assert!(takes_port(&refused("500: driver failed: Bind for 0.0.0.0:9201 failed: port is already allocated")));
+        assert!(!takes_port(&refused("BadCertificate")));
+        assert!(!takes_port(&AdminError::HostFull));
     }
 }

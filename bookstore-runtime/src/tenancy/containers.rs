@@ -249,10 +249,14 @@ impl SearchHost {
     pub async fn ensure_running(&self, tenant: &TenantId, port: u16) -> Result<(), HostError> {
         let name = container_name(tenant);
         match self.status(tenant).await? {
-            Some(current) if current.image == self.settings.image.reference() && current.port == Some(port) => {
-                if current.state != "running" {
-                    self.docker.start_container(&name, None).await.map_err(|err| self.failed(err))?;
-                }
+            // A healthy (or starting) container of the right image and port stays; any
+            // other is replaced: a stopped or failing one starts over with fresh health.
+            Some(current)
+                if current.image == self.settings.image.reference()
+                    && current.port == Some(port)
+                    && current.state == "running"
+                    && current.health != "unhealthy" =>
+            {
                 return Ok(());
             }
             Some(_) => {

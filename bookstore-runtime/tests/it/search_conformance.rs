@@ -4,12 +4,13 @@
 
 use std::sync::Arc;
 
-use bookstore_runtime::domain::{BookId, Isbn, Money, Rating, TenantId};
+use bookstore_runtime::domain::{BookId, Isbn, Money, PurchaseId, PurchaseStatus, Rating, TenantId, UserId};
 #[cfg(feature = "elasticsearch")]
 use bookstore_runtime::elasticsearch::ElasticsearchSearch;
 use bookstore_runtime::embedded::TantivySearch;
 use bookstore_runtime::search::{
-    BookDocument, IndexChange, SearchFilters, SearchIndex, SearchOrder, SearchRequest, SuggestionKind,
+    BookDocument, IndexChange, PurchaseDocument, PurchaseSearch, SearchFilters, SearchIndex, SearchOrder,
+    SearchRequest, SuggestionKind,
 };
 use rust_decimal::Decimal;
 
@@ -77,7 +78,8 @@ async fn titles(index: &dyn SearchIndex, tenant_id: &TenantId, request: &SearchR
 /// Every tenant the suite writes, cleared first so an engine that outlives a run (a real
 /// Elasticsearch) starts each run empty.
 fn suite_tenants() -> Vec<TenantId> {
-    let mut tenants = vec![tenant("shop-a"), tenant("shop-b"), tenant("shop-order"), tenant("shop-perm")];
+    let mut tenants =
+        vec![tenant("shop-a"), tenant("shop-b"), tenant("shop-order"), tenant("shop-perm"), tenant("shop-rebuild")];
     tenants.extend((0..PERMUTATION_RUNS).map(|run| tenant(&format!("shop-perm-{run}"))));
     tenants
 }
@@ -210,6 +212,7 @@ pub async fn run_suite(index: Arc<dyn SearchIndex>) {
     assert_eq!(index.search(&other, &request("", false)).await.expect("search").total, 0);
 
     order_awareness(index).await;
+    rebuild_replaces_the_books_and_keeps_purchases(index).await;
     any_permutation_of_a_batch_with_duplicates_gives_the_same_index(index).await;
 }
 
@@ -276,6 +279,45 @@ impl Lcg {
         self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         ((self.0 >> 33) as usize) % n.max(1)
     }
+}
+
+async fn rebuild_replaces_the_books_and_keeps_purchases(index: &dyn SearchIndex) {
+    let shop = tenant("shop-rebuild");
+    let old = [
+        doc(20, "Libro viejo", "Autora", "Ficción", (1000, 40, 2000, 1)),
+        doc(21, "Libro que queda", "Autora", "Ficción", (1000, 40, 2000, 1)),
+    ];
+    index.apply(&shop, old.iter().map(IndexChange::from).collect()).await.expect("apply");
+    let purchase = PurchaseDocument {
+        purchase_id: PurchaseId::from_uuid(uuid::Uuid::from_u128(7)),
+        user_id: UserId::from_uuid(uuid::Uuid::from_u128(8)),
+        status: PurchaseStatus::Pending,
+        total_amount: Money::parse("10.00").expect("money"),
+        item_count: 1,
+        titles: vec!["Libro viejo".into()],
+        created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).expect("time"),
+        version: 1,
+    };
+    index.apply_purchases(&shop, vec![purchase]).await.expect("purchase");
+    let mut kept = old[1].clone();
+    kept.version = 2;
+    let fresh = doc(22, "Libro nuevo", "Autor", "Historia", (1500, 45, 2020, 2));
+    let counted = std::sync::atomic::AtomicUsize::new(0);
+    let changes = vec![IndexChange::Upsert(kept), IndexChange::Upsert(fresh)];
+    index
+        .replace_books(&shop, changes, &|n| {
+            counted.fetch_add(n, std::sync::atomic::Ordering::SeqCst);
+        })
+        .await
+        .expect("replace");
+    assert_eq!(counted.into_inner(), 2, "every change reported");
+    let mut found = titles(index, &shop, &request("", false)).await;
+    found.sort();
+    assert_eq!(found, vec!["Libro nuevo", "Libro que queda"], "exactly the rebuild's books");
+    assert_eq!(index.version_of(&shop, &old[1].book_id).await.expect("version"), Some((2, false)));
+    let purchases =
+        index.search_purchases(&shop, &PurchaseSearch { limit: 10, ..Default::default() }).await.expect("purchases");
+    assert_eq!(purchases.total, 1, "a books rebuild leaves purchases alone");
 }
 
 const PERMUTATION_RUNS: usize = 12;

@@ -5,6 +5,8 @@
 mod report;
 mod search_host;
 
+pub use search_host::SearchHostAccess;
+
 use std::io::IsTerminal;
 
 use anyhow::{Context, Result, bail};
