@@ -291,7 +291,7 @@ async fn up_serves_each_tenants_search_from_its_own_container() {
     with_aws_env(&mut reindex);
     let reindexed = reindex
         .args(["reindex", "--tenant", &a])
-        .args(&args)
+        .args(args)
         .args(["--region", "eu-west-1"])
         .env("DOCKER_HOST", &stage.docker_host)
         .output()
