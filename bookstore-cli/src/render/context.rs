@@ -67,6 +67,7 @@ pub struct FunctionSpec {
     pub stream_table: Option<String>,
     pub writes_lake: bool,
     pub reads_jwt_secret: bool,
+    pub administers_search_host: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -100,6 +101,10 @@ pub struct SearchSpec {
     pub instance_type: String,
     pub volume_gb: u32,
     pub docker_tls_ssm_path: String,
+    /// `bookstore-search` or `elasticsearch`: what each tenant's container runs.
+    pub node: &'static str,
+    pub image: String,
+    pub container_memory_mb: u32,
 }
 
 /// The lake's catalog: what `bookstore athena query` names on an AWS stage.
@@ -171,16 +176,20 @@ pub struct Lambda {
     pub stream_table: Option<Table>,
     pub reaches_search: bool,
     pub writes_lake: bool,
+    /// Drives the search host's Docker API: reads its client TLS material from SSM and
+    /// only the tenants table (tenants and their placements).
+    pub administers_search_host: bool,
 }
 
 /// Every function of a stage. `lambdas/` has one bin per entry, with the same name.
-pub const LAMBDAS: [Lambda; 5] = [
+pub const LAMBDAS: [Lambda; 6] = [
     Lambda {
         name: "api",
         description: "The HTTP API: users, books, cart, purchases, search",
         stream_table: None,
         reaches_search: true,
         writes_lake: false,
+        administers_search_host: false,
     },
     Lambda {
         name: "books-to-search",
@@ -188,6 +197,7 @@ pub const LAMBDAS: [Lambda; 5] = [
         stream_table: Some(Table::Books),
         reaches_search: true,
         writes_lake: false,
+        administers_search_host: false,
     },
     Lambda {
         name: "books-to-lake",
@@ -195,6 +205,7 @@ pub const LAMBDAS: [Lambda; 5] = [
         stream_table: Some(Table::Books),
         reaches_search: false,
         writes_lake: true,
+        administers_search_host: false,
     },
     Lambda {
         name: "purchases-to-search",
@@ -202,6 +213,7 @@ pub const LAMBDAS: [Lambda; 5] = [
         stream_table: Some(Table::Purchases),
         reaches_search: true,
         writes_lake: false,
+        administers_search_host: false,
     },
     Lambda {
         name: "purchases-to-lake",
@@ -209,6 +221,15 @@ pub const LAMBDAS: [Lambda; 5] = [
         stream_table: Some(Table::Purchases),
         reaches_search: false,
         writes_lake: true,
+        administers_search_host: false,
+    },
+    Lambda {
+        name: "tenant-admin",
+        description: "tenant containers on the search host: place, repair, remove, report, reindex",
+        stream_table: None,
+        reaches_search: true,
+        writes_lake: false,
+        administers_search_host: true,
     },
 ];
 
@@ -261,22 +282,27 @@ impl TemplateContext {
             .iter()
             .map(|lambda| {
                 let size = if lambda.stream_table.is_some() { stage.functions.streams } else { stage.functions.api };
+                // Placing a tenant waits for its container to become healthy (up to 90 s).
+                let timeout_seconds =
+                    if lambda.administers_search_host { size.timeout_seconds.max(120) } else { size.timeout_seconds };
                 FunctionSpec {
                     logical_id: format!("{}Function", lambda.pascal_name()),
                     name: lambda.name,
                     function_name: format!("{}-{}", stage.prefix, lambda.name),
                     code_key_parameter: lambda.code_key_parameter(),
                     memory_mb: size.memory_mb,
-                    timeout_seconds: size.timeout_seconds,
+                    timeout_seconds,
                     description: lambda.description,
                     in_vpc: lambda.reaches_search,
                     tables: match lambda.stream_table {
+                        _ if lambda.administers_search_host => vec![table_logical_id(Table::Tenants)],
                         None => Table::ALL.iter().map(|&table| table_logical_id(table)).collect(),
                         Some(_) => Vec::new(),
                     },
                     stream_table: lambda.stream_table.map(table_logical_id),
                     writes_lake: lambda.writes_lake,
-                    reads_jwt_secret: lambda.stream_table.is_none(),
+                    reads_jwt_secret: lambda.stream_table.is_none() && !lambda.administers_search_host,
+                    administers_search_host: lambda.administers_search_host,
                 }
             })
             .collect();
@@ -319,6 +345,12 @@ impl TemplateContext {
                 instance_type: stage.search.instance_type.clone(),
                 volume_gb: stage.search.volume_gb,
                 docker_tls_ssm_path: stage.search.docker_tls_ssm_path(&stage.prefix),
+                node: match stage.search.node {
+                    crate::stage::SearchNode::BookstoreSearch => "bookstore-search",
+                    crate::stage::SearchNode::Elasticsearch => "elasticsearch",
+                },
+                image: stage.search.image(),
+                container_memory_mb: stage.search.container_memory_mb(),
             },
             network: stage.network.clone(),
             lake: stage.lake.clone(),
