@@ -6,6 +6,9 @@
 //!   the books and queries to DIR for `bench/search_fts5.py`, the SQLite FTS5 floor.
 //! - `index-demo --out DIR`: time to index the demo seed's 3 × 1,000 books from scratch.
 //! - `freshness --url U --token T --writes N`: HTTP 201 of a new book → its first hit.
+//! - `node --url U --books N`: indexes N demo books into the `bookstore-search` node at U
+//!   through the Elasticsearch adapter, then runs the engine's fuzzy searches over HTTP
+//!   and, side by side, in process on the embedded engine (same books, same queries).
 //!
 //! Each prints one JSON line.
 
@@ -48,6 +51,15 @@ enum Command {
         token: String,
         #[arg(long, default_value_t = 1000)]
         writes: usize,
+    },
+    Node {
+        #[arg(long)]
+        url: String,
+        #[arg(long, default_value_t = 100_000)]
+        books: usize,
+        /// Only index (for a memory reading), no queries.
+        #[arg(long)]
+        index_only: bool,
     },
 }
 
@@ -105,23 +117,9 @@ async fn index_all(index: &TantivySearch, tenant: &TenantId, books: &[DemoBook],
     Ok(())
 }
 
-async fn engine(count: usize, out: PathBuf) -> Result<()> {
-    std::fs::create_dir_all(&out)?;
-    let books = demo_books(0x5ea2c4, count);
-    let mut file = std::io::BufWriter::new(std::fs::File::create(out.join("books.jsonl"))?);
-    for (n, b) in books.iter().enumerate() {
-        let row = json!({"id": n, "title": b.title, "author": b.author, "description": b.description, "category": b.category});
-        writeln!(file, "{row}")?;
-    }
-    file.flush()?;
-    let tenant = TenantId::parse("bench-shop").context("tenant")?;
-    let index_dir = out.join("index");
-    let _ = std::fs::remove_dir_all(&index_dir);
-    let index = Arc::new(TantivySearch::open(&index_dir));
-    let started = Instant::now();
-    index_all(&index, &tenant, &books, 0).await?;
-    let index_seconds = started.elapsed().as_secs_f64();
-
+/// 300 fuzzy searches (three title words and the surname, a typo in the longest word)
+/// and 300 autocomplete prefixes drawn evenly from the books.
+fn queries(books: &[DemoBook]) -> (Vec<String>, Vec<String>) {
     let step = (books.len() / 300).max(1);
     let searches: Vec<String> = books
         .iter()
@@ -142,9 +140,11 @@ async fn engine(count: usize, out: PathBuf) -> Result<()> {
             format!("{first} {partial}").trim().to_owned()
         })
         .collect();
-    std::fs::write(out.join("queries.json"), json!({"searches": searches, "prefixes": prefixes}).to_string())?;
+    (searches, prefixes)
+}
 
-    let request = |text: &str| SearchRequest {
+fn fuzzy_request(text: &str) -> SearchRequest {
+    SearchRequest {
         text: text.to_owned(),
         fuzzy: true,
         filters: SearchFilters::default(),
@@ -152,22 +152,91 @@ async fn engine(count: usize, out: PathBuf) -> Result<()> {
         offset: 0,
         limit: 20,
         facets: true,
-    };
+    }
+}
+
+/// Each query once, timed: sorted latencies and how many found something.
+async fn timed_searches(index: &dyn SearchIndex, tenant: &TenantId, searches: &[String]) -> Result<(Vec<Duration>, usize)> {
+    let mut times = Vec::with_capacity(searches.len());
     let mut hits = 0;
-    let mut search_times = Vec::new();
-    for query in &searches {
+    for query in searches {
         let started = Instant::now();
-        let results = index.search(&tenant, &request(query)).await?;
-        search_times.push(started.elapsed());
+        let results = index.search(tenant, &fuzzy_request(query)).await?;
+        times.push(started.elapsed());
         hits += usize::from(results.total > 0);
     }
+    times.sort();
+    Ok((times, hits))
+}
+
+/// The engine's fuzzy searches against a `bookstore-search` node over HTTP, beside the
+/// same searches in process on the embedded engine holding the same books.
+async fn node(url: &str, count: usize, index_only: bool) -> Result<()> {
+    let books = demo_books(0x5ea2c4, count);
+    let tenant = TenantId::parse("bench-shop").context("tenant")?;
+    let remote = bookstore_runtime::elasticsearch::ElasticsearchSearch::at(url);
+    let started = Instant::now();
+    for (chunk_number, chunk) in books.chunks(1_000).enumerate() {
+        let changes =
+            chunk.iter().enumerate().map(|(i, b)| IndexChange::Upsert(document(chunk_number * 1_000 + i, b))).collect();
+        remote.apply(&tenant, changes).await.context("indexing over HTTP")?;
+    }
+    let index_seconds = started.elapsed().as_secs_f64();
+    if index_only {
+        println!("{}", json!({ "books": books.len(), "index_seconds": index_seconds }));
+        return Ok(());
+    }
+    let (searches, _) = queries(&books);
+    timed_searches(&remote, &tenant, &searches[..20]).await?; // warm the page cache
+    let (http_times, http_hits) = timed_searches(&remote, &tenant, &searches).await?;
+    let local = TantivySearch::in_memory();
+    index_all(&local, &tenant, &books, 0).await?;
+    timed_searches(&local, &tenant, &searches[..20]).await?;
+    let (local_times, local_hits) = timed_searches(&local, &tenant, &searches).await?;
+    println!(
+        "{}",
+        json!({
+            "books": books.len(),
+            "index_seconds": index_seconds,
+            "queries": searches.len(),
+            "http_hits": http_hits,
+            "in_process_hits": local_hits,
+            "http_p50_ms": percentile(&http_times, 0.5),
+            "http_p99_ms": percentile(&http_times, 0.99),
+            "in_process_p50_ms": percentile(&local_times, 0.5),
+            "in_process_p99_ms": percentile(&local_times, 0.99),
+        })
+    );
+    Ok(())
+}
+
+async fn engine(count: usize, out: PathBuf) -> Result<()> {
+    std::fs::create_dir_all(&out)?;
+    let books = demo_books(0x5ea2c4, count);
+    let mut file = std::io::BufWriter::new(std::fs::File::create(out.join("books.jsonl"))?);
+    for (n, b) in books.iter().enumerate() {
+        let row = json!({"id": n, "title": b.title, "author": b.author, "description": b.description, "category": b.category});
+        writeln!(file, "{row}")?;
+    }
+    file.flush()?;
+    let tenant = TenantId::parse("bench-shop").context("tenant")?;
+    let index_dir = out.join("index");
+    let _ = std::fs::remove_dir_all(&index_dir);
+    let index = Arc::new(TantivySearch::open(&index_dir));
+    let started = Instant::now();
+    index_all(&index, &tenant, &books, 0).await?;
+    let index_seconds = started.elapsed().as_secs_f64();
+
+    let (searches, prefixes) = queries(&books);
+    std::fs::write(out.join("queries.json"), json!({"searches": searches, "prefixes": prefixes}).to_string())?;
+
+    let (search_times, hits) = timed_searches(index.as_ref(), &tenant, &searches).await?;
     let mut suggest_times = Vec::new();
     for prefix in &prefixes {
         let started = Instant::now();
         index.suggest(&tenant, prefix).await?;
         suggest_times.push(started.elapsed());
     }
-    search_times.sort();
     suggest_times.sort();
 
     let deadline = Instant::now() + Duration::from_secs(5);
@@ -179,7 +248,7 @@ async fn engine(count: usize, out: PathBuf) -> Result<()> {
             let mut n = client;
             while Instant::now() < deadline {
                 let query = &searches[n % searches.len()];
-                if index.search(&tenant, &request(query)).await.is_ok() {
+                if index.search(&tenant, &fuzzy_request(query)).await.is_ok() {
                     done += 1;
                 }
                 n += 16;
@@ -270,5 +339,6 @@ async fn main() -> Result<()> {
         Command::Engine { books, out } => engine(books, out).await,
         Command::IndexDemo { out } => index_demo(out).await,
         Command::Freshness { url, token, writes } => freshness(&url, &token, writes).await,
+        Command::Node { url, books, index_only } => node(&url, books, index_only).await,
     }
 }
