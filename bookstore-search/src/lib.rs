@@ -10,6 +10,7 @@ pub mod mapping;
 pub mod node;
 pub mod query;
 pub mod search;
+pub mod sort;
 
 pub use error::EsError;
 pub use http::router;

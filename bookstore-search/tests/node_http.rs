@@ -210,6 +210,10 @@ async fn an_alias_swap_moves_searches_to_the_new_index_at_once() {
     call(&client, reqwest::Method::PUT, format!("{}/books-2", node.url), Some(second)).await;
     call(&client, reqwest::Method::PUT, format!("{}/books-2/_doc/1", node.url), Some(json!({ "title": "nuevo" })))
         .await;
+    let steal = json!({ "actions": [{ "add": { "index": "books-2", "alias": "books" } }] });
+    let (status, _, refused) =
+        call(&client, reqwest::Method::POST, format!("{}/_aliases", node.url), Some(steal)).await;
+    assert_eq!(status, 400, "an alias names one index: moving it needs the removal too: {refused}");
     let swap = json!({ "actions": [
         { "remove": { "index": "books-1", "alias": "books" } },
         { "add": { "index": "books-2", "alias": "books" } }

@@ -156,7 +156,11 @@ fn fuzzy_request(text: &str) -> SearchRequest {
 }
 
 /// Each query once, timed: sorted latencies and how many found something.
-async fn timed_searches(index: &dyn SearchIndex, tenant: &TenantId, searches: &[String]) -> Result<(Vec<Duration>, usize)> {
+async fn timed_searches(
+    index: &dyn SearchIndex,
+    tenant: &TenantId,
+    searches: &[String],
+) -> Result<(Vec<Duration>, usize)> {
     let mut times = Vec::with_capacity(searches.len());
     let mut hits = 0;
     for query in searches {
