@@ -63,7 +63,9 @@ fn folded_fields() -> Value {
 
 /// Every word must match: stemmed across title (×3), author (×2) and description (a word
 /// found in several fields counts in each: `tie_breaker` 1, as the embedded engine
-/// scores); or folded with the last word as a prefix; or (fuzzy) folded within AUTO edits.
+/// scores); or folded with the last word as a prefix; or (fuzzy) each word of three or
+/// more letters within AUTO edits in any folded field (shorter words, mostly stop words,
+/// only add to the score), so a typo'd title word beside an author's name still matches.
 fn text_query(text: &str, fuzzy: bool) -> Value {
     let mut should = vec![
         json!({ "multi_match": { "query": text, "type": "cross_fields", "operator": "and", "tie_breaker": 1.0,
@@ -71,8 +73,13 @@ fn text_query(text: &str, fuzzy: bool) -> Value {
         json!({ "multi_match": { "query": text, "type": "bool_prefix", "operator": "and", "fields": folded_fields() } }),
     ];
     if fuzzy {
-        should.push(json!({ "multi_match": { "query": text, "type": "best_fields", "operator": "and",
-                                              "fuzziness": "AUTO", "fields": folded_fields() } }));
+        let word = |word: &str| json!({ "multi_match": { "query": word, "type": "best_fields", "fuzziness": "AUTO", "fields": folded_fields() } });
+        let (long, short): (Vec<&str>, Vec<&str>) = text.split_whitespace().partition(|w| w.chars().count() >= 3);
+        if !long.is_empty() {
+            let must: Vec<Value> = long.into_iter().map(word).collect();
+            let optional: Vec<Value> = short.into_iter().map(word).collect();
+            should.push(json!({ "bool": { "must": must, "should": optional } }));
+        }
     }
     json!({ "bool": { "should": should, "minimum_should_match": 1 } })
 }
