@@ -53,8 +53,12 @@ pub async fn run(args: ReindexArgs) -> Result<()> {
             rebuild_index(store.as_ref(), search.as_ref(), &tenant, |n| progress.inc(n as u64)).await?
         }
         Provider::Aws => match SearchHostAccess::open(&stage, store.clone(), &args.dynamo).await? {
-            SearchHostAccess::Direct(admin) => admin.reindex(&tenant, &|n| progress.inc(n as u64)).await?,
-            access => {
+            None => bail!(
+                "stage {} is emulated and has no search host: set DOCKER_HOST to reindex a tenant's container",
+                stage.name
+            ),
+            Some(SearchHostAccess::Direct(admin)) => admin.reindex(&tenant, &|n| progress.inc(n as u64)).await?,
+            Some(access) => {
                 access.run(AdminCommand::Reindex { tenant: tenant.clone() }).await?;
                 progress.finish_and_clear();
                 println!(

@@ -166,7 +166,7 @@ async fn add(args: AddArgs) -> Result<()> {
     let created = create_tenant(&stage, &store, &tenant, &args).await?;
     let placed = match stage.provider {
         Provider::Local => Ok(None),
-        Provider::Aws => place(&stage, &store, &args, &tenant).await.map(Some),
+        Provider::Aws => place(&stage, &store, &args, &tenant).await,
     };
     let placed = match placed {
         Ok(placed) => placed,
@@ -209,16 +209,21 @@ async fn place(
     store: &SharedStore,
     args: &AddArgs,
     tenant: &TenantId,
-) -> Result<bookstore_runtime::tenancy::TenantSearchReport> {
-    let host = search_host::SearchHostAccess::open(stage, store.clone(), &args.stage.dynamo).await?;
-    host.place(tenant, args.port).await
+) -> Result<Option<bookstore_runtime::tenancy::TenantSearchReport>> {
+    match search_host::SearchHostAccess::open(stage, store.clone(), &args.stage.dynamo).await? {
+        Some(host) => Ok(Some(host.place(tenant, args.port).await?)),
+        None => Ok(None),
+    }
 }
 
 async fn list(args: StageArgs) -> Result<()> {
     let (stage, store) = stage_and_store(&args).await?;
     let tenants = accounts::list_tenants(store.as_ref()).await?;
-    if stage.provider == Provider::Aws {
-        let host = search_host::SearchHostAccess::open(&stage, store.clone(), &args.dynamo).await?;
+    let host = match stage.provider {
+        Provider::Aws => search_host::SearchHostAccess::open(&stage, store.clone(), &args.dynamo).await?,
+        Provider::Local => None,
+    };
+    if let Some(host) = host {
         let reports = host.run(AdminCommand::List).await?;
         match args.output {
             Output::Json => println!("{}", report::reports_json(&tenants, &reports)),
@@ -250,10 +255,10 @@ async fn show(args: TenantArgs) -> Result<()> {
         .with_context(|| format!("tenant {tenant} does not exist on stage {}", stage.name))?;
     let reports = match stage.provider {
         Provider::Local => Vec::new(),
-        Provider::Aws => {
-            let host = search_host::SearchHostAccess::open(&stage, store.clone(), &args.stage.dynamo).await?;
-            host.run(AdminCommand::Show { tenant: tenant.clone() }).await?
-        }
+        Provider::Aws => match search_host::SearchHostAccess::open(&stage, store.clone(), &args.stage.dynamo).await? {
+            Some(host) => host.run(AdminCommand::Show { tenant: tenant.clone() }).await?,
+            None => Vec::new(),
+        },
     };
     match args.stage.output {
         Output::Json => println!("{}", report::reports_json(std::slice::from_ref(&record), &reports)),
@@ -298,10 +303,10 @@ async fn remove(args: RemoveArgs) -> Result<()> {
     accounts::set_tenant_active(store.as_ref(), &tenant, false).await?;
     let reports = match stage.provider {
         Provider::Local => Vec::new(),
-        Provider::Aws => {
-            let host = search_host::SearchHostAccess::open(&stage, store.clone(), &args.stage.dynamo).await?;
-            host.run(AdminCommand::Remove { tenant: tenant.clone(), purge: args.purge }).await?
-        }
+        Provider::Aws => match search_host::SearchHostAccess::open(&stage, store.clone(), &args.stage.dynamo).await? {
+            Some(host) => host.run(AdminCommand::Remove { tenant: tenant.clone(), purge: args.purge }).await?,
+            None => Vec::new(),
+        },
     };
     match args.stage.output {
         Output::Json => println!("{}", json!({"tenant": tenant, "suspended": true, "search": reports.first()})),

@@ -60,19 +60,26 @@ fn address_of(docker_host: &str) -> String {
 }
 
 impl SearchHostAccess {
-    pub async fn open(stage: &Stage, store: SharedStore, dynamo: &DynamoArgs) -> Result<Self> {
+    /// How to reach the stage's search host; `None` on emulated AWS (an endpoint URL given)
+    /// without `DOCKER_HOST`, where there is no host to find: the command then does what
+    /// the local stage does (the tenant rows only) and says so.
+    pub async fn open(stage: &Stage, store: SharedStore, dynamo: &DynamoArgs) -> Result<Option<Self>> {
         if let Ok(docker_host) = std::env::var("DOCKER_HOST") {
             let (docker, endpoint) = docker_tls::from_environment()?;
             let host_address = std::env::var(ADDRESS_VARIABLE).unwrap_or_else(|_| address_of(&docker_host));
             let host = SearchHost::new(docker, endpoint, settings(stage)?);
-            return Ok(SearchHostAccess::Direct(Box::new(TenantAdmin { store, host, host_address })));
+            return Ok(Some(SearchHostAccess::Direct(Box::new(TenantAdmin { store, host, host_address }))));
+        }
+        if dynamo.dynamodb_endpoint_url.is_some() || dynamo.aws.endpoint_url.is_some() {
+            eprintln!("search containers: skipped (emulated AWS has no search host; set DOCKER_HOST to place them)");
+            return Ok(None);
         }
         let config = dynamo.connection(stage).sdk_config().await;
         wait_for_host(&aws_sdk_ec2::Client::new(&config), stage).await?;
-        Ok(SearchHostAccess::Function {
+        Ok(Some(SearchHostAccess::Function {
             lambda: aws_sdk_lambda::Client::new(&config),
             function: format!("{}-tenant-admin", stage.prefix),
-        })
+        }))
     }
 
     /// Places the tenant's container, with a progress display when driving Docker here.
