@@ -232,6 +232,8 @@ async fn a_sigkill_loses_no_acknowledged_write() {
     let mapping = json!({ "mappings": { "properties": { "n": { "type": "long" } } } });
     call(&client, reqwest::Method::PUT, format!("{}/writes", node.url), Some(mapping)).await;
     let url = node.url.clone();
+    let acknowledged_so_far = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = acknowledged_so_far.clone();
     let writer = tokio::spawn(async move {
         let client = reqwest::Client::new();
         let mut acknowledged = Vec::new();
@@ -243,13 +245,21 @@ async fn a_sigkill_loses_no_acknowledged_write() {
                 .send()
                 .await;
             match sent {
-                Ok(answer) if answer.status().is_success() => acknowledged.push(n),
+                Ok(answer) if answer.status().is_success() => {
+                    acknowledged.push(n);
+                    counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                }
                 _ => break,
             }
         }
         acknowledged
     });
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Kill mid-stream: once 50 writes were acknowledged, with a deadline.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acknowledged_so_far.load(std::sync::atomic::Ordering::SeqCst) < 50 {
+        assert!(Instant::now() < deadline, "the node acknowledged too few writes");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     node.kill();
     let acknowledged = writer.await.expect("writer");
     assert!(acknowledged.len() > 10, "the node acknowledged only {} writes before the kill", acknowledged.len());

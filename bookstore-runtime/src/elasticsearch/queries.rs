@@ -84,6 +84,18 @@ fn text_query(text: &str, fuzzy: bool) -> Value {
     json!({ "bool": { "should": should, "minimum_should_match": 1 } })
 }
 
+/// A `range` filter with inclusive bounds, or none when both are open.
+fn inclusive_range(field: &str, low: Option<i64>, high: Option<i64>) -> Option<Value> {
+    let mut bounds = serde_json::Map::new();
+    if let Some(low) = low {
+        bounds.insert("gte".into(), json!(low));
+    }
+    if let Some(high) = high {
+        bounds.insert("lte".into(), json!(high));
+    }
+    (!bounds.is_empty()).then(|| json!({ "range": { field: bounds } }))
+}
+
 fn filters(request: &SearchRequest) -> Vec<Value> {
     let f = &request.filters;
     let mut out = vec![json!({ "term": { "deleted": false } })];
@@ -93,18 +105,7 @@ fn filters(request: &SearchRequest) -> Vec<Value> {
     if let Some(author) = &f.author {
         out.push(json!({ "term": { "author_key": key_form(author) } }));
     }
-    let mut range = |field: &str, low: Option<i64>, high: Option<i64>| {
-        if low.is_some() || high.is_some() {
-            let mut bounds = serde_json::Map::new();
-            if let Some(low) = low {
-                bounds.insert("gte".into(), json!(low));
-            }
-            if let Some(high) = high {
-                bounds.insert("lte".into(), json!(high));
-            }
-            out.push(json!({ "range": { field: bounds } }));
-        }
-    };
+    let mut range = |field: &str, low, high| out.extend(inclusive_range(field, low, high));
     range("price_cents", f.min_price.map(cents), f.max_price.map(cents));
     range("rating_tenths", f.min_rating.map(tenths), None);
     range("publication_year", f.min_year.map(i64::from), f.max_year.map(i64::from));
@@ -268,18 +269,7 @@ pub fn purchase_search(request: &PurchaseSearch) -> Value {
     if let Some(status) = request.status {
         filter.push(json!({ "term": { "status": serde_json::to_value(status).unwrap_or(Value::Null) } }));
     }
-    let mut range = |field: &str, low: Option<i64>, high: Option<i64>| {
-        if low.is_some() || high.is_some() {
-            let mut bounds = serde_json::Map::new();
-            if let Some(low) = low {
-                bounds.insert("gte".into(), json!(low));
-            }
-            if let Some(high) = high {
-                bounds.insert("lte".into(), json!(high));
-            }
-            filter.push(json!({ "range": { field: bounds } }));
-        }
-    };
+    let mut range = |field: &str, low, high| filter.extend(inclusive_range(field, low, high));
     range("created_micros", request.from.map(|at| at.timestamp_micros()), request.to.map(|at| at.timestamp_micros()));
     range("total_cents", request.min_total.map(cents), request.max_total.map(cents));
     let mut query = json!({ "bool": { "filter": filter } });
