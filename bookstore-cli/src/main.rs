@@ -47,7 +47,11 @@ enum Command {
     Destroy(cmd::destroy::DestroyArgs),
     /// Print the deployed stack's outputs.
     Outputs(cmd::outputs::OutputsArgs),
-    /// Build every Lambda function for Amazon Linux 2023 and zip it.
+    /// Invoke a deployed function once with an event file.
+    Invoke(cmd::functions::InvokeArgs),
+    /// Print a deployed function's log lines (--follow for new ones).
+    Logs(cmd::functions::LogsArgs),
+    /// Build the Lambda bootstrap for Amazon Linux 2023 and zip it.
     Package(cmd::package::PackageArgs),
     /// Query the analytics lake with Athena's SQL.
     #[command(subcommand)]
@@ -78,6 +82,8 @@ fn main() -> ExitCode {
             Command::Destroy(args) => cmd::destroy::run(args).await,
             Command::Outputs(args) => cmd::outputs::run(args).await,
             Command::Package(args) => cmd::package::run(args).await,
+            Command::Invoke(args) => cmd::functions::invoke(args).await,
+            Command::Logs(args) => cmd::functions::logs(args).await,
             Command::Athena(command) => cmd::athena::run(command).await,
         }
     });

@@ -1,5 +1,7 @@
-//! Lambda packaging: every `lambdas/` bin built for Amazon Linux 2023 (glibc 2.34, via
-//! cargo-zigbuild), zipped reproducibly as `bootstrap`, named by its content hash.
+//! Lambda packaging: the one `bootstrap` of `lambdas/` built for Amazon Linux 2023 (glibc
+//! 2.34, via cargo-zigbuild), zipped reproducibly, named by its content hash. Every
+//! function runs that zip (`BOOKSTORE_FUNCTION` picks its handler), so link-time
+//! optimisation runs once per deploy, not once per function.
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -15,7 +17,10 @@ use crate::render::LAMBDAS;
 /// The target whose glibc is Amazon Linux 2023's (provided.al2023).
 pub const LAMBDA_TARGET: &str = "x86_64-unknown-linux-gnu.2.34";
 
-/// One function's zip.
+/// The binary every function runs, and the zip's name.
+pub const BOOTSTRAP: &str = "bootstrap";
+
+/// One function's zip (the same zip for every function).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Package {
     pub function: &'static str,
@@ -28,7 +33,7 @@ impl Package {
     /// Where the zip lives in the artifacts bucket: content-addressed, so an upload of the
     /// same bytes is skipped and a stack update happens only when code changed.
     pub fn s3_key(&self) -> String {
-        format!("lambdas/{}/{}.zip", self.function, self.sha256)
+        format!("lambdas/{BOOTSTRAP}/{}.zip", self.sha256)
     }
 }
 
@@ -48,7 +53,7 @@ pub fn workspace_root() -> Result<PathBuf> {
 /// The cargo profile of the functions: size and cold start first (`Cargo.toml`).
 const LAMBDA_PROFILE: &str = "release";
 
-/// Builds every function with the `release` profile for [`LAMBDA_TARGET`] and zips each into `out`.
+/// Builds the bootstrap with the `release` profile for [`LAMBDA_TARGET`] and zips it into `out`.
 pub fn build_and_zip(root: &Path, out: &Path) -> Result<Vec<Package>> {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root.join("target"));
     build(root, &target_dir)?;
@@ -56,32 +61,36 @@ pub fn build_and_zip(root: &Path, out: &Path) -> Result<Vec<Package>> {
     zip_all(&binaries, out)
 }
 
-/// Zips already-built binaries found in `binaries` into `out`.
+/// Zips the bootstrap found in `binaries` into `out`: one package per function, all the
+/// same zip.
 pub fn zip_all(binaries: &Path, out: &Path) -> Result<Vec<Package>> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    LAMBDAS
-        .iter()
-        .map(|lambda| {
-            let binary = binaries.join(lambda.name);
-            let bootstrap = std::fs::read(&binary)
-                .with_context(|| format!("cannot read the built function {}", binary.display()))?;
-            let zip = reproducible_zip(&bootstrap)?;
-            let path = out.join(format!("{}.zip", lambda.name));
-            std::fs::write(&path, &zip).with_context(|| format!("cannot write {}", path.display()))?;
-            Ok(Package { function: lambda.name, path, bytes: zip.len() as u64, sha256: hex(&Sha256::digest(&zip)) })
-        })
-        .collect()
+    let binary = binaries.join(BOOTSTRAP);
+    let bootstrap =
+        std::fs::read(&binary).with_context(|| format!("cannot read the built bootstrap {}", binary.display()))?;
+    let zip = reproducible_zip(&bootstrap)?;
+    let path = out.join(format!("{BOOTSTRAP}.zip"));
+    std::fs::write(&path, &zip).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(packages_of(&path, &zip))
 }
 
-/// Reads packages written earlier by `bookstore package --out DIR`.
+/// Reads the zip `bookstore package --out DIR` wrote earlier.
 pub fn read_packages(dir: &Path) -> Result<Vec<Package>> {
+    let path = dir.join(format!("{BOOTSTRAP}.zip"));
+    let zip =
+        std::fs::read(&path).with_context(|| format!("--artifacts {}: cannot read {BOOTSTRAP}.zip", dir.display()))?;
+    Ok(packages_of(&path, &zip))
+}
+
+fn packages_of(path: &Path, zip: &[u8]) -> Vec<Package> {
+    let sha256 = hex(&Sha256::digest(zip));
     LAMBDAS
         .iter()
-        .map(|lambda| {
-            let path = dir.join(format!("{}.zip", lambda.name));
-            let zip = std::fs::read(&path)
-                .with_context(|| format!("--artifacts {}: cannot read {}.zip", dir.display(), lambda.name))?;
-            Ok(Package { function: lambda.name, bytes: zip.len() as u64, sha256: hex(&Sha256::digest(&zip)), path })
+        .map(|lambda| Package {
+            function: lambda.name,
+            path: path.to_owned(),
+            bytes: zip.len() as u64,
+            sha256: sha256.clone(),
         })
         .collect()
 }
@@ -120,14 +129,14 @@ fn build(root: &Path, target_dir: &Path) -> Result<()> {
     let log_path = target_dir.join("lambda-build.log");
     let log = std::fs::File::create(&log_path).with_context(|| format!("cannot write {}", log_path.display()))?;
     eprintln!(
-        "building {} functions for {LAMBDA_TARGET} (cargo zigbuild --profile {LAMBDA_PROFILE}; log: {})",
+        "building the {BOOTSTRAP} of {} functions for {LAMBDA_TARGET} (cargo zigbuild --profile {LAMBDA_PROFILE}; log: {})",
         LAMBDAS.len(),
         log_path.display()
     );
     let started = Instant::now();
     let mut child = Command::new(&zigbuild)
         .current_dir(root)
-        .args(["zigbuild", "--profile", LAMBDA_PROFILE, "--locked", "-p", "bookstore-lambdas", "--bins"])
+        .args(["zigbuild", "--profile", LAMBDA_PROFILE, "--locked", "-p", "bookstore-lambdas", "--bin", BOOTSTRAP])
         .args(["--target", LAMBDA_TARGET, "--message-format", "json-render-diagnostics"])
         .env("PATH", path)
         .env("ZIG_GLOBAL_CACHE_DIR", tools.join("zig-cache"))
@@ -159,12 +168,11 @@ fn build(root: &Path, target_dir: &Path) -> Result<()> {
         compiled += 1;
         let name = message["target"]["name"].as_str().unwrap_or_default();
         let is_function = message["target"]["kind"].as_array().is_some_and(|kinds| kinds.iter().any(|k| k == "bin"));
-        match LAMBDAS.iter().find(|lambda| is_function && lambda.name == name) {
+        if is_function && name == BOOTSTRAP {
             // `println` prints nothing while the spinner is hidden (stderr not a terminal).
-            Some(lambda) => {
-                spinner.suspend(|| eprintln!("  built {:<20} {:>6.1} s", lambda.name, started.elapsed().as_secs_f64()))
-            }
-            None => spinner.set_message(format!("{compiled} crates compiled, last {name}")),
+            spinner.suspend(|| eprintln!("  built {BOOTSTRAP} {:>6.1} s", started.elapsed().as_secs_f64()));
+        } else {
+            spinner.set_message(format!("{compiled} crates compiled, last {name}"));
         }
     }
     let status = child.wait().context("cannot wait for cargo zigbuild")?;
@@ -176,7 +184,7 @@ fn build(root: &Path, target_dir: &Path) -> Result<()> {
         eprintln!("{tail}");
         bail!("building the Lambda functions failed ({status}); cargo's whole log: {}", log_path.display());
     }
-    eprintln!("built {} functions in {:.1} s", LAMBDAS.len(), started.elapsed().as_secs_f64());
+    eprintln!("built the {BOOTSTRAP} of {} functions in {:.1} s", LAMBDAS.len(), started.elapsed().as_secs_f64());
     Ok(())
 }
 

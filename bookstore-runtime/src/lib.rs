@@ -19,7 +19,9 @@ pub mod elasticsearch;
 #[cfg(feature = "embedded")]
 pub mod embedded;
 pub mod error;
+pub mod functions;
 pub mod lake;
+pub mod metrics;
 pub mod orders;
 pub mod search;
 pub mod store;

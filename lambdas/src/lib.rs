@@ -1,34 +1,68 @@
-//! What every function binary shares: reading its configuration from the environment the
-//! template sets, and starting the Lambda Runtime API loop.
-//!
-//! The AWS adapters (DynamoDB store, S3 lake, Elasticsearch search) are not in the runtime
-//! yet, so a function that needs one answers every invocation with an error naming the
-//! missing adapter instead of pretending to work. The binaries, their packaging and the
-//! stack that runs them are real; the handlers arrive with the adapters.
+//! Every function of a stage behind one `bootstrap`: [`start`] reads the function's
+//! environment, builds its AWS clients once (endpoints overridable by the SDK's standard
+//! `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>`), and [`serve`] hands the Runtime API
+//! loop to the runtime's handlers: the one router for `api`, the `cdc` handlers for the
+//! stream consumers, `TenantAdmin` for `tenant-admin`.
 
+mod environment;
+pub mod init_error;
+pub mod logging;
+mod start;
+
+use std::sync::Arc;
+
+use bookstore_runtime::cdc::StreamHandler;
+use bookstore_runtime::tenancy::{AdminCommand, TenantAdmin};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use serde_json::Value;
+use tower::ServiceExt;
 
-/// The environment variables the stack's template gives every function.
-pub const STAGE_VARIABLE: &str = "BOOKSTORE_STAGE";
+pub use environment::{FunctionEnvironment, StartError};
+pub use start::start;
 
-/// The adapter a function waits for, named in its error.
-#[derive(Debug, Clone, Copy)]
-pub struct Function {
-    pub name: &'static str,
-    pub needs: &'static str,
+/// A function ready to serve.
+pub enum Started {
+    Http(axum::Router),
+    Stream(Arc<dyn StreamHandler>),
+    Admin(Arc<TenantAdmin>),
 }
 
-/// Runs the Runtime API loop for one function.
-pub async fn run(function: Function) -> Result<(), Error> {
-    let stage = std::env::var(STAGE_VARIABLE).unwrap_or_else(|_| "(unset)".to_owned());
-    eprintln!(r#"{{"level":"INFO","function":"{}","stage":"{stage}","message":"started"}}"#, function.name);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        let _ = event.payload;
-        Err::<Value, Error>(
-            format!("{}: this build has no {} adapter yet; the function cannot serve", function.name, function.needs)
-                .into(),
-        )
-    }))
-    .await
+/// Runs the Runtime API loop until the process ends.
+pub async fn serve(started: Started) -> Result<(), Error> {
+    match started {
+        Started::Http(router) => {
+            lambda_http::run(tower::service_fn(move |request: lambda_http::Request| {
+                router.clone().oneshot(adopt_request_id(request))
+            }))
+            .await
+        }
+        Started::Stream(handler) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<aws_lambda_events::dynamodb::Event>| {
+                let handler = handler.clone();
+                async move { Ok::<_, Error>(handler.handle(event.payload).await) }
+            }))
+            .await
+        }
+        Started::Admin(admin) => {
+            lambda_runtime::run(service_fn(move |event: LambdaEvent<AdminCommand>| {
+                let admin = admin.clone();
+                async move { admin.run(event.payload).await.map_err(|err| Error::from(err.to_string())) }
+            }))
+            .await
+        }
+    }
+}
+
+/// API Gateway's request id becomes the request's `x-request-id`, which the router logs
+/// and answers with, so a log line and an access log entry share one id.
+fn adopt_request_id(mut request: lambda_http::Request) -> lambda_http::Request {
+    use lambda_http::RequestExt;
+    use lambda_http::request::RequestContext;
+    let id = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
+        _ => None,
+    };
+    if let Some(value) = id.and_then(|id| lambda_http::http::HeaderValue::from_str(&id).ok()) {
+        request.headers_mut().insert("x-request-id", value);
+    }
+    request
 }

@@ -102,7 +102,7 @@ pub async fn upload_packages(clients: &Clients, bucket: &str, packages: &[Packag
             .send()
             .await
             .map_err(|err| anyhow!("cannot upload s3://{bucket}/{key}: {}", describe_sdk_error(&err)))?;
-        eprintln!("uploaded {} ({} bytes) to s3://{bucket}/{key}", package.function, package.bytes);
+        eprintln!("uploaded {} ({} bytes) to s3://{bucket}/{key}", package.path.display(), package.bytes);
         uploaded += 1;
     }
     Ok(uploaded)

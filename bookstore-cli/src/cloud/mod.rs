@@ -4,6 +4,7 @@
 pub mod artifacts;
 pub mod athena;
 pub mod events;
+pub mod functions;
 pub mod glue;
 pub mod gsi_steps;
 pub mod stack;
@@ -33,6 +34,8 @@ pub struct Clients {
     pub athena: aws_sdk_athena::Client,
     pub cloudformation: aws_sdk_cloudformation::Client,
     pub glue: aws_sdk_glue::Client,
+    pub lambda: aws_sdk_lambda::Client,
+    pub logs: aws_sdk_cloudwatchlogs::Client,
     pub s3: aws_sdk_s3::Client,
     pub sts: aws_sdk_sts::Client,
     pub region: String,
@@ -85,6 +88,8 @@ impl AwsArgs {
             athena: aws_sdk_athena::Client::new(&config),
             cloudformation: aws_sdk_cloudformation::Client::new(&config),
             glue: aws_sdk_glue::Client::new(&config),
+            lambda: aws_sdk_lambda::Client::new(&config),
+            logs: aws_sdk_cloudwatchlogs::Client::new(&config),
             s3: aws_sdk_s3::Client::from_conf(s3_config),
             sts: aws_sdk_sts::Client::new(&config),
             region,

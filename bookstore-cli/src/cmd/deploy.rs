@@ -10,12 +10,14 @@ use aws_sdk_cloudformation::types::ChangeSetType;
 use clap::Args;
 
 use super::stack::{
-    CodeSource, FINGERPRINT_TAG, OutputFormat, StackArgs, confirm, fingerprint, parameters, poll_interval,
-    print_outputs,
+    CodeSource, FINGERPRINT_TAG, OutputFormat, StackArgs, TEMPLATE_FINGERPRINT_TAG, confirm, fingerprint, parameters,
+    poll_interval, print_outputs, template_fingerprint,
 };
 use crate::cloud::events::stuck_advice;
+use crate::cloud::functions::{Swap, swap_code};
 use crate::cloud::stack::{self, ChangeSet, Submission};
-use crate::cloud::{AwsArgs, artifacts, gsi_steps};
+use crate::cloud::{AwsArgs, Clients, artifacts, gsi_steps};
+use crate::package::Package;
 use crate::package::{build_and_zip, read_packages, workspace_root};
 
 #[derive(Debug, Args)]
@@ -32,6 +34,11 @@ pub struct DeployArgs {
     pub artifacts: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputFormat,
+    /// When only function code changed, update it through the Lambda API and skip
+    /// CloudFormation (the stack then differs from its template until the next full
+    /// deploy); any other change deploys in full.
+    #[arg(long)]
+    pub hotswap: bool,
 }
 
 pub async fn deploy(args: DeployArgs) -> Result<()> {
@@ -66,6 +73,16 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
     let bucket = stage.artifacts_bucket();
     artifacts::ensure_bucket(&clients, &bucket).await?;
     artifacts::upload_packages(&clients, &bucket, &packages).await?;
+    let template_fingerprint = template_fingerprint(&rendered, &parameters);
+    if args.hotswap {
+        match state.as_ref().filter(|state| state.status.ends_with("_COMPLETE")) {
+            Some(state) if state.tags.get(TEMPLATE_FINGERPRINT_TAG) == Some(&template_fingerprint) => {
+                return hotswap(&clients, &stage.prefix, &bucket, &packages, &name, started).await;
+            }
+            Some(_) => eprintln!("--hotswap: the template or its parameters changed, not only code; deploying in full"),
+            None => eprintln!("--hotswap: {name} does not exist yet; deploying in full"),
+        }
+    }
 
     let steps = if creating {
         vec![gsi_steps::Step { template: rendered.document.clone(), index_changes: Vec::new() }]
@@ -87,6 +104,10 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
         let tags = BTreeMap::from([
             ("bookstore:stage".to_owned(), stage.name.clone()),
             (FINGERPRINT_TAG.to_owned(), if last { fingerprint.clone() } else { format!("step-{}", number + 1) }),
+            (
+                TEMPLATE_FINGERPRINT_TAG.to_owned(),
+                if last { template_fingerprint.clone() } else { format!("step-{}", number + 1) },
+            ),
         ]);
         if steps.len() > 1 {
             eprintln!("update {} of {}: {}", number + 1, steps.len(), step.index_changes.join(", "));
@@ -129,6 +150,33 @@ pub async fn deploy(args: DeployArgs) -> Result<()> {
     let Some(state) = stack::describe(cf, &name).await? else { bail!("{name} vanished after the deploy") };
     eprintln!("{name}: deployed in {:.1} s", started.elapsed().as_secs_f64());
     print_outputs(&state.outputs, args.output);
+    Ok(())
+}
+
+/// Updates each function's code that differs from its package, through the Lambda API.
+async fn hotswap(
+    clients: &Clients,
+    prefix: &str,
+    bucket: &str,
+    packages: &[Package],
+    stack: &str,
+    started: std::time::Instant,
+) -> Result<()> {
+    let poll = poll_interval(clients).min(std::time::Duration::from_millis(500));
+    let mut updated = 0;
+    for package in packages {
+        let function = format!("{prefix}-{}", package.function);
+        if swap_code(clients, &function, bucket, package, poll).await? == Swap::Updated {
+            eprintln!("  hotswapped {function}");
+            updated += 1;
+        }
+    }
+    eprintln!(
+        "{stack}: hotswapped the code of {updated} of {} functions in {:.1} s, without CloudFormation; \
+         the stack now differs from its template (its code parameters name the previous zip) until the next full deploy",
+        packages.len(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -3,6 +3,7 @@
 pub mod athena;
 pub mod deploy;
 pub mod destroy;
+pub mod functions;
 pub mod outputs;
 pub mod package;
 pub mod reindex;

@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::cloud::Clients;
 use crate::package::{Package, hex};
-use crate::render::{LAMBDAS, RenderedStack, checks, locate_templates, render};
+use crate::render::{LAMBDAS, RenderedStack, checks, code_key_parameter, locate_templates, render};
 use crate::stage::{Provider, Stage, load as load_stage};
 
 /// Which stage to work on, and where its files are.
@@ -83,7 +83,7 @@ pub fn parameters(
     let value = |key: &str, value: &str| Parameter::builder().parameter_key(key).parameter_value(value).build();
     let mut parameters = vec![value("ArtifactsBucket", &stage.artifacts_bucket())];
     for lambda in LAMBDAS {
-        let key = lambda.code_key_parameter();
+        let key = code_key_parameter(&lambda);
         parameters.push(match &code {
             CodeSource::Packages(packages) => {
                 let Some(package) = packages.iter().find(|p| p.function == lambda.name) else {
@@ -111,9 +111,19 @@ pub fn parameters(
 /// A hash of everything a deploy sends; equal hashes mean nothing to do. The lake bucket
 /// mode is left out: it is chosen when the stack is created and kept after.
 pub fn fingerprint(rendered: &RenderedStack, parameters: &[Parameter]) -> String {
+    hash_of(rendered, parameters, |key| key == "LakeBucketMode")
+}
+
+/// The fingerprint without the functions' code: equal means a deploy would change only
+/// code, which `deploy --hotswap` updates without CloudFormation.
+pub fn template_fingerprint(rendered: &RenderedStack, parameters: &[Parameter]) -> String {
+    hash_of(rendered, parameters, |key| key == "LakeBucketMode" || key.ends_with("CodeKey"))
+}
+
+fn hash_of(rendered: &RenderedStack, parameters: &[Parameter], skip: impl Fn(&str) -> bool) -> String {
     let mut hasher = Sha256::new();
     hasher.update(rendered.yaml.as_bytes());
-    for parameter in parameters.iter().filter(|p| p.parameter_key() != Some("LakeBucketMode")) {
+    for parameter in parameters.iter().filter(|p| !skip(p.parameter_key().unwrap_or_default())) {
         hasher.update(parameter.parameter_key().unwrap_or_default().as_bytes());
         hasher.update([0]);
         hasher.update(parameter.parameter_value().unwrap_or_default().as_bytes());
@@ -124,6 +134,8 @@ pub fn fingerprint(rendered: &RenderedStack, parameters: &[Parameter]) -> String
 
 /// The stack tag holding the fingerprint of the last deploy.
 pub const FINGERPRINT_TAG: &str = "bookstore:fingerprint";
+/// The stack tag holding the last deploy's fingerprint without code.
+pub const TEMPLATE_FINGERPRINT_TAG: &str = "bookstore:template-fingerprint";
 
 /// How often to look at a running operation.
 pub fn poll_interval(clients: &Clients) -> Duration {

@@ -24,6 +24,14 @@ pub struct TemplateContext {
     pub athena: AthenaSpec,
     pub logs: crate::stage::Logs,
     pub alarms: crate::stage::Alarms,
+    /// What the dashboard plots per tenant from the functions' Embedded Metric Format lines.
+    pub business_metrics: Vec<BusinessMetric>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct BusinessMetric {
+    pub name: &'static str,
+    pub title: &'static str,
 }
 
 #[derive(Debug, Serialize)]
@@ -67,6 +75,10 @@ pub struct FunctionSpec {
     pub stream_table: Option<String>,
     pub writes_lake: bool,
     pub reads_jwt_secret: bool,
+    /// A search consumer: finds each tenant's container from its placement row.
+    pub reads_placements: bool,
+    /// Runs analytics on Athena over the lake (the API).
+    pub queries_lake: bool,
     pub administers_search_host: bool,
 }
 
@@ -88,6 +100,11 @@ pub struct StreamMapping {
 pub struct ApiSpec {
     pub function: String,
     pub cors_origins: Vec<String>,
+    pub token_ttl_seconds: i64,
+    /// A decimal string (`0.21`), as the function parses it.
+    pub tax_rate: String,
+    pub rate_limits: bookstore_runtime::config::RateLimits,
+    pub max_body_bytes: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -166,83 +183,17 @@ fn glue_table(table: GlueTable) -> GlueTableSpec {
     }
 }
 
-/// One Lambda function: a bin of the `lambdas/` crate.
-#[derive(Debug, Clone, Copy)]
-pub struct Lambda {
-    /// The bin's name, and the function's name after the stage prefix.
-    pub name: &'static str,
-    pub description: &'static str,
-    /// The table whose stream it consumes; `None` for the HTTP API.
-    pub stream_table: Option<Table>,
-    pub reaches_search: bool,
-    pub writes_lake: bool,
-    /// Drives the search host's Docker API: reads its client TLS material from SSM and
-    /// only the tenants table (tenants and their placements).
-    pub administers_search_host: bool,
+/// Every function of a stage (the runtime's list; one `bootstrap` serves them all).
+pub use bookstore_runtime::functions::{FUNCTIONS as LAMBDAS, Function as Lambda};
+
+/// `books-to-search` → `BooksToSearch`.
+pub fn pascal_name(lambda: &Lambda) -> String {
+    pascal_case(lambda.name)
 }
 
-/// Every function of a stage. `lambdas/` has one bin per entry, with the same name.
-pub const LAMBDAS: [Lambda; 6] = [
-    Lambda {
-        name: "api",
-        description: "The HTTP API: users, books, cart, purchases, search",
-        stream_table: None,
-        reaches_search: true,
-        writes_lake: false,
-        administers_search_host: false,
-    },
-    Lambda {
-        name: "books-to-search",
-        description: "books stream to the tenant's search index",
-        stream_table: Some(Table::Books),
-        reaches_search: true,
-        writes_lake: false,
-        administers_search_host: false,
-    },
-    Lambda {
-        name: "books-to-lake",
-        description: "books stream to book snapshots in the lake",
-        stream_table: Some(Table::Books),
-        reaches_search: false,
-        writes_lake: true,
-        administers_search_host: false,
-    },
-    Lambda {
-        name: "purchases-to-search",
-        description: "purchases stream to the tenant's purchase search",
-        stream_table: Some(Table::Purchases),
-        reaches_search: true,
-        writes_lake: false,
-        administers_search_host: false,
-    },
-    Lambda {
-        name: "purchases-to-lake",
-        description: "purchases stream to the lake, each purchase once",
-        stream_table: Some(Table::Purchases),
-        reaches_search: false,
-        writes_lake: true,
-        administers_search_host: false,
-    },
-    Lambda {
-        name: "tenant-admin",
-        description: "tenant containers on the search host: place, repair, remove, report, reindex",
-        stream_table: None,
-        reaches_search: true,
-        writes_lake: false,
-        administers_search_host: true,
-    },
-];
-
-impl Lambda {
-    /// `books-to-search` → `BooksToSearch`.
-    pub fn pascal_name(&self) -> String {
-        pascal_case(self.name)
-    }
-
-    /// The template parameter holding the S3 key of this function's zip.
-    pub fn code_key_parameter(&self) -> String {
-        format!("{}CodeKey", self.pascal_name())
-    }
+/// The template parameter holding the S3 key of this function's zip.
+pub fn code_key_parameter(lambda: &Lambda) -> String {
+    format!("{}CodeKey", pascal_name(lambda))
 }
 
 fn pascal_case(name: &str) -> String {
@@ -286,10 +237,10 @@ impl TemplateContext {
                 let timeout_seconds =
                     if lambda.administers_search_host { size.timeout_seconds.max(120) } else { size.timeout_seconds };
                 FunctionSpec {
-                    logical_id: format!("{}Function", lambda.pascal_name()),
+                    logical_id: format!("{}Function", pascal_name(lambda)),
                     name: lambda.name,
                     function_name: format!("{}-{}", stage.prefix, lambda.name),
-                    code_key_parameter: lambda.code_key_parameter(),
+                    code_key_parameter: code_key_parameter(lambda),
                     memory_mb: size.memory_mb,
                     timeout_seconds,
                     description: lambda.description,
@@ -301,7 +252,9 @@ impl TemplateContext {
                     },
                     stream_table: lambda.stream_table.map(table_logical_id),
                     writes_lake: lambda.writes_lake,
-                    reads_jwt_secret: lambda.stream_table.is_none() && !lambda.administers_search_host,
+                    reads_jwt_secret: lambda.serves_http(),
+                    reads_placements: lambda.stream_table.is_some() && lambda.reaches_search,
+                    queries_lake: lambda.serves_http(),
                     administers_search_host: lambda.administers_search_host,
                 }
             })
@@ -311,8 +264,8 @@ impl TemplateContext {
             .filter_map(|lambda| {
                 let table = lambda.stream_table?;
                 Some(StreamMapping {
-                    logical_id: format!("{}Mapping", lambda.pascal_name()),
-                    function: format!("{}Function", lambda.pascal_name()),
+                    logical_id: format!("{}Mapping", pascal_name(lambda)),
+                    function: format!("{}Function", pascal_name(lambda)),
                     table: table_logical_id(table),
                     // The lake's consumers batch as `bookstore up` does: one file per
                     // tenant-day per gathered batch.
@@ -339,7 +292,14 @@ impl TemplateContext {
             functions,
             stream_mappings,
             lake_bucket: format!("{}-lake-${{AWS::AccountId}}", stage.prefix),
-            api: ApiSpec { function: "ApiFunction".to_owned(), cors_origins: stage.api.cors_origins.clone() },
+            api: ApiSpec {
+                function: "ApiFunction".to_owned(),
+                cors_origins: stage.api.cors_origins.clone(),
+                token_ttl_seconds: stage.auth.token_ttl_seconds,
+                tax_rate: stage.api.tax_rate.to_string(),
+                rate_limits: stage.api.rate_limits,
+                max_body_bytes: stage.api.max_body_bytes,
+            },
             auth: AuthSpec { jwt_secret_ssm_parameter: stage.auth.jwt_secret.ssm_parameter.clone() },
             search: SearchSpec {
                 instance_type: stage.search.instance_type.clone(),
@@ -361,6 +321,10 @@ impl TemplateContext {
             },
             logs: stage.logs.clone(),
             alarms: stage.alarms.clone(),
+            business_metrics: bookstore_runtime::metrics::BUSINESS_METRICS
+                .iter()
+                .map(|&(name, title)| BusinessMetric { name, title })
+                .collect(),
         }
     }
 }

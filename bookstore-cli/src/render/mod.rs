@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, anyhow, bail};
 use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 
-pub use context::{LAMBDAS, TemplateContext};
+pub use context::{LAMBDAS, TemplateContext, code_key_parameter};
 
 use crate::stage::Stage;
 

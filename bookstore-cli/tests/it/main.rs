@@ -6,6 +6,7 @@ mod athena_tables;
 mod crash;
 mod deploy;
 mod fuzz;
+mod lambda_functions;
 mod render;
 mod search_feed;
 mod server;

@@ -16,13 +16,13 @@ use crate::deploy::with_aws_env;
 use crate::search_feed::{burst_then_kill, converges, create_books};
 use crate::server::{Server, client, login, run, service, temp_dir};
 
-struct Emulated {
-    url: String,
+pub(crate) struct Emulated {
+    pub(crate) url: String,
     aws_cli: String,
     /// A stages directory whose `dev` stage has a prefix of this test's own.
-    stages: PathBuf,
-    prefix: String,
-    data: PathBuf,
+    pub(crate) stages: PathBuf,
+    pub(crate) prefix: String,
+    pub(crate) data: PathBuf,
     /// moto's URL, when the lake is on its S3.
     moto: Option<String>,
     /// The region every call names (moto keeps one Athena result queue per region).
@@ -30,7 +30,7 @@ struct Emulated {
 }
 
 impl Emulated {
-    fn new(label: &str) -> Option<Self> {
+    pub(crate) fn new(label: &str) -> Option<Self> {
         let url = service("BOOKSTORE_TEST_DYNAMODB_URL", "DynamoDB Local's URL")?;
         let aws_cli = service("BOOKSTORE_TEST_AWS_CLI", "the aws CLI from the test venv")?;
         let stages = temp_dir(&format!("{label}-stages"));
@@ -100,7 +100,7 @@ impl Emulated {
         objects
     }
 
-    fn add_tenant(&self, tenant: &str, admin: &str) -> String {
+    pub(crate) fn add_tenant(&self, tenant: &str, admin: &str) -> String {
         let data = self.data.to_str().expect("utf-8 path").to_owned();
         let mut args = vec!["tenant", "add", tenant, "--admin-email", admin, "--data-dir", &data, "--output", "json"]
             .into_iter()
@@ -151,6 +151,54 @@ impl Emulated {
         assert!(out.status.success(), "aws dynamodb scan: {}", String::from_utf8_lossy(&out.stderr));
         let body: Value = serde_json::from_slice(&out.stdout).expect("scan json");
         body["Items"].as_array().expect("items").clone()
+    }
+}
+
+impl Emulated {
+    /// Places `tenant`'s search at a node already listening on `port` (its placement row,
+    /// as `tenant add` writes it) and creates its indices there.
+    pub(crate) async fn place_search(&self, tenant: &str, port: u16, url: &str) {
+        use bookstore_runtime::search::placement::{self, SearchPlacement};
+        let store = bookstore_runtime::aws::Connection::new(self.region, Some(self.url.clone()))
+            .dynamo_store(&self.prefix)
+            .await;
+        let tenant_id = bookstore_runtime::domain::TenantId::parse(tenant).expect("tenant");
+        let row = SearchPlacement {
+            tenant_id: tenant_id.clone(),
+            port,
+            image: "bookstore-search:test".to_owned(),
+            container: format!("{tenant}-search"),
+            volume: format!("{tenant}-search-data"),
+            updated_at: chrono::Utc::now(),
+        };
+        placement::put(&store, &row).await.expect("placement row");
+        let search = bookstore_runtime::elasticsearch::ElasticsearchSearch::at(url);
+        for kind in
+            [bookstore_runtime::elasticsearch::IndexKind::Books, bookstore_runtime::elasticsearch::IndexKind::Purchases]
+        {
+            search.ensure_index(&tenant_id, kind).await.expect("indices");
+        }
+    }
+
+    /// The titles of the live books in `tenant`'s index on the node at `url`, sorted.
+    pub(crate) async fn indexed_titles(url: &str, tenant: &str) -> Vec<String> {
+        let body: Value = reqwest::Client::new()
+            .post(format!("{url}/{tenant}-books/_search"))
+            .json(&json!({"size": 100, "query": {"bool": {"filter": [{"term": {"deleted": false}}]}}}))
+            .send()
+            .await
+            .expect("search answers")
+            .json()
+            .await
+            .expect("json");
+        let mut titles: Vec<String> = body["hits"]["hits"]
+            .as_array()
+            .unwrap_or_else(|| panic!("hits: {body}"))
+            .iter()
+            .filter_map(|hit| hit["_source"]["title"].as_str().map(str::to_owned))
+            .collect();
+        titles.sort();
+        titles
     }
 }
 

@@ -36,6 +36,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::analytics::AnalyticsEngine;
 use crate::config::RuntimeConfig;
+use crate::metrics::{MetricSink, NoMetrics};
 use crate::search::SearchIndex;
 use crate::store::SharedStore;
 use auth::TokenKeys;
@@ -61,6 +62,8 @@ pub struct AppParts {
     pub active_tenants: Arc<active_tenants::ActiveTenants>,
     /// The lake's SQL engine; `None` where the deployment has none (its routes answer 503).
     pub analytics: Option<Arc<dyn AnalyticsEngine>>,
+    /// Where registrations, logins, purchases and searches are counted.
+    pub metrics: Arc<dyn MetricSink>,
 }
 
 impl std::ops::Deref for AppState {
@@ -82,7 +85,14 @@ impl AppState {
             config: Arc::new(config),
             store,
             analytics: None,
+            metrics: Arc::new(NoMetrics),
         }))
+    }
+
+    /// Counts business events in this sink.
+    pub fn with_metrics(mut self, metrics: Arc<dyn MetricSink>) -> Self {
+        Arc::make_mut(&mut self.0).metrics = metrics;
+        self
     }
 
     /// Serves the analytics routes from this engine.

@@ -18,6 +18,7 @@ use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
 use crate::domain::{Purchase, PurchaseId, PurchaseStatus};
 use crate::error::Error;
+use crate::metrics::BusinessEvent;
 use crate::orders::{self, CheckoutRequest, IdempotencyKey, PurchaseSummary};
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -60,6 +61,9 @@ async fn checkout(
     .await?;
     if !outcome.replayed {
         tracing::info!(%request_id, tenant = %caller.tenant, purchase = %outcome.purchase.purchase_id, total = %outcome.purchase.total_amount, "purchase created");
+        state
+            .metrics
+            .record(&caller.tenant, BusinessEvent::Purchase { revenue: outcome.purchase.total_amount.amount() });
     }
     let mut response = (StatusCode::CREATED, Json(outcome.purchase)).into_response();
     if outcome.replayed {

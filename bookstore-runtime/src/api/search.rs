@@ -2,6 +2,7 @@
 //! `GET /api/v1/books/autocomplete` and seed 002's `GET /search/{tenant}/products`
 //! (where a path tenant other than the token's is a 403).
 
+use crate::metrics::BusinessEvent;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
@@ -107,6 +108,7 @@ async fn run_search(
         facets: true,
     };
     let results = state.search.search(&caller.tenant, &search).await.map_err(Error::from)?;
+    state.metrics.record(&caller.tenant, BusinessEvent::Search);
     let page = request.paged(results.hits, results.total, &state.cursors);
     Ok(Json(SearchPage { data: page.data, pagination: page.pagination, categories: results.categories }))
 }

@@ -21,6 +21,7 @@ use crate::accounts::{self, BookList, ListedBook, Profile, ProfileChange, Regist
 use crate::catalog;
 use crate::domain::{Book, BookId, Email, JsonObject, Preferences, Role, TenantId, UserId, WishlistPriority};
 use crate::error::Error;
+use crate::metrics::BusinessEvent;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -65,6 +66,7 @@ async fn register(
     let user =
         accounts::register(state.store.as_ref(), &tenant, UserId::new_v7(), &body, Role::Customer, Utc::now()).await?;
     tracing::info!(%request_id, tenant = %tenant, user = %user.user_id, "user registered");
+    state.metrics.record(&tenant, BusinessEvent::Registration);
     Ok((StatusCode::CREATED, Json(session(&state, &user))))
 }
 
@@ -92,6 +94,7 @@ async fn login(
         return Err(Error::Unauthorized("email or password is wrong".to_owned()).into());
     }
     let user = accounts::login(state.store.as_ref(), &tenant, &body.email, &body.password).await?;
+    state.metrics.record(&tenant, BusinessEvent::Login);
     Ok(Json(session(&state, &user)))
 }
 

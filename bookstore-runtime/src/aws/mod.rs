@@ -74,31 +74,72 @@ impl Connection {
         loader.load().await
     }
 
-    /// The lake bucket's objects. An emulator is addressed by path (`{endpoint}/{bucket}`),
-    /// since its buckets have no DNS names.
+    /// Whether `service`'s calls go to an emulator: this connection's endpoint, or the
+    /// SDK's standard `AWS_ENDPOINT_URL` / `AWS_ENDPOINT_URL_<SERVICE>` variables.
+    pub fn emulates(&self, service: &str) -> bool {
+        self.endpoint_url.is_some()
+            || std::env::var_os("AWS_ENDPOINT_URL").is_some()
+            || std::env::var_os(format!("AWS_ENDPOINT_URL_{}", service.to_ascii_uppercase())).is_some()
+    }
+
+    /// The clients of this connection, on one loaded configuration.
+    pub async fn services(&self) -> Services {
+        Services { config: self.sdk_config().await, connection: self.clone() }
+    }
+
+    /// The lake bucket's objects.
     pub async fn s3_objects(&self, bucket: &str) -> S3Objects {
-        let config = self.sdk_config().await;
-        let s3 = aws_sdk_s3::config::Builder::from(&config).force_path_style(self.endpoint_url.is_some()).build();
-        S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket, self.describe())
+        self.services().await.s3_objects(bucket)
     }
 
     /// The stage's Athena: its workgroup and Glue database.
     pub async fn athena(&self, workgroup: &str, database: &str) -> AthenaEngine {
-        let client = aws_sdk_athena::Client::new(&self.sdk_config().await);
-        AthenaEngine::new(client, workgroup, database, self.endpoint_url.is_some())
+        self.services().await.athena(workgroup, database)
     }
 
     /// The store of the stage whose tables are named `{prefix}-{table}`.
     pub async fn dynamo_store(&self, prefix: &str) -> DynamoStore {
-        let client = aws_sdk_dynamodb::Client::new(&self.sdk_config().await);
-        DynamoStore::new(client, prefix, self.describe())
+        self.services().await.dynamo_store(prefix)
     }
 
     /// The stage's store and its tables' streams, on one configuration (DynamoDB Local
     /// keeps each access key's and region's data apart).
     pub async fn dynamo_store_and_streams(&self, prefix: &str, poll: Duration) -> (DynamoStore, DynamoStreams) {
-        let config = self.sdk_config().await;
-        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&config), prefix, self.describe());
-        (store, DynamoStreams::new(&config, prefix, self.describe(), poll))
+        let services = self.services().await;
+        let streams = DynamoStreams::new(&services.config, prefix, self.describe(), poll);
+        (services.dynamo_store(prefix), streams)
+    }
+}
+
+/// The adapters' clients on one loaded SDK configuration: a Lambda loads it once per cold
+/// start and builds each client from it.
+#[derive(Debug, Clone)]
+pub struct Services {
+    config: SdkConfig,
+    connection: Connection,
+}
+
+impl Services {
+    pub fn config(&self) -> &SdkConfig {
+        &self.config
+    }
+
+    /// The lake bucket's objects. An emulator is addressed by path (`{endpoint}/{bucket}`),
+    /// since its buckets have no DNS names.
+    pub fn s3_objects(&self, bucket: &str) -> S3Objects {
+        let s3 =
+            aws_sdk_s3::config::Builder::from(&self.config).force_path_style(self.connection.emulates("s3")).build();
+        S3Objects::new(aws_sdk_s3::Client::from_conf(s3), bucket, self.connection.describe())
+    }
+
+    /// The stage's Athena: its workgroup and Glue database.
+    pub fn athena(&self, workgroup: &str, database: &str) -> AthenaEngine {
+        let client = aws_sdk_athena::Client::new(&self.config);
+        AthenaEngine::new(client, workgroup, database, self.connection.emulates("athena"))
+    }
+
+    /// The store of the stage whose tables are named `{prefix}-{table}`.
+    pub fn dynamo_store(&self, prefix: &str) -> DynamoStore {
+        DynamoStore::new(aws_sdk_dynamodb::Client::new(&self.config), prefix, self.connection.describe())
     }
 }

@@ -28,6 +28,7 @@ pub use stream_shape::{decode_image, stream_event, stream_record};
 
 use crate::changes::{ChangeFeed, ChangeStream, FeedConfig, FeedLedger};
 use crate::domain::TenantId;
+use crate::functions;
 use crate::lake::LakeWriter;
 use crate::search::{SearchError, SearchIndex};
 use crate::store::Table;
@@ -63,10 +64,10 @@ pub fn stream_feeds(
         ChangeFeed::new(stream.clone(), ledger.clone(), name, table, handler, config.clone())
     };
     vec![
-        feed("books-to-search", Table::Books, Arc::new(BooksToSearch::new(search.clone())), config),
-        feed("purchases-to-search", Table::Purchases, Arc::new(PurchasesToSearch::new(search)), config),
-        feed("books-to-lake", Table::Books, Arc::new(BooksToLake::new(lake.clone())), &lake_config),
-        feed("purchases-to-lake", Table::Purchases, Arc::new(PurchasesToLake::new(lake)), &lake_config),
+        feed(functions::BOOKS_TO_SEARCH, Table::Books, Arc::new(BooksToSearch::new(search.clone())), config),
+        feed(functions::PURCHASES_TO_SEARCH, Table::Purchases, Arc::new(PurchasesToSearch::new(search)), config),
+        feed(functions::BOOKS_TO_LAKE, Table::Books, Arc::new(BooksToLake::new(lake.clone())), &lake_config),
+        feed(functions::PURCHASES_TO_LAKE, Table::Purchases, Arc::new(PurchasesToLake::new(lake)), &lake_config),
     ]
 }
 

@@ -16,6 +16,7 @@ mod dynamodb_local;
 mod lake_cdc;
 mod lake_compaction;
 mod lake_conformance;
+mod lambda_fixtures;
 mod search_conformance;
 #[cfg(feature = "elasticsearch")]
 mod search_elasticsearch;

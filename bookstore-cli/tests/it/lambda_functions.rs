@@ -1,0 +1,257 @@
+//! The real `bootstrap` (built for Amazon Linux 2023 by `bookstore package`) under a
+//! loopback Lambda Runtime API: `api` on DynamoDB Local serves a customer's whole journey
+//! from API Gateway HTTP API events, `books-to-search` applies a stream batch to a
+//! `bookstore-search` node and reports only its poison record. Each function gets the
+//! environment the rendered template gives it, its references filled in for the test.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use lambda_harness::{Outcome, RuntimeApi, http_event};
+use serde_json::{Value, json};
+
+use crate::deploy::packages;
+use crate::server::{run, service, temp_dir};
+use crate::up_dynamodb::Emulated;
+
+/// The bootstrap out of the packaged zip.
+fn bootstrap() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        let zip = std::fs::read(packages().join("bootstrap.zip")).expect("the packaged zip");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("archive");
+        let mut entry = archive.by_name("bootstrap").expect("bootstrap in the zip");
+        let path = temp_dir("bootstrap").join("bootstrap");
+        let mut file = std::fs::File::create(&path).expect("extract");
+        std::io::copy(&mut entry, &mut file).expect("extract");
+        drop(file);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        path
+    })
+}
+
+/// The function's environment as the rendered `dev` stack declares it; a value that is a
+/// reference (`Ref`, `Fn::GetAtt`, `Fn::Sub`) takes its test value from `references`.
+fn rendered_environment(emulated: &Emulated, logical_id: &str, references: &[(&str, &str)]) -> Vec<(String, String)> {
+    let stages = emulated.stages.to_str().expect("path");
+    let out = run(&["render", "--stage", "dev", "--stages-dir", stages]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stack: Value = serde_yaml::from_slice(&out.stdout).expect("yaml");
+    let variables = stack["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        .as_object()
+        .unwrap_or_else(|| panic!("{logical_id} has an environment"));
+    let mut environment: Vec<(String, String)> = variables
+        .iter()
+        .map(|(name, value)| {
+            let value = match value {
+                Value::String(text) => text.clone(),
+                _ => references
+                    .iter()
+                    .find(|(variable, _)| variable == name)
+                    .unwrap_or_else(|| panic!("{name} is a reference ({value}); give it a test value"))
+                    .1
+                    .to_owned(),
+            };
+            (name.clone(), value)
+        })
+        .collect();
+    environment.extend(
+        [
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_ACCESS_KEY_ID", "local"),
+            ("AWS_SECRET_ACCESS_KEY", "local"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("AWS_ENDPOINT_URL_DYNAMODB", emulated.url.as_str()),
+        ]
+        .map(|(k, v)| (k.to_owned(), v.to_owned())),
+    );
+    environment
+}
+
+/// A function process that is killed when the test ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+const WITHIN: Duration = Duration::from_secs(30);
+
+/// One HTTP request through the function: its status and JSON body.
+fn call(api: &RuntimeApi, method: &str, path: &str, tenant_or_token: Auth<'_>, body: Option<Value>) -> (u16, Value) {
+    let header;
+    let headers: Vec<(&str, &str)> = match tenant_or_token {
+        Auth::Tenant(tenant) => vec![("x-tenant-id", tenant)],
+        Auth::Token(token) => {
+            header = format!("Bearer {token}");
+            vec![("authorization", header.as_str())]
+        }
+    };
+    let answer = api.invoke(http_event(method, path, &headers, body.as_ref()), WITHIN).expect("an answer").response();
+    let status = u16::try_from(answer["statusCode"].as_u64().expect("statusCode")).expect("status");
+    let text = answer["body"].as_str().unwrap_or_default();
+    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(text).expect("a JSON body") };
+    (status, body)
+}
+
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    Tenant(&'a str),
+    Token(&'a str),
+}
+
+fn login(api: &RuntimeApi, tenant: &str, email: &str, password: &str) -> String {
+    let (status, body) = call(
+        api,
+        "POST",
+        "/api/v1/users/login",
+        Auth::Tenant(tenant),
+        Some(json!({"email": email, "password": password})),
+    );
+    assert_eq!(status, 200, "login {email}: {body}");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+#[test]
+fn the_api_bootstrap_serves_a_customer_from_registration_to_purchases_on_dynamodb() {
+    let Some(emulated) = Emulated::new("lambda-api") else { return };
+    let admin_password = emulated.add_tenant("lambda-shop", "admin@lambda.example");
+    let environment = rendered_environment(
+        &emulated,
+        "ApiFunction",
+        &[
+            ("BOOKSTORE_JWT_SECRET", "dev-secret-rotate-me-0123456789abcdef"),
+            ("BOOKSTORE_SEARCH_HOST", "127.0.0.1"),
+            ("BOOKSTORE_LAKE_BUCKET", "lambda-test-lake"),
+        ],
+    );
+    assert!(environment.iter().any(|(k, v)| k == "BOOKSTORE_FUNCTION" && v == "api"), "{environment:?}");
+    let api = RuntimeApi::start(&format!("{}-api", emulated.prefix));
+    let log = emulated.data.join("api.log");
+    let _function = Running(api.spawn(bootstrap(), &environment, Some(&log)));
+
+    let admin = login(&api, "lambda-shop", "admin@lambda.example", &admin_password);
+    let (status, book) = call(
+        &api,
+        "POST",
+        "/api/v1/books",
+        Auth::Token(&admin),
+        Some(json!({
+        "isbn": "9780307474728", "title": "Cien años de soledad", "author": "Gabriel García Márquez",
+        "category": "Ficción", "price": "19.90", "stock_quantity": 3, "publication_year": 1967})),
+    );
+    assert_eq!(status, 201, "{book}");
+    let book_id = book["book_id"].as_str().expect("id").to_owned();
+
+    let (status, session) = call(
+        &api,
+        "POST",
+        "/api/v1/users/register",
+        Auth::Tenant("lambda-shop"),
+        Some(json!({
+        "email": "reader@lambda.example", "password": "a long enough password", "first_name": "Ana", "last_name": "Reader"})),
+    );
+    assert_eq!(status, 201, "{session}");
+    let token = login(&api, "lambda-shop", "reader@lambda.example", "a long enough password");
+    let (status, cart) =
+        call(&api, "POST", "/api/v1/cart/add", Auth::Token(&token), Some(json!({"book_id": book_id, "quantity": 2})));
+    assert!(status == 200 || status == 201, "{status} {cart}");
+    let (status, purchase) = call(&api, "POST", "/api/v1/purchases/checkout", Auth::Token(&token), Some(json!({})));
+    assert_eq!(status, 201, "{purchase}");
+    assert_eq!(purchase["total_amount"], "48.16", "2 x 19.90 plus the dev stage tax of 21%: {purchase}");
+    let (status, purchases) = call(&api, "GET", "/api/v1/purchases", Auth::Token(&token), None);
+    assert_eq!(status, 200, "{purchases}");
+    assert_eq!(purchases["data"][0]["purchase_id"], purchase["purchase_id"], "{purchases}");
+
+    // Bad input: enveloped 4xx answers, never a 5xx.
+    let (status, body) = call(
+        &api,
+        "POST",
+        "/api/v1/cart/add",
+        Auth::Token(&token),
+        Some(json!({"book_id": "not-a-uuid", "quantity": 1})),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert!(body["error"]["code"].is_string(), "{body}");
+    let (status, body) = call(&api, "GET", "/api/v1/purchases", Auth::Token("not.a.token"), None);
+    assert_eq!(status, 401, "{body}");
+    let (status, body) = call(&api, "GET", "/api/v1/nowhere", Auth::Tenant("lambda-shop"), None);
+    assert_eq!(status, 404, "{body}");
+
+    // The log: JSON lines, the business metrics as Embedded Metric Format for the tenant.
+    let logged = std::fs::read_to_string(&log).expect("log");
+    let lines: Vec<Value> = logged.lines().filter_map(|line| serde_json::from_str(line).ok()).collect();
+    let metric = |name: &str| {
+        lines.iter().any(|l| l["Tenant"] == "lambda-shop" && l.get(name).is_some() && l["_aws"].is_object())
+    };
+    for name in ["Registrations", "Logins", "Purchases", "Revenue"] {
+        assert!(metric(name), "no {name} metric in:\n{logged}");
+    }
+}
+
+#[test]
+fn an_api_bootstrap_without_its_configuration_reports_an_init_error_naming_it() {
+    let Some(emulated) = Emulated::new("lambda-init") else { return };
+    let mut environment = rendered_environment(
+        &emulated,
+        "ApiFunction",
+        &[("BOOKSTORE_JWT_SECRET", "x"), ("BOOKSTORE_SEARCH_HOST", "127.0.0.1"), ("BOOKSTORE_LAKE_BUCKET", "b")],
+    );
+    environment.retain(|(name, _)| name != "BOOKSTORE_TAX_RATE");
+    let api = RuntimeApi::start("init-error");
+    let _function = Running(api.spawn(bootstrap(), &environment, None));
+    let answer = api.invoke(http_event("GET", "/health", &[], None), WITHIN);
+    let Err(lambda_harness::NoAnswer::InitError(error)) = answer else { panic!("{answer:?}") };
+    assert!(error["errorMessage"].as_str().unwrap_or_default().contains("BOOKSTORE_TAX_RATE"), "{error}");
+}
+
+#[test]
+fn the_books_to_search_bootstrap_reports_exactly_the_poison_record_and_applies_the_rest() {
+    let Some(emulated) = Emulated::new("lambda-search") else { return };
+    let Some(node) = service("BOOKSTORE_TEST_SEARCH_BINARY", "the bookstore-search binary") else { return };
+    let tenant = "fixture-shop";
+    emulated.add_tenant(tenant, "admin@fixture.example");
+    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let data = temp_dir("lambda-search-node");
+    let mut node = Running(
+        std::process::Command::new(node)
+            .args(["--data-dir", data.to_str().expect("path"), "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("the search node starts"),
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    let runtime = tokio::runtime::Runtime::new().expect("tokio");
+    runtime.block_on(emulated.place_search(tenant, port, &url));
+
+    let environment =
+        rendered_environment(&emulated, "BooksToSearchFunction", &[("BOOKSTORE_SEARCH_HOST", "127.0.0.1")]);
+    let api = RuntimeApi::start(&format!("{}-books-to-search", emulated.prefix));
+    let log = emulated.data.join("books-to-search.log");
+    let _function = Running(api.spawn(bootstrap(), &environment, Some(&log)));
+    let batch: Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lambda/books-stream-batch.json"),
+        )
+        .expect("fixture"),
+    )
+    .expect("json");
+    let poison = batch["Records"][3]["dynamodb"]["SequenceNumber"].clone();
+    let started = Instant::now();
+    let answer = api.invoke(batch, WITHIN);
+    let Ok(Outcome::Response(response)) = answer else {
+        panic!("{answer:?}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+    };
+    assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": poison}]}), "in {:?}", started.elapsed());
+
+    let titles = runtime.block_on(Emulated::indexed_titles(&url, tenant));
+    assert_eq!(titles, ["Cien años de soledad", "Orgullo y prejuicio"], "inserted and modified, not removed");
+    let _ = node.0.kill();
+}

@@ -1,6 +1,0 @@
-//! The `api` function.
-
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), lambda_runtime::Error> {
-    bookstore_lambdas::run(bookstore_lambdas::Function { name: "api", needs: "DynamoDB store" }).await
-}
