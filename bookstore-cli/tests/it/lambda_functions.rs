@@ -1,5 +1,6 @@
 //! The real `bootstrap` (built for Amazon Linux 2023 by `bookstore package`) under a
-//! loopback Lambda Runtime API: `api` on DynamoDB Local serves a customer's whole journey
+//! Lambda Runtime API — our loopback harness, and cargo-lambda's emulator as an outside
+//! peer, with the same checks: `api` on DynamoDB Local serves a customer's whole journey
 //! from API Gateway HTTP API events, `books-to-search` applies a stream batch to a
 //! `bookstore-search` node and reports only its poison record. Each function gets the
 //! environment the rendered template gives it, its references filled in for the test.
@@ -83,8 +84,105 @@ impl Drop for Running {
 
 const WITHIN: Duration = Duration::from_secs(30);
 
+/// A Runtime API with the bootstrap running against it.
+enum Host {
+    Harness {
+        api: RuntimeApi,
+        _function: Running,
+    },
+    /// `cargo lambda watch --only-lambda-apis` on `port`, invoked with `cargo lambda invoke`.
+    CargoLambda {
+        binary: String,
+        port: u16,
+        events: PathBuf,
+        _emulator: Running,
+        _function: Running,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Emulator {
+    Harness,
+    CargoLambda,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
+}
+
+/// Waits until something listens on the loopback `port`.
+fn wait_for_port(port: u16, what: &str) {
+    let deadline = Instant::now() + WITHIN;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "{what} never listened on {port}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+impl Host {
+    /// Starts the bootstrap under `emulator` with `environment`; its output goes to `log`.
+    /// `None` when the emulator is not installed (and services are not required).
+    fn start(emulator: Emulator, environment: &[(String, String)], log: &Path) -> Option<Host> {
+        match emulator {
+            Emulator::Harness => {
+                let api = RuntimeApi::start("harness-function");
+                let function = Running(api.spawn(bootstrap(), environment, Some(log)));
+                Some(Host::Harness { api, _function: function })
+            }
+            Emulator::CargoLambda => {
+                let binary = service("BOOKSTORE_TEST_CARGO_LAMBDA", "cargo-lambda from the test venv")?;
+                let port = free_port();
+                // It reads the workspace's metadata, so it runs inside it.
+                let emulator = Running(
+                    std::process::Command::new(&binary)
+                        .args(["lambda", "watch", "--only-lambda-apis", "-A", "127.0.0.1", "-P", &port.to_string()])
+                        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("../lambdas"))
+                        .stdout(std::process::Stdio::null())
+                        .stderr(std::process::Stdio::null())
+                        .spawn()
+                        .expect("cargo lambda watch starts"),
+                );
+                wait_for_port(port, "cargo lambda watch");
+                let mut command = std::process::Command::new(bootstrap());
+                command
+                    .env_clear()
+                    .envs(environment.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                    .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+                    .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+                    .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+                    .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512");
+                let file = std::fs::File::create(log).expect("log");
+                command.stdout(file.try_clone().expect("log")).stderr(file);
+                let function = Running(command.spawn().expect("the bootstrap starts"));
+                let events = temp_dir("cargo-lambda-events");
+                Some(Host::CargoLambda { binary, port, events, _emulator: emulator, _function: function })
+            }
+        }
+    }
+
+    fn invoke(&self, event: &Value) -> Outcome {
+        match self {
+            Host::Harness { api, .. } => api.invoke(event.clone(), WITHIN).expect("an answer"),
+            Host::CargoLambda { binary, port, events, .. } => {
+                let file = events.join(format!("{}.json", uuid::Uuid::new_v4()));
+                std::fs::write(&file, event.to_string()).expect("event file");
+                let out = std::process::Command::new(binary)
+                    .args(["lambda", "invoke", "-A", "127.0.0.1", "-P", &port.to_string(), "-o", "json", "--data-file"])
+                    .arg(&file)
+                    .arg("_")
+                    .output()
+                    .expect("cargo lambda invoke runs");
+                if !out.status.success() {
+                    return Outcome::Error(Value::String(String::from_utf8_lossy(&out.stderr).into_owned()));
+                }
+                Outcome::Response(serde_json::from_slice(&out.stdout).expect("a JSON answer"))
+            }
+        }
+    }
+}
+
 /// One HTTP request through the function: its status and JSON body.
-fn call(api: &RuntimeApi, method: &str, path: &str, tenant_or_token: Auth<'_>, body: Option<Value>) -> (u16, Value) {
+fn call(host: &Host, method: &str, path: &str, tenant_or_token: Auth<'_>, body: Option<Value>) -> (u16, Value) {
     let header;
     let headers: Vec<(&str, &str)> = match tenant_or_token {
         Auth::Tenant(tenant) => vec![("x-tenant-id", tenant)],
@@ -93,7 +191,7 @@ fn call(api: &RuntimeApi, method: &str, path: &str, tenant_or_token: Auth<'_>, b
             vec![("authorization", header.as_str())]
         }
     };
-    let answer = api.invoke(http_event(method, path, &headers, body.as_ref()), WITHIN).expect("an answer").response();
+    let answer = host.invoke(&http_event(method, path, &headers, body.as_ref())).response();
     let status = u16::try_from(answer["statusCode"].as_u64().expect("statusCode")).expect("status");
     let text = answer["body"].as_str().unwrap_or_default();
     let body = if text.is_empty() { Value::Null } else { serde_json::from_str(text).expect("a JSON body") };
@@ -106,20 +204,16 @@ enum Auth<'a> {
     Token(&'a str),
 }
 
-fn login(api: &RuntimeApi, tenant: &str, email: &str, password: &str) -> String {
-    let (status, body) = call(
-        api,
-        "POST",
-        "/api/v1/users/login",
-        Auth::Tenant(tenant),
-        Some(json!({"email": email, "password": password})),
-    );
+fn login(host: &Host, tenant: &str, email: &str, password: &str) -> String {
+    let credentials = json!({"email": email, "password": password});
+    let (status, body) = call(host, "POST", "/api/v1/users/login", Auth::Tenant(tenant), Some(credentials));
     assert_eq!(status, 200, "login {email}: {body}");
     body["token"].as_str().expect("token").to_owned()
 }
 
-#[test]
-fn the_api_bootstrap_serves_a_customer_from_registration_to_purchases_on_dynamodb() {
+/// Register → login → add to cart → checkout → list purchases, and bad input answered
+/// with 4xx envelopes; the log holds the tenant's business metrics.
+fn customer_journey(emulator: Emulator) {
     let Some(emulated) = Emulated::new("lambda-api") else { return };
     let admin_password = emulated.add_tenant("lambda-shop", "admin@lambda.example");
     let environment = rendered_environment(
@@ -132,56 +226,41 @@ fn the_api_bootstrap_serves_a_customer_from_registration_to_purchases_on_dynamod
         ],
     );
     assert!(environment.iter().any(|(k, v)| k == "BOOKSTORE_FUNCTION" && v == "api"), "{environment:?}");
-    let api = RuntimeApi::start(&format!("{}-api", emulated.prefix));
     let log = emulated.data.join("api.log");
-    let _function = Running(api.spawn(bootstrap(), &environment, Some(&log)));
+    let Some(host) = Host::start(emulator, &environment, &log) else { return };
 
-    let admin = login(&api, "lambda-shop", "admin@lambda.example", &admin_password);
-    let (status, book) = call(
-        &api,
-        "POST",
-        "/api/v1/books",
-        Auth::Token(&admin),
-        Some(json!({
+    let admin = login(&host, "lambda-shop", "admin@lambda.example", &admin_password);
+    let new_book = json!({
         "isbn": "9780307474728", "title": "Cien años de soledad", "author": "Gabriel García Márquez",
-        "category": "Ficción", "price": "19.90", "stock_quantity": 3, "publication_year": 1967})),
-    );
+        "category": "Ficción", "price": "19.90", "stock_quantity": 3, "publication_year": 1967});
+    let (status, book) = call(&host, "POST", "/api/v1/books", Auth::Token(&admin), Some(new_book));
     assert_eq!(status, 201, "{book}");
     let book_id = book["book_id"].as_str().expect("id").to_owned();
 
-    let (status, session) = call(
-        &api,
-        "POST",
-        "/api/v1/users/register",
-        Auth::Tenant("lambda-shop"),
-        Some(json!({
-        "email": "reader@lambda.example", "password": "a long enough password", "first_name": "Ana", "last_name": "Reader"})),
-    );
+    let registration = json!({"email": "reader@lambda.example", "password": "a long enough password",
+        "first_name": "Ana", "last_name": "Reader"});
+    let (status, session) =
+        call(&host, "POST", "/api/v1/users/register", Auth::Tenant("lambda-shop"), Some(registration));
     assert_eq!(status, 201, "{session}");
-    let token = login(&api, "lambda-shop", "reader@lambda.example", "a long enough password");
-    let (status, cart) =
-        call(&api, "POST", "/api/v1/cart/add", Auth::Token(&token), Some(json!({"book_id": book_id, "quantity": 2})));
+    let token = login(&host, "lambda-shop", "reader@lambda.example", "a long enough password");
+    let line = json!({"book_id": book_id, "quantity": 2});
+    let (status, cart) = call(&host, "POST", "/api/v1/cart/add", Auth::Token(&token), Some(line));
     assert!(status == 200 || status == 201, "{status} {cart}");
-    let (status, purchase) = call(&api, "POST", "/api/v1/purchases/checkout", Auth::Token(&token), Some(json!({})));
+    let (status, purchase) = call(&host, "POST", "/api/v1/purchases/checkout", Auth::Token(&token), Some(json!({})));
     assert_eq!(status, 201, "{purchase}");
     assert_eq!(purchase["total_amount"], "48.16", "2 x 19.90 plus the dev stage tax of 21%: {purchase}");
-    let (status, purchases) = call(&api, "GET", "/api/v1/purchases", Auth::Token(&token), None);
+    let (status, purchases) = call(&host, "GET", "/api/v1/purchases", Auth::Token(&token), None);
     assert_eq!(status, 200, "{purchases}");
     assert_eq!(purchases["data"][0]["purchase_id"], purchase["purchase_id"], "{purchases}");
 
     // Bad input: enveloped 4xx answers, never a 5xx.
-    let (status, body) = call(
-        &api,
-        "POST",
-        "/api/v1/cart/add",
-        Auth::Token(&token),
-        Some(json!({"book_id": "not-a-uuid", "quantity": 1})),
-    );
+    let bad_line = json!({"book_id": "not-a-uuid", "quantity": 1});
+    let (status, body) = call(&host, "POST", "/api/v1/cart/add", Auth::Token(&token), Some(bad_line));
     assert_eq!(status, 422, "{body}");
     assert!(body["error"]["code"].is_string(), "{body}");
-    let (status, body) = call(&api, "GET", "/api/v1/purchases", Auth::Token("not.a.token"), None);
+    let (status, body) = call(&host, "GET", "/api/v1/purchases", Auth::Token("not.a.token"), None);
     assert_eq!(status, 401, "{body}");
-    let (status, body) = call(&api, "GET", "/api/v1/nowhere", Auth::Tenant("lambda-shop"), None);
+    let (status, body) = call(&host, "GET", "/api/v1/nowhere", Auth::Tenant("lambda-shop"), None);
     assert_eq!(status, 404, "{body}");
 
     // The log: JSON lines, the business metrics as Embedded Metric Format for the tenant.
@@ -193,6 +272,16 @@ fn the_api_bootstrap_serves_a_customer_from_registration_to_purchases_on_dynamod
     for name in ["Registrations", "Logins", "Purchases", "Revenue"] {
         assert!(metric(name), "no {name} metric in:\n{logged}");
     }
+}
+
+#[test]
+fn the_api_bootstrap_serves_a_customer_from_registration_to_purchases_on_dynamodb() {
+    customer_journey(Emulator::Harness);
+}
+
+#[test]
+fn the_api_bootstrap_serves_the_same_journey_under_cargo_lambdas_emulator() {
+    customer_journey(Emulator::CargoLambda);
 }
 
 #[test]
@@ -213,11 +302,21 @@ fn an_api_bootstrap_without_its_configuration_reports_an_init_error_naming_it() 
 
 #[test]
 fn the_books_to_search_bootstrap_reports_exactly_the_poison_record_and_applies_the_rest() {
+    poison_batch(Emulator::Harness);
+}
+
+#[test]
+fn the_books_to_search_bootstrap_does_the_same_under_cargo_lambdas_emulator() {
+    poison_batch(Emulator::CargoLambda);
+}
+
+/// A stream batch with INSERT, MODIFY, REMOVE and a poison record.
+fn poison_batch(emulator: Emulator) {
     let Some(emulated) = Emulated::new("lambda-search") else { return };
     let Some(node) = service("BOOKSTORE_TEST_SEARCH_BINARY", "the bookstore-search binary") else { return };
     let tenant = "fixture-shop";
     emulated.add_tenant(tenant, "admin@fixture.example");
-    let port = std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port();
+    let port = free_port();
     let data = temp_dir("lambda-search-node");
     let mut node = Running(
         std::process::Command::new(node)
@@ -227,15 +326,15 @@ fn the_books_to_search_bootstrap_reports_exactly_the_poison_record_and_applies_t
             .spawn()
             .expect("the search node starts"),
     );
+    wait_for_port(port, "the search node");
     let url = format!("http://127.0.0.1:{port}");
     let runtime = tokio::runtime::Runtime::new().expect("tokio");
     runtime.block_on(emulated.place_search(tenant, port, &url));
 
     let environment =
         rendered_environment(&emulated, "BooksToSearchFunction", &[("BOOKSTORE_SEARCH_HOST", "127.0.0.1")]);
-    let api = RuntimeApi::start(&format!("{}-books-to-search", emulated.prefix));
     let log = emulated.data.join("books-to-search.log");
-    let _function = Running(api.spawn(bootstrap(), &environment, Some(&log)));
+    let Some(host) = Host::start(emulator, &environment, &log) else { return };
     let batch: Value = serde_json::from_str(
         &std::fs::read_to_string(
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lambda/books-stream-batch.json"),
@@ -245,8 +344,8 @@ fn the_books_to_search_bootstrap_reports_exactly_the_poison_record_and_applies_t
     .expect("json");
     let poison = batch["Records"][3]["dynamodb"]["SequenceNumber"].clone();
     let started = Instant::now();
-    let answer = api.invoke(batch, WITHIN);
-    let Ok(Outcome::Response(response)) = answer else {
+    let answer = host.invoke(&batch);
+    let Outcome::Response(response) = answer else {
         panic!("{answer:?}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
     };
     assert_eq!(response, json!({"batchItemFailures": [{"itemIdentifier": poison}]}), "in {:?}", started.elapsed());
