@@ -55,7 +55,7 @@ pub(crate) struct TestStage {
     dir: PathBuf,
     pub(crate) prefix: String,
     pub(crate) endpoint: String,
-    aws_cli: String,
+    pub(crate) aws_cli: String,
 }
 
 impl TestStage {
@@ -73,7 +73,7 @@ impl TestStage {
         &self.dir
     }
 
-    fn edit(&self, from: &str, to: &str) {
+    pub(crate) fn edit(&self, from: &str, to: &str) {
         let path = self.dir.join("test.yaml");
         let text = std::fs::read_to_string(&path).expect("stage");
         assert!(text.contains(from), "stage has no {from:?}");
@@ -90,11 +90,11 @@ impl TestStage {
         cmd
     }
 
-    fn bookstore(&self, command: &str, extra: &[&str]) -> Output {
+    pub(crate) fn bookstore(&self, command: &str, extra: &[&str]) -> Output {
         self.command(&[command]).args(extra).output().expect("bookstore runs")
     }
 
-    fn deploy(&self, extra: &[&str]) -> Output {
+    pub(crate) fn deploy(&self, extra: &[&str]) -> Output {
         let packages = packages().to_str().expect("path").to_owned();
         let mut args = vec!["--yes", "--artifacts", packages.as_str()];
         args.extend_from_slice(extra);
@@ -124,41 +124,52 @@ pub(crate) fn text(out: &Output) -> String {
 }
 
 #[test]
-fn packaged_bootstraps_need_no_glibc_newer_than_2_34_and_zip_reproducibly() {
+fn the_packaged_bootstrap_needs_no_glibc_newer_than_2_34_and_zips_reproducibly() {
     let Some(_) = moto() else { return };
     let first = packages();
     let again = temp_dir("packages-again");
     let out = package_into(&again);
     assert!(out.status.success(), "{}", text(&out));
     let listed: Vec<Value> = serde_json::from_slice(&out.stdout).expect("package json");
-    assert_eq!(listed.len(), 6, "one zip per function");
-    for package in &listed {
-        let name = package["function"].as_str().expect("name");
-        let zip = std::fs::read(again.join(format!("{name}.zip"))).expect("zip");
-        assert_eq!(
-            zip,
-            std::fs::read(first.join(format!("{name}.zip"))).expect("zip"),
-            "{name}: same source, same bytes"
-        );
-        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("archive");
-        let mut bootstrap = archive.by_name("bootstrap").expect("bootstrap in the zip");
-        let binary = again.join(format!("{name}.bootstrap"));
-        let mut file = std::fs::File::create(&binary).expect("extract");
-        std::io::copy(&mut bootstrap, &mut file).expect("extract");
-        let symbols = Command::new("objdump").arg("-T").arg(&binary).output().expect("objdump runs");
-        assert!(symbols.status.success(), "objdump: {}", String::from_utf8_lossy(&symbols.stderr));
-        let newest = String::from_utf8_lossy(&symbols.stdout)
-            .split_whitespace()
-            .filter_map(|word| word.split("GLIBC_").nth(1))
-            .map(|version| version.trim_end_matches(')'))
-            .filter_map(|version| {
-                let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
-                Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
-            })
-            .max()
-            .expect("glibc symbols");
-        assert!(newest <= (2, 34), "{name} needs GLIBC_{}.{}", newest.0, newest.1);
+    let names: Vec<&str> = listed.iter().filter_map(|p| p["function"].as_str()).collect();
+    assert_eq!(
+        names,
+        ["api", "books-to-search", "books-to-lake", "purchases-to-search", "purchases-to-lake", "tenant-admin"]
+    );
+    let hashes: std::collections::BTreeSet<&str> = listed.iter().filter_map(|p| p["sha256"].as_str()).collect();
+    assert_eq!(hashes.len(), 1, "every function runs the one bootstrap: {listed:?}");
+    let zip = std::fs::read(again.join("bootstrap.zip")).expect("zip");
+    assert_eq!(zip, std::fs::read(first.join("bootstrap.zip")).expect("zip"), "same source, same bytes");
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).expect("archive");
+    let mut bootstrap = archive.by_name("bootstrap").expect("bootstrap in the zip");
+    let binary = again.join("bootstrap");
+    let mut file = std::fs::File::create(&binary).expect("extract");
+    std::io::copy(&mut bootstrap, &mut file).expect("extract");
+    let symbols = Command::new("objdump").arg("-T").arg(&binary).output().expect("objdump runs");
+    assert!(symbols.status.success(), "objdump: {}", String::from_utf8_lossy(&symbols.stderr));
+    let newest = String::from_utf8_lossy(&symbols.stdout)
+        .split_whitespace()
+        .filter_map(|word| word.split("GLIBC_").nth(1))
+        .map(|version| version.trim_end_matches(')'))
+        .filter_map(|version| {
+            let mut parts = version.split('.').map(|p| p.parse::<u32>().ok());
+            Some((parts.next()??, parts.next().flatten().unwrap_or(0)))
+        })
+        .max()
+        .expect("glibc symbols");
+    assert!(newest <= (2, 34), "the bootstrap needs GLIBC_{}.{}", newest.0, newest.1);
+    // What it links: the AWS adapters, none of the embedded engines.
+    let tree = Command::new(env!("CARGO"))
+        .args(["tree", "-p", "bookstore-lambdas", "--edges", "normal", "--prefix", "none", "--locked"])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .output()
+        .expect("cargo tree runs");
+    assert!(tree.status.success(), "{}", String::from_utf8_lossy(&tree.stderr));
+    let tree = String::from_utf8_lossy(&tree.stdout);
+    for engine in ["redb ", "tantivy ", "datafusion "] {
+        assert!(!tree.lines().any(|line| line.starts_with(engine)), "the bootstrap links {engine}");
     }
+    assert!(tree.lines().any(|line| line.starts_with("aws-sdk-dynamodb ")), "{tree}");
     let _ = std::fs::remove_dir_all(again);
 }
 

@@ -72,6 +72,12 @@ fn rendered_environment(emulated: &Emulated, logical_id: &str, references: &[(&s
     environment
 }
 
+/// An event from `tests/fixtures/lambda/`.
+pub(crate) fn fixture(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lambda").join(name);
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture json")
+}
+
 /// A function process that is killed when the test ends.
 struct Running(Child);
 
@@ -229,6 +235,10 @@ fn customer_journey(emulator: Emulator) {
     let log = emulated.data.join("api.log");
     let Some(host) = Host::start(emulator, &environment, &log) else { return };
 
+    let health = host.invoke(&fixture("http-api-get-health.json")).response();
+    assert_eq!(health["statusCode"], 200, "{health}");
+    assert_eq!(health["headers"]["x-request-id"], "Cx3Vxj2XliAEMbA=", "API Gateway's request id is ours: {health}");
+
     let admin = login(&host, "lambda-shop", "admin@lambda.example", &admin_password);
     let new_book = json!({
         "isbn": "9780307474728", "title": "Cien años de soledad", "author": "Gabriel García Márquez",
@@ -295,7 +305,7 @@ fn an_api_bootstrap_without_its_configuration_reports_an_init_error_naming_it() 
     environment.retain(|(name, _)| name != "BOOKSTORE_TAX_RATE");
     let api = RuntimeApi::start("init-error");
     let _function = Running(api.spawn(bootstrap(), &environment, None));
-    let answer = api.invoke(http_event("GET", "/health", &[], None), WITHIN);
+    let answer = api.invoke(fixture("http-api-get-health.json"), WITHIN);
     let Err(lambda_harness::NoAnswer::InitError(error)) = answer else { panic!("{answer:?}") };
     assert!(error["errorMessage"].as_str().unwrap_or_default().contains("BOOKSTORE_TAX_RATE"), "{error}");
 }
@@ -335,13 +345,7 @@ fn poison_batch(emulator: Emulator) {
         rendered_environment(&emulated, "BooksToSearchFunction", &[("BOOKSTORE_SEARCH_HOST", "127.0.0.1")]);
     let log = emulated.data.join("books-to-search.log");
     let Some(host) = Host::start(emulator, &environment, &log) else { return };
-    let batch: Value = serde_json::from_str(
-        &std::fs::read_to_string(
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lambda/books-stream-batch.json"),
-        )
-        .expect("fixture"),
-    )
-    .expect("json");
+    let batch = fixture("books-stream-batch.json");
     let poison = batch["Records"][3]["dynamodb"]["SequenceNumber"].clone();
     let started = Instant::now();
     let answer = host.invoke(&batch);

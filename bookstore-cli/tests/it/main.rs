@@ -5,6 +5,7 @@ mod athena_aws;
 mod athena_tables;
 mod crash;
 mod deploy;
+mod functions_aws;
 mod fuzz;
 mod lambda_functions;
 mod render;

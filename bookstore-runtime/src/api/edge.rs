@@ -143,9 +143,10 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
     }
 }
 
-/// A client's id is kept when it is 1 to 64 letters, digits and dashes (it ends up in logs).
+/// A client's id is kept when it is 1 to 64 letters, digits and `-_.=+/` (it ends up in
+/// logs; API Gateway's ids are base64, `Cx3Vxj2XliAEMbA=`).
 fn usable_request_id(id: &HeaderValue) -> bool {
-    (1..=64).contains(&id.len()) && id.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+    (1..=64).contains(&id.len()) && id.as_bytes().iter().all(|b| b.is_ascii_alphanumeric() || b"-_.=+/".contains(b))
 }
 
 /// `<process prefix>-<counter>`: unique per process, and across processes with high
@@ -229,7 +230,9 @@ mod tests {
     async fn handlers_log_under_the_answers_id_and_unusable_client_ids_are_replaced() {
         let (_, id, seen_by_handler) = call("/logs", Some("client-7")).await;
         assert_eq!((id.as_str(), seen_by_handler.as_str()), ("client-7", "client-7"));
-        for unusable in [None, Some("has spaces"), Some(&*"x".repeat(65))] {
+        let (_, id, _) = call("/logs", Some("Cx3Vxj2XliAEMbA=")).await;
+        assert_eq!(id, "Cx3Vxj2XliAEMbA=", "API Gateway's request ids are kept");
+        for unusable in [None, Some("has spaces"), Some("quote\"d"), Some(&*"x".repeat(65))] {
             let (_, id, seen_by_handler) = call("/logs", unusable).await;
             assert_eq!(id, seen_by_handler);
             assert!(usable_request_id(&HeaderValue::from_str(&id).expect("header")), "{id}");
