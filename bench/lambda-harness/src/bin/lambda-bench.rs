@@ -1,62 +1,87 @@
 //! Cold and warm starts of a real bootstrap under the loopback Runtime API.
 //!
-//! `lambda-bench BOOTSTRAP RUNS EVENT_FILE [WARM_EVENT_FILE WARM_REQUESTS]` with the
-//! function's environment in this process's `BOOKSTORE_*`/`AWS_*` variables: per run, a
-//! fresh process is started with the event queued, and the time from spawn to its answer
-//! is a cold start; then, when asked, the warm event is sent `WARM_REQUESTS` times to the
-//! last process. Prints JSON: the cold starts' median and every sample, the warm p50/p99.
+//! `lambda-bench BOOTSTRAP RUNS EVENT_FILE [TENANT ADMIN_EMAIL PASSWORD REQUESTS]`, with the
+//! function's environment in this process's `BOOKSTORE_*`/`AWS_*` variables. Each run
+//! starts a fresh process with the event already queued: the time from spawn to its
+//! answer is one cold start. With a tenant's admin, the last process then signs in, adds
+//! a book and reads it `REQUESTS` times (the warm book read). Prints one JSON object.
 
 use std::path::PathBuf;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use lambda_harness::RuntimeApi;
+use lambda_harness::{Outcome, RuntimeApi, http_event};
+use serde_json::{Value, json};
+
+const WITHIN: Duration = Duration::from_secs(30);
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [bootstrap, runs, event, rest @ ..] = args.as_slice() else {
-        eprintln!("usage: lambda-bench BOOTSTRAP RUNS EVENT_FILE [WARM_EVENT_FILE WARM_REQUESTS]");
+    let [bootstrap, runs, event, warm @ ..] = args.as_slice() else {
+        eprintln!("usage: lambda-bench BOOTSTRAP RUNS EVENT_FILE [TENANT ADMIN_EMAIL PASSWORD REQUESTS]");
         std::process::exit(2);
     };
-    let read = |path: &str| -> serde_json::Value {
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|err| panic!("{path}: {err}")))
-            .unwrap_or_else(|err| panic!("{path}: {err}"))
-    };
     let runs: usize = runs.parse().expect("RUNS is a number");
-    let event = read(event);
+    let event: Value =
+        serde_json::from_str(&std::fs::read_to_string(event).expect("EVENT_FILE")).expect("EVENT_FILE holds JSON");
     let environment: Vec<(String, String)> =
         std::env::vars().filter(|(k, _)| k.starts_with("BOOKSTORE_") || k.starts_with("AWS_")).collect();
-    let api = RuntimeApi::start("bench-api");
+    let api = RuntimeApi::start("bench-function");
     let bootstrap = PathBuf::from(bootstrap);
     let mut cold = Vec::new();
-    let mut last = None;
+    let mut last: Option<Child> = None;
     for _ in 0..runs {
         if let Some(mut child) = last.take() {
-            let _ = std::process::Child::kill(&mut child);
-            let _ = std::process::Child::wait(&mut child);
+            let _ = child.kill();
+            let _ = child.wait();
         }
         let started = Instant::now();
         let child = api.spawn(&bootstrap, &environment, None);
-        let outcome = api.invoke(event.clone(), Duration::from_secs(30)).expect("an answer");
+        let outcome = api.invoke(event.clone(), WITHIN).expect("an answer");
         cold.push(started.elapsed().as_secs_f64() * 1000.0);
-        assert!(matches!(outcome, lambda_harness::Outcome::Response(_)), "{outcome:?}");
+        assert!(matches!(outcome, Outcome::Response(_)), "{outcome:?}");
         last = Some(child);
     }
-    let mut warm = Vec::new();
-    if let [warm_event, requests] = rest {
-        let warm_event = read(warm_event);
-        for _ in 0..requests.parse::<usize>().expect("WARM_REQUESTS is a number") {
+    let mut warm_ms = Vec::new();
+    if let [tenant, email, password, requests] = warm {
+        let request = |method: &str, path: &str, headers: &[(&str, &str)], body: Option<Value>| -> Value {
+            let answer = api.invoke(http_event(method, path, headers, body.as_ref()), WITHIN).expect("an answer");
+            let answer = answer.response();
+            let body = answer["body"].as_str().unwrap_or_default();
+            let parsed = serde_json::from_str(body).unwrap_or(Value::Null);
+            assert!(answer["statusCode"].as_u64().is_some_and(|s| s < 300), "{method} {path}: {answer}");
+            parsed
+        };
+        let session = request(
+            "POST",
+            "/api/v1/users/login",
+            &[("x-tenant-id", tenant)],
+            Some(json!({"email": email, "password": password})),
+        );
+        let bearer = format!("Bearer {}", session["token"].as_str().expect("token"));
+        let auth = [("authorization", bearer.as_str())];
+        let isbn = "9780307474728";
+        let book = request(
+            "POST",
+            "/api/v1/books",
+            &auth,
+            Some(json!({"isbn": isbn, "title": "Bench book", "author": "Ana Lugo",
+            "category": "Ficción", "price": "19.90", "stock_quantity": 3, "publication_year": 1967})),
+        );
+        let path = format!("/api/v1/books/{}", book["book_id"].as_str().expect("id"));
+        for _ in 0..requests.parse::<usize>().expect("REQUESTS is a number") {
             let started = Instant::now();
-            api.invoke(warm_event.clone(), Duration::from_secs(30)).expect("an answer").response();
-            warm.push(started.elapsed().as_secs_f64() * 1000.0);
+            request("GET", &path, &auth, None);
+            warm_ms.push(started.elapsed().as_secs_f64() * 1000.0);
         }
     }
     if let Some(mut child) = last {
         let _ = child.kill();
         let _ = child.wait();
     }
-    let summary = serde_json::json!({
-        "cold_start_ms": { "median": percentile(&cold, 0.5), "min": percentile(&cold, 0.0), "max": percentile(&cold, 1.0), "samples": cold },
-        "warm_ms": { "requests": warm.len(), "p50": percentile(&warm, 0.5), "p99": percentile(&warm, 0.99) },
+    let summary = json!({
+        "cold_start_ms": { "runs": cold.len(), "median": percentile(&cold, 0.5), "min": percentile(&cold, 0.0), "max": percentile(&cold, 1.0) },
+        "warm_book_read_ms": { "requests": warm_ms.len(), "p50": percentile(&warm_ms, 0.5), "p99": percentile(&warm_ms, 0.99) },
     });
     println!("{summary}");
 }
@@ -68,5 +93,5 @@ fn percentile(samples: &[f64], at: f64) -> Option<f64> {
     let mut sorted = samples.to_vec();
     sorted.sort_by(f64::total_cmp);
     let index = ((sorted.len() - 1) as f64 * at).round() as usize;
-    sorted.get(index).copied()
+    sorted.get(index).map(|ms| (ms * 100.0).round() / 100.0)
 }
