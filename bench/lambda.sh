@@ -72,6 +72,8 @@ for name, value in variables.items():
     print(f"export {name}={shlex.quote(value if isinstance(value, str) else filled[name])}")
 PY
 )"
+# 1,000 reads in a few seconds would meet the dev stage's per-tenant read limit.
+export BOOKSTORE_RATE_LIMITS='{"read":{"per_second":100000,"burst":100000},"write":{"per_second":100000,"burst":100000},"auth":{"per_second":100000,"burst":100000}}'
 export AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL_DYNAMODB="$ddb"
 event="$ROOT/bookstore-cli/tests/fixtures/lambda/http-api-get-health.json"

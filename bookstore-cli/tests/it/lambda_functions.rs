@@ -358,3 +358,59 @@ fn poison_batch(emulator: Emulator) {
     assert_eq!(titles, ["Cien años de soledad", "Orgullo y prejuicio"], "inserted and modified, not removed");
     let _ = node.0.kill();
 }
+
+#[test]
+fn the_tenant_admin_bootstrap_runs_admin_commands_against_the_docker_api() {
+    let Some(emulated) = Emulated::new("lambda-admin") else { return };
+    let Some(docker_host) = service("BOOKSTORE_TEST_DOCKER_HOST", "a Docker engine's DOCKER_HOST") else { return };
+    emulated.add_tenant("admin-shop", "admin@admin-shop.example");
+    let mut environment =
+        rendered_environment(&emulated, "TenantAdminFunction", &[("BOOKSTORE_SEARCH_HOST", "127.0.0.1")]);
+    environment.push(("DOCKER_HOST".to_owned(), docker_host));
+    let log = emulated.data.join("tenant-admin.log");
+    let Some(host) = Host::start(Emulator::Harness, &environment, &log) else { return };
+    let shown = host.invoke(&json!({"action": "show", "tenant": "admin-shop"}));
+    let Outcome::Response(reports) = shown else {
+        panic!("{shown:?}; log:\n{}", std::fs::read_to_string(&log).unwrap_or_default())
+    };
+    assert_eq!(reports[0]["tenant"], "admin-shop", "{reports}");
+    let refused = host.invoke(&json!({"action": "show", "tenant": "Not A Tenant"}));
+    assert!(matches!(refused, Outcome::Error(_)), "a malformed command is an error: {refused:?}");
+}
+
+#[test]
+fn the_api_bootstrap_reads_its_jwt_secret_from_ssm_at_cold_start_and_names_a_missing_one() {
+    let Some(emulated) = Emulated::new("lambda-ssm") else { return };
+    let Some(moto) = service("BOOKSTORE_TEST_MOTO_URL", "a moto server's URL") else { return };
+    let password = emulated.add_tenant("ssm-shop", "admin@ssm-shop.example");
+    let parameter = format!("/{}/jwt-secret", emulated.prefix);
+    let mut put = std::process::Command::new(&emulated.aws_cli);
+    crate::deploy::with_aws_env(&mut put)
+        .args(["ssm", "put-parameter", "--type", "SecureString", "--name", &parameter])
+        .args(["--value", "a-secret-kept-in-ssm-0123456789abcdef", "--region", "eu-west-1", "--endpoint-url", &moto]);
+    let out = put.output().expect("aws runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let references =
+        [("BOOKSTORE_JWT_SECRET", "unused"), ("BOOKSTORE_SEARCH_HOST", "127.0.0.1"), ("BOOKSTORE_LAKE_BUCKET", "b")];
+    let with_secret_in = |name: &str| {
+        let mut environment = rendered_environment(&emulated, "ApiFunction", &references);
+        environment.retain(|(variable, _)| variable != "BOOKSTORE_JWT_SECRET");
+        environment.push(("BOOKSTORE_JWT_SECRET_SSM".to_owned(), name.to_owned()));
+        environment.push(("AWS_ENDPOINT_URL_SSM".to_owned(), moto.clone()));
+        environment
+    };
+
+    let log = emulated.data.join("api-ssm.log");
+    let Some(host) = Host::start(Emulator::Harness, &with_secret_in(&parameter), &log) else { return };
+    let token = login(&host, "ssm-shop", "admin@ssm-shop.example", &password);
+    let check = json!({"token": token});
+    let (status, body) = call(&host, "POST", "/api/v1/users/validate-token", Auth::Tenant("ssm-shop"), Some(check));
+    assert_eq!(status, 200, "{body}");
+    drop(host);
+
+    let api = RuntimeApi::start("ssm-missing");
+    let _function = Running(api.spawn(bootstrap(), &with_secret_in("/nowhere/jwt-secret"), None));
+    let answer = api.invoke(fixture("http-api-get-health.json"), WITHIN);
+    let Err(lambda_harness::NoAnswer::InitError(error)) = answer else { panic!("{answer:?}") };
+    assert!(error["errorMessage"].as_str().unwrap_or_default().contains("/nowhere/jwt-secret"), "{error}");
+}

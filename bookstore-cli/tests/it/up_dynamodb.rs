@@ -18,7 +18,7 @@ use crate::server::{Server, client, login, run, service, temp_dir};
 
 pub(crate) struct Emulated {
     pub(crate) url: String,
-    aws_cli: String,
+    pub(crate) aws_cli: String,
     /// A stages directory whose `dev` stage has a prefix of this test's own.
     pub(crate) stages: PathBuf,
     pub(crate) prefix: String,
