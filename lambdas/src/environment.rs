@@ -51,10 +51,6 @@ impl FunctionEnvironment {
         Self { variables: std::env::vars().collect() }
     }
 
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(pairs: impl IntoIterator<Item = (K, V)>) -> Self {
-        Self { variables: pairs.into_iter().map(|(k, v)| (k.into(), v.into())).collect() }
-    }
-
     pub fn optional(&self, name: &str) -> Option<&str> {
         self.variables.get(name).map(String::as_str).filter(|value| !value.is_empty())
     }

@@ -10,7 +10,7 @@ use base64::Engine;
 use super::{Clients, describe_sdk_error};
 use crate::package::Package;
 
-/// How long one function's code update may take to settle.
+/// How long the functions' code updates may take to settle.
 const UPDATE_SETTLES_WITHIN: Duration = Duration::from_secs(120);
 
 /// What a hot swap did to one function.
@@ -31,18 +31,9 @@ pub fn code_sha256(package: &Package) -> Result<String> {
     Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
 }
 
-/// Points `function` at the package's zip in `bucket` unless it runs it already, and waits
-/// until Lambda reports the update done (`LastUpdateStatus`).
-pub async fn swap_code(
-    clients: &Clients,
-    function: &str,
-    bucket: &str,
-    package: &Package,
-    poll: Duration,
-) -> Result<Swap> {
-    let current = clients.lambda.get_function_configuration().function_name(function).send().await.map_err(|err| {
-        anyhow!("cannot read function {function} at {}: {}", clients.endpoint, describe_sdk_error(&err))
-    })?;
+/// Points `function` at the package's zip in `bucket` unless it runs it already.
+pub async fn start_code_update(clients: &Clients, function: &str, bucket: &str, package: &Package) -> Result<Swap> {
+    let current = configuration(clients, function).await?;
     if current.code_sha256() == Some(code_sha256(package)?.as_str()) {
         return Ok(Swap::Unchanged);
     }
@@ -55,24 +46,49 @@ pub async fn swap_code(
         .send()
         .await
         .map_err(|err| anyhow!("cannot update the code of {function}: {}", describe_sdk_error(&err)))?;
+    Ok(Swap::Updated)
+}
+
+/// Waits until Lambda reports every update of `functions` done (`LastUpdateStatus`), all
+/// of them at once, so six functions take as long as the slowest.
+pub async fn wait_until_updated(clients: &Clients, functions: &[String], poll: Duration) -> Result<()> {
     let started = Instant::now();
-    loop {
-        let state =
-            clients.lambda.get_function_configuration().function_name(function).send().await.map_err(|err| {
-                anyhow!("cannot read function {function} at {}: {}", clients.endpoint, describe_sdk_error(&err))
-            })?;
-        match state.last_update_status() {
-            None | Some(LastUpdateStatus::Successful) => return Ok(Swap::Updated),
-            Some(LastUpdateStatus::Failed) => bail!(
-                "the code update of {function} failed: {}",
-                state.last_update_status_reason().unwrap_or("Lambda gave no reason")
-            ),
-            Some(_) if started.elapsed() > UPDATE_SETTLES_WITHIN => {
-                bail!("the code update of {function} has not settled after {UPDATE_SETTLES_WITHIN:?}")
+    let mut pending = functions.to_vec();
+    while !pending.is_empty() {
+        let mut still = Vec::new();
+        for function in pending {
+            let state = configuration(clients, &function).await?;
+            match state.last_update_status() {
+                None | Some(LastUpdateStatus::Successful) => {}
+                Some(LastUpdateStatus::Failed) => bail!(
+                    "the code update of {function} failed: {}",
+                    state.last_update_status_reason().unwrap_or("Lambda gave no reason")
+                ),
+                Some(_) => still.push(function),
             }
-            Some(_) => tokio::time::sleep(poll).await,
         }
+        if !still.is_empty() {
+            if started.elapsed() > UPDATE_SETTLES_WITHIN {
+                bail!("the code update of {} has not settled after {UPDATE_SETTLES_WITHIN:?}", still.join(", "));
+            }
+            tokio::time::sleep(poll).await;
+        }
+        pending = still;
     }
+    Ok(())
+}
+
+async fn configuration(
+    clients: &Clients,
+    function: &str,
+) -> Result<aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput> {
+    clients
+        .lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|err| anyhow!("cannot read function {function} at {}: {}", clients.endpoint, describe_sdk_error(&err)))
 }
 
 /// What one invocation answered.

@@ -14,11 +14,10 @@ use super::stack::{
     poll_interval, print_outputs, template_fingerprint,
 };
 use crate::cloud::events::stuck_advice;
-use crate::cloud::functions::{Swap, swap_code};
+use crate::cloud::functions::{Swap, start_code_update, wait_until_updated};
 use crate::cloud::stack::{self, ChangeSet, Submission};
 use crate::cloud::{AwsArgs, Clients, artifacts, gsi_steps};
-use crate::package::Package;
-use crate::package::{build_and_zip, read_packages, workspace_root};
+use crate::package::{Package, build_and_zip, read_packages, workspace_root};
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
@@ -162,21 +161,32 @@ async fn hotswap(
     stack: &str,
     started: std::time::Instant,
 ) -> Result<()> {
-    let poll = poll_interval(clients).min(std::time::Duration::from_millis(500));
-    let mut updated = 0;
+    let mut updated = Vec::new();
     for package in packages {
         let function = format!("{prefix}-{}", package.function);
-        if swap_code(clients, &function, bucket, package, poll).await? == Swap::Updated {
-            eprintln!("  hotswapped {function}");
-            updated += 1;
+        if start_code_update(clients, &function, bucket, package).await? == Swap::Updated {
+            updated.push(function);
         }
     }
-    eprintln!(
-        "{stack}: hotswapped the code of {updated} of {} functions in {:.1} s, without CloudFormation; \
-         the stack now differs from its template (its code parameters name the previous zip) until the next full deploy",
-        packages.len(),
-        started.elapsed().as_secs_f64()
-    );
+    let poll = poll_interval(clients).min(std::time::Duration::from_millis(500));
+    wait_until_updated(clients, &updated, poll).await?;
+    for function in &updated {
+        eprintln!("  hotswapped {function}");
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    if updated.is_empty() {
+        eprintln!(
+            "{stack}: hotswapped the code of 0 of {} functions in {elapsed:.1} s: they run this code already",
+            packages.len()
+        );
+    } else {
+        eprintln!(
+            "{stack}: hotswapped the code of {} of {} functions in {elapsed:.1} s, without CloudFormation; \
+             the stack now differs from its template (its code parameters name the previous zip) until the next full deploy",
+            updated.len(),
+            packages.len()
+        );
+    }
     Ok(())
 }
 
