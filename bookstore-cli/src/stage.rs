@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use bookstore_runtime::config::{RateLimits, RuntimeConfig, Secret};
+use bookstore_runtime::config::{AttemptLimit, RateLimit, RateLimits, RuntimeConfig, Secret};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,19 @@ pub struct Stage {
     pub network: Network,
     #[serde(default)]
     pub deploy: Deploy,
+    #[serde(default)]
+    pub encryption: Encryption,
+}
+
+/// Encryption at rest beyond the AWS defaults.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Encryption {
+    /// One customer-managed KMS key (rotated yearly, $1 a month plus requests) for the
+    /// tables, function environments, log groups, the failure queue and the alarm topic;
+    /// without it they use AWS-managed keys.
+    #[serde(default)]
+    pub customer_managed_key: bool,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -169,6 +182,26 @@ pub struct Api {
     pub tax_rate: Decimal,
     pub max_body_bytes: usize,
     pub rate_limits: RateLimits,
+    /// API Gateway's throttling: the whole stage's ceiling, above every tenant's budget.
+    #[serde(default = "default_gateway_throttling")]
+    pub gateway_throttling: GatewayThrottling,
+}
+
+/// Requests per second (with a burst) API Gateway lets through to the function, before
+/// any tenant's budget is counted: `default` for every route, `sign_in` for login and
+/// registration.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayThrottling {
+    pub default: RateLimit,
+    pub sign_in: RateLimit,
+}
+
+fn default_gateway_throttling() -> GatewayThrottling {
+    GatewayThrottling {
+        default: RateLimit { per_second: 1000, burst: 2000 },
+        sign_in: RateLimit { per_second: 100, burst: 200 },
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -208,8 +241,8 @@ pub struct Functions {
 impl Default for Functions {
     fn default() -> Self {
         Self {
-            api: FunctionSize { memory_mb: 512, timeout_seconds: 10 },
-            streams: FunctionSize { memory_mb: 256, timeout_seconds: 60 },
+            api: FunctionSize { memory_mb: 512, timeout_seconds: 10, reserved_concurrency: None },
+            streams: FunctionSize { memory_mb: 256, timeout_seconds: 60, reserved_concurrency: None },
             stream_batch_size: 100,
             stream_maximum_retry_attempts: 5,
             stream_maximum_record_age_seconds: 3600,
@@ -223,6 +256,10 @@ impl Default for Functions {
 pub struct FunctionSize {
     pub memory_mb: u32,
     pub timeout_seconds: u32,
+    /// Concurrency reserved for (and capping) each such function; none where the
+    /// account's quota is small (a new account's 10 cannot reserve any).
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
 }
 
 /// The VPC holding the search host and the functions that reach it.
@@ -317,7 +354,37 @@ fn check(origin: &str, stage: &Stage) -> Result<(), StageError> {
     if !(1024..=10 * 1024 * 1024).contains(&stage.api.max_body_bytes) {
         return Err(refuse("api.max_body_bytes", "must be from 1024 to 10485760"));
     }
+    check_limits(stage).map_err(|field| {
+        refuse(&field, "per_second, burst and attempts must be at least 1, window_seconds from 1 to 86400")
+    })?;
     check_deployment(stage).map_err(|(field, message)| refuse(&field, &message))
+}
+
+/// Every rate and attempt limit lets something through; the failure is the field's name.
+fn check_limits(stage: &Stage) -> Result<(), String> {
+    let limits = &stage.api.rate_limits;
+    let throttling = &stage.api.gateway_throttling;
+    let rates = [
+        ("api.rate_limits.read", limits.read),
+        ("api.rate_limits.write", limits.write),
+        ("api.rate_limits.auth", limits.auth),
+        ("api.gateway_throttling.default", throttling.default),
+        ("api.gateway_throttling.sign_in", throttling.sign_in),
+    ];
+    let attempts = [
+        ("api.rate_limits.sign_in_per_account", limits.sign_in_per_account),
+        ("api.rate_limits.sign_in_per_address", limits.sign_in_per_address),
+        ("api.rate_limits.registrations_per_address", limits.registrations_per_address),
+    ];
+    let rate_ok = |rate: RateLimit| rate.per_second >= 1 && rate.burst >= 1;
+    let attempts_ok = |limit: AttemptLimit| limit.attempts >= 1 && (1..=86_400).contains(&limit.window_seconds);
+    match rates.iter().find(|(_, rate)| !rate_ok(*rate)) {
+        Some((field, _)) => Err((*field).to_owned()),
+        None => attempts
+            .iter()
+            .find(|(_, limit)| !attempts_ok(*limit))
+            .map_or(Ok(()), |(field, _)| Err((*field).to_owned())),
+    }
 }
 
 /// Rules that keep the rendered stack deployable; each failure names its field.
@@ -459,6 +526,12 @@ pub fn load(name: &str, stages_dir: Option<&Path>) -> Result<Stage> {
 }
 
 impl Stage {
+    /// Whether the stack keeps its tables, key and access logs when it is deleted (prod);
+    /// other stages clean up after themselves.
+    pub fn keeps_data_on_destroy(&self) -> bool {
+        self.name == "prod"
+    }
+
     /// The bucket holding packaged Lambda zips.
     pub fn artifacts_bucket(&self) -> String {
         self.deploy.artifacts_bucket.clone().unwrap_or_else(|| format!("{}-artifacts", self.prefix))

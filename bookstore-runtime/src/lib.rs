@@ -21,6 +21,7 @@ pub mod embedded;
 pub mod error;
 pub mod functions;
 pub mod lake;
+pub mod limits;
 pub mod metrics;
 pub mod orders;
 pub mod search;

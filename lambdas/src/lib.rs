@@ -12,6 +12,7 @@ mod start;
 use std::sync::Arc;
 
 use bookstore_runtime::cdc::StreamHandler;
+use bookstore_runtime::limits::ClientAddress;
 use bookstore_runtime::tenancy::{AdminCommand, TenantAdmin};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use tower::ServiceExt;
@@ -31,7 +32,7 @@ pub async fn serve(started: Started) -> Result<(), Error> {
     match started {
         Started::Http(router) => {
             lambda_http::run(tower::service_fn(move |request: lambda_http::Request| {
-                router.clone().oneshot(adopt_request_id(request))
+                router.clone().oneshot(adopt_gateway_context(request))
             }))
             .await
         }
@@ -53,16 +54,19 @@ pub async fn serve(started: Started) -> Result<(), Error> {
 }
 
 /// API Gateway's request id becomes the request's `x-request-id`, which the router logs
-/// and answers with, so a log line and an access log entry share one id.
-fn adopt_request_id(mut request: lambda_http::Request) -> lambda_http::Request {
+/// and answers with, so a log line and an access log entry share one id; its source IP
+/// becomes the request's `ClientAddress`, which the sign-in and registration limits count.
+fn adopt_gateway_context(mut request: lambda_http::Request) -> lambda_http::Request {
     use lambda_http::RequestExt;
     use lambda_http::request::RequestContext;
-    let id = match request.request_context_ref() {
-        Some(RequestContext::ApiGatewayV2(context)) => context.request_id.clone(),
-        _ => None,
+    let (id, source_ip) = match request.request_context_ref() {
+        Some(RequestContext::ApiGatewayV2(context)) => (context.request_id.clone(), context.http.source_ip.clone()),
+        _ => (None, None),
     };
     if let Some(value) = id.and_then(|id| lambda_http::http::HeaderValue::from_str(&id).ok()) {
         request.headers_mut().insert("x-request-id", value);
     }
+    let address = source_ip.and_then(|ip| ip.parse::<std::net::IpAddr>().ok());
+    request.extensions_mut().insert(ClientAddress(address));
     request
 }

@@ -4,8 +4,8 @@
 use anyhow::{Result, anyhow, bail};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
-    BucketLocationConstraint, CreateBucketConfiguration, PublicAccessBlockConfiguration, ServerSideEncryption,
-    ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
+    BucketLocationConstraint, CreateBucketConfiguration, Delete, ObjectIdentifier, PublicAccessBlockConfiguration,
+    ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration, ServerSideEncryptionRule,
 };
 use sha2::{Digest, Sha256};
 
@@ -145,30 +145,55 @@ pub async fn delete_bucket(clients: &Clients, bucket: &str) -> Result<()> {
     Ok(())
 }
 
-/// Deletes every object in a bucket; a missing bucket is already empty.
+/// Deletes every object in a bucket, every version and delete marker included (the lake
+/// and results buckets are versioned), a thousand per request; a missing bucket is
+/// already empty.
 pub async fn empty_bucket(clients: &Clients, bucket: &str) -> Result<()> {
-    let mut token = None;
+    let (mut key_marker, mut version_marker) = (None, None);
     loop {
-        let page = match clients.s3.list_objects_v2().bucket(bucket).set_continuation_token(token).send().await {
+        let page = match clients
+            .s3
+            .list_object_versions()
+            .bucket(bucket)
+            .set_key_marker(key_marker)
+            .set_version_id_marker(version_marker)
+            .send()
+            .await
+        {
             Ok(page) => page,
             Err(err) if describe_sdk_error(&err).contains("NoSuchBucket") => return Ok(()),
-            Err(err) => bail!("cannot list s3://{bucket}: {}", describe_sdk_error(&err)),
+            Err(err) => bail!("cannot list the versions in s3://{bucket}: {}", describe_sdk_error(&err)),
         };
-        for object in page.contents() {
-            if let Some(key) = object.key() {
-                clients
-                    .s3
-                    .delete_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|err| anyhow!("cannot delete s3://{bucket}/{key}: {}", describe_sdk_error(&err)))?;
+        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+        let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+        let objects = versions
+            .chain(markers)
+            .filter_map(|(key, version)| {
+                ObjectIdentifier::builder()
+                    .set_key(key.map(str::to_owned))
+                    .set_version_id(version.map(str::to_owned))
+                    .build()
+                    .ok()
+            })
+            .collect::<Vec<_>>();
+        if !objects.is_empty() {
+            let count = objects.len();
+            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build()?;
+            let answer = clients.s3.delete_objects().bucket(bucket).delete(delete).send().await.map_err(|err| {
+                anyhow!("cannot delete {count} objects in s3://{bucket}: {}", describe_sdk_error(&err))
+            })?;
+            if let Some(failed) = answer.errors().first() {
+                bail!(
+                    "cannot delete s3://{bucket}/{}: {}",
+                    failed.key().unwrap_or_default(),
+                    failed.message().unwrap_or_default()
+                );
             }
         }
-        match page.next_continuation_token() {
-            Some(next) => token = Some(next.to_owned()),
-            None => return Ok(()),
+        if page.is_truncated() != Some(true) {
+            return Ok(());
         }
+        key_marker = page.next_key_marker().map(str::to_owned);
+        version_marker = page.next_version_id_marker().map(str::to_owned);
     }
 }

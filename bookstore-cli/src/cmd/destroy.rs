@@ -38,9 +38,14 @@ pub async fn run(args: DestroyArgs) -> Result<()> {
         }
     }
     let output = |key: &str| state.outputs.iter().find(|o: &&StackOutput| o.key == key).map(|o| o.value.clone());
-    // CloudFormation cannot delete a bucket with objects in it; query results are disposable.
+    // CloudFormation cannot delete a bucket with objects in it; query results are
+    // disposable, and so are access logs outside prod (whose bucket the stack keeps).
     if let Some(results) = output("AthenaResultsBucket") {
         artifacts::empty_bucket(&clients, &results).await?;
+    }
+    let access_logs = output("AccessLogsBucket");
+    if let Some(logs) = access_logs.as_deref().filter(|_| !stage.keeps_data_on_destroy()) {
+        artifacts::empty_bucket(&clients, logs).await?;
     }
     let resources = cf
         .list_stack_resources()
@@ -62,6 +67,10 @@ pub async fn run(args: DestroyArgs) -> Result<()> {
         }
         Some(lake) => eprintln!("kept lake bucket {lake} (delete it with --purge)"),
         None => {}
+    }
+    if let Some(logs) = access_logs.filter(|_| args.purge && stage.keeps_data_on_destroy()) {
+        artifacts::delete_bucket(&clients, &logs).await?;
+        eprintln!("deleted access logs bucket {logs}");
     }
     if args.purge {
         artifacts::delete_bucket(&clients, &stage.artifacts_bucket()).await?;

@@ -23,6 +23,7 @@ use bookstore_runtime::demo::{self, DemoSize};
 use bookstore_runtime::elasticsearch::{ElasticsearchSearch, PlacedEndpoints};
 use bookstore_runtime::embedded::{EmbeddedStore, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::lake::{BatchLake, LakeObjects, LakeWriter};
+use bookstore_runtime::limits::{ProcessCounter, SharedCounter, UsageCounter};
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::{SharedStore, Store};
 use clap::{Args, ValueEnum};
@@ -85,6 +86,9 @@ struct Backend {
     /// What the analytics routes query: the embedded engine over a local lake, Athena
     /// over the stage's bucket.
     analytics: Arc<dyn AnalyticsEngine>,
+    /// The rate budgets: in this process on the embedded store, in the stage's
+    /// `rate_limits` table on DynamoDB (where the stage's Lambdas count too).
+    usage: Arc<dyn UsageCounter>,
     feeds: Vec<ChangeFeed>,
 }
 
@@ -95,7 +99,7 @@ fn local_backend(data_dir: &Path) -> Result<Backend> {
     let feeds = local_feeds(embedded.clone(), search.clone(), lake);
     let describe = format!("embedded, in {}", data_dir.display());
     let analytics = Arc::new(LocalSql::new(data_dir.join("lake")));
-    Ok(Backend { describe, store: embedded, search, analytics, feeds })
+    Ok(Backend { describe, store: embedded, search, analytics, usage: Arc::new(ProcessCounter::new()), feeds })
 }
 
 async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
@@ -139,7 +143,8 @@ async fn dynamodb_backend(stage: &Stage, args: &UpArgs) -> Result<Backend> {
         connection.describe(),
         dir.display()
     );
-    Ok(Backend { describe, store, search, analytics, feeds })
+    let usage = Arc::new(SharedCounter::new(store.clone()));
+    Ok(Backend { describe, store, search, analytics, usage, feeds })
 }
 
 /// The stage's Athena; on an emulator its workgroup is created when missing (on AWS the
@@ -188,7 +193,9 @@ pub async fn run(args: UpArgs) -> Result<()> {
         }));
     }
     let store = backend.store;
-    let state = AppState::new(store.clone(), backend.search, config).with_analytics(backend.analytics);
+    let state = AppState::new(store.clone(), backend.search, config)
+        .with_analytics(backend.analytics)
+        .with_usage_counter(backend.usage);
 
     let address = SocketAddr::new(args.host, args.port);
     let listener = tokio::net::TcpListener::bind(address)
@@ -233,7 +240,11 @@ pub async fn run(args: UpArgs) -> Result<()> {
         });
     }
 
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown_signal()).await.context("server failed")?;
+    // The peer's address is what the sign-in and registration limits count per client.
+    axum::serve(listener, app(state).into_make_service_with_connect_info::<SocketAddr>())
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
     let _ = stop_feeds.send(true);
     while let Some(done) = feeds.join_next().await {
         done.context("change feed task failed")?.context("change feed failed")?;

@@ -48,6 +48,7 @@ pub fn check(yaml: &str, document: &Value) -> Vec<Finding> {
     let mut references = Vec::new();
     for (id, resource) in resources {
         collect_references(id, resource, &mut references);
+        check_skips(id, resource, &mut found);
         let kind = resource.get("Type").and_then(Value::as_str).unwrap_or_default();
         let properties = resource.get("Properties").unwrap_or(&Value::Null);
         match kind {
@@ -126,6 +127,23 @@ fn sub_variables(from: &str, text: &str, local: &BTreeSet<String>, out: &mut Vec
             }
         }
         rest = &after[end + 1..];
+    }
+}
+
+/// Every checkov check a resource skips (`Metadata.checkov.skip`) names the check and
+/// says why: a skip without a reason is a finding hidden, not accepted.
+fn check_skips(id: &str, resource: &Value, found: &mut impl FnMut(&str, String)) {
+    let Some(skips) = resource.pointer("/Metadata/checkov/skip") else { return };
+    let Some(skips) = skips.as_array() else {
+        found(id, "Metadata.checkov.skip must be a list of {id, comment}".to_owned());
+        return;
+    };
+    for skip in skips {
+        let check = skip.get("id").and_then(Value::as_str).unwrap_or_default();
+        let reason = skip.get("comment").and_then(Value::as_str).unwrap_or_default();
+        if !check.starts_with("CKV") || reason.trim().len() < 20 {
+            found(id, format!("skips checkov check {check:?} without a reason (each skip needs an id and a comment)"));
+        }
     }
 }
 
@@ -263,6 +281,27 @@ mod tests {
              - {Effect: Allow, Action: [ec2:CreateNetworkInterface], Resource: '*'}\n",
         );
         assert_eq!(found, ["Role: grants dynamodb:GetItem on every resource (\"*\"); name the exact ARN"]);
+    }
+
+    #[test]
+    fn a_checkov_skip_needs_its_reason() {
+        let resource = |skip: &str| {
+            format!(
+                "Resources:\n  Q:\n    Type: AWS::SQS::Queue\n    Metadata:\n      checkov:\n        skip: {skip}\n"
+            )
+        };
+        let reasoned = resource("[{id: CKV_AWS_27, comment: 'a reason long enough to be one'}]");
+        assert_eq!(findings(&reasoned), Vec::<String>::new());
+        for unreasoned in [
+            "[{id: CKV_AWS_27}]",
+            "[{id: CKV_AWS_27, comment: ' '}]",
+            "[{comment: 'a reason long enough to be one'}]",
+            "CKV_AWS_27",
+        ] {
+            let found = findings(&resource(unreasoned));
+            assert_eq!(found.len(), 1, "{unreasoned}: {found:?}");
+            assert!(found[0].starts_with("Q: "), "{found:?}");
+        }
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub struct TemplateContext {
     pub alarms: crate::stage::Alarms,
     /// What the dashboard plots per tenant from the functions' Embedded Metric Format lines.
     pub business_metrics: Vec<BusinessMetric>,
+    /// Whether the stage has its own KMS key (`StageKey`) for data at rest.
+    pub stage_key: bool,
+    /// Tables, key and access logs are retained when the stack is deleted.
+    pub keeps_data: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -69,6 +73,7 @@ pub struct FunctionSpec {
     pub code_key_parameter: String,
     pub memory_mb: u32,
     pub timeout_seconds: u32,
+    pub reserved_concurrency: Option<u32>,
     pub description: &'static str,
     pub in_vpc: bool,
     pub tables: Vec<String>,
@@ -105,6 +110,9 @@ pub struct ApiSpec {
     pub tax_rate: String,
     pub rate_limits: bookstore_runtime::config::RateLimits,
     pub max_body_bytes: usize,
+    pub throttling: crate::stage::GatewayThrottling,
+    /// The routes API Gateway throttles as sign-in (each also a route of its own).
+    pub sign_in_routes: [&'static str; 2],
 }
 
 #[derive(Debug, Serialize)]
@@ -243,6 +251,12 @@ impl TemplateContext {
                     code_key_parameter: code_key_parameter(lambda),
                     memory_mb: size.memory_mb,
                     timeout_seconds,
+                    // One placement at a time, where the stage reserves concurrency at all.
+                    reserved_concurrency: if lambda.administers_search_host {
+                        stage.functions.api.reserved_concurrency.map(|_| 1)
+                    } else {
+                        size.reserved_concurrency
+                    },
                     description: lambda.description,
                     in_vpc: lambda.reaches_search,
                     tables: match lambda.stream_table {
@@ -299,6 +313,8 @@ impl TemplateContext {
                 tax_rate: stage.api.tax_rate.to_string(),
                 rate_limits: stage.api.rate_limits,
                 max_body_bytes: stage.api.max_body_bytes,
+                throttling: stage.api.gateway_throttling,
+                sign_in_routes: ["POST /api/v1/users/login", "POST /api/v1/users/register"],
             },
             auth: AuthSpec { jwt_secret_ssm_parameter: stage.auth.jwt_secret.ssm_parameter.clone() },
             search: SearchSpec {
@@ -325,6 +341,8 @@ impl TemplateContext {
                 .iter()
                 .map(|&(name, title)| BusinessMetric { name, title })
                 .collect(),
+            stage_key: stage.encryption.customer_managed_key,
+            keeps_data: stage.keeps_data_on_destroy(),
         }
     }
 }

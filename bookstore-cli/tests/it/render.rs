@@ -23,10 +23,11 @@ fn every_stage_renders_to_its_reviewed_snapshot() {
 }
 
 #[test]
-fn every_render_passes_cfn_lint_and_the_project_checks() {
+fn every_render_passes_cfn_lint_checkov_and_the_project_checks() {
     let Some(cfn_lint) = service("BOOKSTORE_TEST_CFN_LINT", "a cfn-lint binary") else { return };
+    let Some(checkov) = service("BOOKSTORE_TEST_CHECKOV", "a checkov binary") else { return };
     for stage in STAGES {
-        let out = run(&["validate", "--stage", stage, "--cfn-lint", &cfn_lint]);
+        let out = run(&["validate", "--stage", stage, "--cfn-lint", &cfn_lint, "--checkov", &checkov]);
         assert!(
             out.status.success(),
             "{stage}:\n{}\n{}",
@@ -68,10 +69,48 @@ fn the_rendered_stack_holds_what_the_stage_asks_for() {
     let lake = resources.values().find(|r| r["Type"] == "AWS::S3::Bucket" && r["DeletionPolicy"] == "Retain");
     assert!(lake.is_some(), "the lake bucket outlives the stack");
 
+    // Hardening: the stage key on every store of data, reserved concurrency, versioned
+    // and logged buckets, API Gateway's ceiling with sign-in routes of their own.
+    let stage_key = serde_json::json!({"Ref": "StageKey"});
+    let stage_key_arn = serde_json::json!({"Fn::GetAtt": ["StageKey", "Arn"]});
+    assert_eq!(resources["StageKey"]["Properties"]["EnableKeyRotation"], true);
+    assert_eq!(resources["StageKey"]["DeletionPolicy"], "Retain", "prod's retained tables need their key");
+    assert_eq!(books["SSESpecification"]["KMSMasterKeyId"], stage_key);
+    assert_eq!(api["KmsKeyArn"], stage_key_arn);
+    assert_eq!(api["ReservedConcurrentExecutions"], 200);
+    assert_eq!(resources["TenantAdminFunction"]["Properties"]["ReservedConcurrentExecutions"], 1);
+    assert_eq!(resources["ApiFunctionLogGroup"]["Properties"]["KmsKeyId"], stage_key_arn);
+    assert_eq!(resources["StreamFailuresQueue"]["Properties"]["KmsMasterKeyId"], stage_key);
+    assert_eq!(resources["AlarmTopic"]["Properties"]["KmsMasterKeyId"], stage_key);
+    for bucket in ["LakeBucket", "AthenaResultsBucket"] {
+        let properties = &resources[bucket]["Properties"];
+        assert_eq!(properties["VersioningConfiguration"]["Status"], "Enabled", "{bucket}");
+        assert_eq!(properties["LoggingConfiguration"]["DestinationBucketName"]["Ref"], "AccessLogsBucket", "{bucket}");
+    }
+    let gateway = &resources["HttpApiStage"]["Properties"];
+    assert_eq!(gateway["DefaultRouteSettings"]["ThrottlingRateLimit"], 2000);
+    assert_eq!(gateway["RouteSettings"]["POST /api/v1/users/login"]["ThrottlingBurstLimit"], 100);
+    let routes: Vec<_> = resources
+        .values()
+        .filter(|r| r["Type"] == "AWS::ApiGatewayV2::Route")
+        .map(|r| &r["Properties"]["RouteKey"])
+        .collect();
+    assert!(routes.contains(&&serde_json::json!("POST /api/v1/users/register")), "{routes:?}");
+    let limits: serde_json::Value =
+        serde_json::from_str(api["Environment"]["Variables"]["BOOKSTORE_RATE_LIMITS"].as_str().expect("json text"))
+            .expect("json");
+    assert_eq!(limits["sign_in_per_account"], serde_json::json!({"attempts": 10, "window_seconds": 300}));
+    assert!(resources.contains_key("RateLimitsTable"), "the shared budgets' table");
+
     let dev = run(&["render", "--stage", "dev"]);
     let dev: serde_json::Value = serde_yaml::from_slice(&dev.stdout).expect("yaml");
     assert_eq!(dev["Parameters"]["JwtSecret"]["NoEcho"], true, "dev's literal secret is a NoEcho parameter");
     assert!(!String::from_utf8_lossy(&run(&["render", "--stage", "dev"]).stdout).contains("dev-secret-rotate-me"));
+    let dev = dev["Resources"].as_object().expect("resources");
+    assert!(!dev.contains_key("StageKey"), "a customer-managed key is prod's option");
+    let skipped = &dev["UsersTable"]["Metadata"]["checkov"]["skip"];
+    assert_eq!(skipped[0]["id"], "CKV_AWS_119", "{skipped}");
+    assert!(skipped[0]["comment"].as_str().is_some_and(|reason| reason.contains("customer_managed_key")));
 }
 
 #[test]

@@ -17,10 +17,10 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
-use super::rate_limit::RouteClass;
 use crate::config::Secret;
 use crate::domain::{Role, TenantId, UserId};
 use crate::error::Error;
+use crate::limits::{Budget, Charge, RouteClass};
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -181,7 +181,7 @@ impl FromRequestParts<AppState> for Caller {
         let token = bearer_token(parts)?;
         let claims = state.tokens.verify(token, chrono::Utc::now().timestamp())?;
         let class = if parts.method == Method::GET { RouteClass::Read } else { RouteClass::Write };
-        state.limiter.check(&claims.tenant_id, class)?;
+        state.admit(&claims.tenant_id, &[Charge::Use(Budget::route(class, &state.config.rate_limits))]).await?;
         state.active_tenants.require(state.store.as_ref(), &claims.tenant_id).await?;
         Ok(Caller { user_id: claims.sub, tenant: claims.tenant_id, role: claims.role })
     }

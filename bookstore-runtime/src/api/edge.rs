@@ -11,14 +11,17 @@
 //! and header map per request, about a tenth of a book read's CPU. Here every CORS
 //! header value is computed once, and a request without `Origin` costs one static header.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+
+use crate::limits::ClientAddress;
 
 const ALLOW_METHODS: HeaderValue = HeaderValue::from_static("GET,POST,PUT,DELETE");
 const ALLOW_HEADERS: HeaderValue = HeaderValue::from_static("authorization,content-type,idempotency-key,x-tenant-id");
@@ -140,6 +143,22 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestId {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(parts.headers.get(&REQUEST_ID).cloned().unwrap_or_else(|| HeaderValue::from_static("-"))))
+    }
+}
+
+/// Where the request came from: the `ClientAddress` the Lambda adapter put in the
+/// request's extensions (API Gateway's source IP), else the socket's peer as
+/// `axum::serve` records it (`ConnectInfo`), else unknown. Never a header a client
+/// could write.
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        if let Some(address) = parts.extensions.get::<ClientAddress>() {
+            return Ok(*address);
+        }
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|ConnectInfo(peer)| peer.ip());
+        Ok(ClientAddress(peer))
     }
 }
 

@@ -68,7 +68,7 @@ impl IntoResponse for ApiError {
                 let mut response = error_response(
                     StatusCode::TOO_MANY_REQUESTS,
                     "rate_limited",
-                    format!("too many requests for this tenant; retry after {retry_after_seconds} s"),
+                    format!("too many requests; retry after {retry_after_seconds} s"),
                 );
                 if let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
                     response.headers_mut().insert(header::RETRY_AFTER, value);

@@ -16,7 +16,6 @@ mod extract;
 mod openapi;
 pub mod pagination;
 mod purchases;
-pub mod rate_limit;
 mod search;
 mod users;
 
@@ -36,6 +35,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use crate::analytics::AnalyticsEngine;
 use crate::config::RuntimeConfig;
+use crate::limits::{Charge, ProcessCounter, UsageCounter};
 use crate::metrics::{MetricSink, NoMetrics};
 use crate::search::SearchIndex;
 use crate::store::SharedStore;
@@ -43,7 +43,6 @@ use auth::TokenKeys;
 use edge::{CorsPolicy, edge};
 use error::{error_response, failure_response};
 use pagination::CursorKeys;
-use rate_limit::RateLimiter;
 
 /// What every handler can reach: the store port and the stage's configuration. One `Arc`,
 /// because axum clones the state for every request (extractors, boxed routes).
@@ -58,7 +57,8 @@ pub struct AppParts {
     pub config: Arc<RuntimeConfig>,
     pub tokens: Arc<TokenKeys>,
     pub cursors: Arc<CursorKeys>,
-    pub limiter: Arc<RateLimiter>,
+    /// The rate budgets, counted as widely as the deployment serves the stage.
+    pub limits: Arc<dyn UsageCounter>,
     pub active_tenants: Arc<active_tenants::ActiveTenants>,
     /// The lake's SQL engine; `None` where the deployment has none (its routes answer 503).
     pub analytics: Option<Arc<dyn AnalyticsEngine>>,
@@ -80,7 +80,7 @@ impl AppState {
             search,
             tokens: Arc::new(TokenKeys::new(config.jwt_secret.clone(), config.token_ttl_seconds)),
             cursors: Arc::new(CursorKeys::derive(&config.jwt_secret)),
-            limiter: Arc::new(RateLimiter::new(config.rate_limits)),
+            limits: Arc::new(ProcessCounter::new()),
             active_tenants: Arc::default(),
             config: Arc::new(config),
             store,
@@ -93,6 +93,18 @@ impl AppState {
     pub fn with_metrics(mut self, metrics: Arc<dyn MetricSink>) -> Self {
         Arc::make_mut(&mut self.0).metrics = metrics;
         self
+    }
+
+    /// Counts rate budgets here: a counter shared by every instance when more than one
+    /// process serves the stage (Lambda).
+    pub fn with_usage_counter(mut self, counter: Arc<dyn UsageCounter>) -> Self {
+        Arc::make_mut(&mut self.0).limits = counter;
+        self
+    }
+
+    /// Admits a request of the tenant against its budgets, now.
+    pub async fn admit(&self, tenant: &crate::domain::TenantId, charges: &[Charge]) -> Result<(), crate::error::Error> {
+        self.limits.admit(tenant, charges, crate::limits::now_ms()).await
     }
 
     /// Serves the analytics routes from this engine.

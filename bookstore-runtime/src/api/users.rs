@@ -16,11 +16,11 @@ use super::edge::RequestId;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, path_value};
 use super::pagination::{PageParams, PageRequest, Paginated, scope_of};
-use super::rate_limit::RouteClass;
 use crate::accounts::{self, BookList, ListedBook, Profile, ProfileChange, Registration};
 use crate::catalog;
 use crate::domain::{Book, BookId, Email, JsonObject, Preferences, Role, TenantId, UserId, WishlistPriority};
 use crate::error::Error;
+use crate::limits::{Budget, Charge, ClientAddress, RouteClass, now_ms};
 use crate::metrics::BusinessEvent;
 
 pub fn routes() -> OpenApiRouter<AppState> {
@@ -53,15 +53,27 @@ fn session(state: &AppState, user: &crate::domain::User) -> Session {
 #[utoipa::path(post, path = "/api/v1/users/register", tag = "users",
     params(("X-Tenant-Id" = TenantId, Header, description = "The shop to register with")),
     request_body = Registration,
-    responses((status = 201, body = Session), (status = 409, description = "the e-mail has an account in this shop already", body = ErrorBody)))]
+    responses((status = 201, body = Session), (status = 409, description = "the e-mail has an account in this shop already", body = ErrorBody),
+        (status = 429, description = "too many registrations from this address: retry after `Retry-After` seconds", body = ErrorBody)))]
 async fn register(
     State(state): State<AppState>,
     request_id: RequestId,
+    address: ClientAddress,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Registration>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
     let tenant = header_tenant(&headers)?;
-    state.limiter.check(&tenant, RouteClass::Auth)?;
+    let limits = &state.config.rate_limits;
+    // Before anything is written: a refused registration leaves nothing behind.
+    state
+        .admit(
+            &tenant,
+            &[
+                Charge::Use(Budget::registration_address(address, limits)),
+                Charge::Use(Budget::route(RouteClass::Auth, limits)),
+            ],
+        )
+        .await?;
     accounts::require_active_tenant(state.store.as_ref(), &tenant).await?;
     let user =
         accounts::register(state.store.as_ref(), &tenant, UserId::new_v7(), &body, Role::Customer, Utc::now()).await?;
@@ -81,19 +93,31 @@ pub struct Credentials {
 #[utoipa::path(post, path = "/api/v1/users/login", tag = "users",
     params(("X-Tenant-Id" = TenantId, Header, description = "The shop to sign in to")),
     request_body = Credentials,
-    responses((status = 200, body = Session), (status = 401, description = "the e-mail or the password is wrong", body = ErrorBody)))]
+    responses((status = 200, body = Session), (status = 401, description = "the e-mail or the password is wrong", body = ErrorBody),
+        (status = 429, description = "too many failed sign-ins for this e-mail or from this address: retry after `Retry-After` seconds", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
+    address: ClientAddress,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Credentials>,
 ) -> Result<Json<Session>, ApiError> {
     let tenant = header_tenant(&headers)?;
-    state.limiter.check(&tenant, RouteClass::Auth)?;
+    let limits = &state.config.rate_limits;
+    // The account's and the address's budgets are charged with the shop's, all or none:
+    // a client refused for guessing spends nothing of the shop's. Every attempt takes its
+    // uses up front (a burst cannot outrun the count); a sign-in that succeeds gives the
+    // account's and the address's back, so only failures spend them.
+    let attempt = [Budget::sign_in_account(&body.email, limits), Budget::sign_in_address(address, limits)];
+    let admitted_at = now_ms();
+    let mut charges: Vec<Charge> = attempt.iter().cloned().map(Charge::Use).collect();
+    charges.push(Charge::Use(Budget::route(RouteClass::Auth, limits)));
+    state.limits.admit(&tenant, &charges, admitted_at).await?;
     accounts::require_active_tenant(state.store.as_ref(), &tenant).await?;
     if body.password.len() > 1024 {
         return Err(Error::Unauthorized("email or password is wrong".to_owned()).into());
     }
     let user = accounts::login(state.store.as_ref(), &tenant, &body.email, &body.password).await?;
+    state.limits.give_back(&tenant, &attempt, admitted_at).await?;
     state.metrics.record(&tenant, BusinessEvent::Login);
     Ok(Json(session(&state, &user)))
 }
@@ -121,7 +145,7 @@ async fn validate_token(
     ApiJson(body): ApiJson<TokenToCheck>,
 ) -> Result<Json<TokenValidity>, ApiError> {
     let claims = state.tokens.verify(&body.token, Utc::now().timestamp())?;
-    state.limiter.check(&claims.tenant_id, RouteClass::Auth)?;
+    state.admit(&claims.tenant_id, &[Charge::Use(Budget::route(RouteClass::Auth, &state.config.rate_limits))]).await?;
     accounts::require_active_tenant(state.store.as_ref(), &claims.tenant_id).await?;
     accounts::get_user(state.store.as_ref(), &claims.tenant_id, &claims.sub)
         .await

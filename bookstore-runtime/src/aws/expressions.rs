@@ -50,6 +50,12 @@ impl Placeholders {
                 let name = self.name(attribute);
                 format!("{name} >= {}", self.value(AttributeValue::N(min.to_string())))
             }
+            Condition::Below(attribute, max) => {
+                let name = self.name(attribute);
+                let below = format!("{name} < {}", self.value(AttributeValue::N(max.to_string())));
+                // An absent counter is 0: below any positive value, as the port says.
+                if *max > 0 { format!("(attribute_not_exists({name}) OR {below})") } else { below }
+            }
             // Nothing to check holds for any item, present or not.
             Condition::All(all) if all.is_empty() => {
                 let pk = self.name("pk");

@@ -36,6 +36,11 @@ pub struct DynamoStore {
 }
 
 impl DynamoStore {
+    /// The stage prefix its tables are named with.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// The store of the stage whose tables are named `{prefix}-{table}`.
     pub fn new(client: Client, prefix: &str, endpoint: impl Into<String>) -> Self {
         Self { client, prefix: prefix.to_owned(), endpoint: endpoint.into(), cost: Arc::default() }

@@ -45,6 +45,7 @@ fn items_table(table: Table) -> ItemTable {
         Table::Purchases => "items:purchases",
         Table::Tenants => "items:tenants",
         Table::Idempotency => "items:idempotency",
+        Table::RateLimits => "items:rate_limits",
     })
 }
 

@@ -132,3 +132,8 @@ pub fn purchase_time_sort(created_at: chrono::DateTime<chrono::Utc>, purchase: &
 pub fn idempotency(tenant: &TenantId, user: &UserId, idempotency_key_sha256: &str) -> Key {
     Key::new(user_partition(tenant, user), format!("IDEMPOTENCY#{idempotency_key_sha256}"))
 }
+
+/// The uses of one rate budget of the tenant (`limits::Subject::key_form`) in one window.
+pub fn rate_window(tenant: &TenantId, subject: &str, window: u64) -> Key {
+    Key::new(format!("{tenant}#LIMIT#{subject}"), format!("WINDOW#{window}"))
+}

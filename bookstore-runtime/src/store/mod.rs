@@ -18,7 +18,8 @@ use serde_json::{Map, Value};
 /// A stored item: attribute name → value, including the key and index attributes.
 pub type Item = Map<String, Value>;
 
-/// The tables of SPEC §4 (plus `Idempotency`, which holds checkout idempotency keys).
+/// The tables of SPEC §4, plus `Idempotency` (checkout idempotency keys) and `RateLimits`
+/// (the uses of each rate budget per window, shared by every instance of the API).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Table {
@@ -30,10 +31,11 @@ pub enum Table {
     Purchases,
     Tenants,
     Idempotency,
+    RateLimits,
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Users,
         Table::Books,
         Table::UserFavorites,
@@ -42,6 +44,7 @@ impl Table {
         Table::Purchases,
         Table::Tenants,
         Table::Idempotency,
+        Table::RateLimits,
     ];
 
     /// The table's place in `Table::ALL`, for per-table arrays.
@@ -61,6 +64,7 @@ impl Table {
             Table::Purchases => "purchases",
             Table::Tenants => "tenants",
             Table::Idempotency => "idempotency",
+            Table::RateLimits => "rate_limits",
         }
     }
 
@@ -77,7 +81,7 @@ impl Table {
     /// The attribute (epoch seconds) after which DynamoDB's TTL may delete an item.
     pub fn ttl_attribute(self) -> Option<&'static str> {
         match self {
-            Table::Idempotency => Some(TTL_ATTRIBUTE),
+            Table::Idempotency | Table::RateLimits => Some(TTL_ATTRIBUTE),
             _ => None,
         }
     }
@@ -93,7 +97,7 @@ impl Table {
     }
 }
 
-/// Items carrying this attribute expire (epoch seconds); only idempotency rows do.
+/// Items carrying this attribute expire (epoch seconds): idempotency and rate-window rows.
 pub const TTL_ATTRIBUTE: &str = "expires_at";
 
 /// A global secondary index. Its key attributes are `gsiNpk` / `gsiNsk` on the item;
@@ -158,6 +162,9 @@ pub enum Condition {
     Equals(String, Value),
     /// The attribute is a number ≥ the value.
     AtLeast(String, i64),
+    /// The attribute, counting an absent one (or an absent item) as 0, is a number below
+    /// the value: a counter that `UpdateAction::Add` has not yet taken to the value.
+    Below(String, i64),
     /// Every condition holds.
     All(Vec<Condition>),
 }
@@ -172,6 +179,10 @@ impl Condition {
             Condition::AtLeast(attr, min) => {
                 current.and_then(|i| i.get(attr)).and_then(Value::as_i64).is_some_and(|n| n >= *min)
             }
+            Condition::Below(attr, max) => match current.and_then(|i| i.get(attr)) {
+                None => 0 < *max,
+                Some(value) => value.as_i64().is_some_and(|n| n < *max),
+            },
             Condition::All(all) => all.iter().all(|c| c.holds(current)),
         }
     }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bookstore_runtime::aws::{Connection, DynamoStore};
 use bookstore_runtime::embedded::EmbeddedStore;
+use bookstore_runtime::limits::{SharedCounter, UsageCounter};
 use bookstore_runtime::store::{Key, Store, StoreError, Table};
 use serde_json::json;
 
@@ -49,8 +50,23 @@ pub async fn fresh_feed_parts() -> Option<FeedParts> {
     Some(FeedParts { store: Arc::new(store), stream: Arc::new(streams), ledger })
 }
 
+/// A client of a stage's tables that already exist.
+pub async fn dynamo_store_of(prefix: &str) -> DynamoStore {
+    connection(endpoint().expect("DynamoDB Local is running")).dynamo_store(prefix).await
+}
+
 pub async fn fresh_store() -> Option<Arc<dyn Store>> {
     Some(Arc::new(fresh_dynamo_store().await?))
+}
+
+/// Two counters on two clients of one stage's tables: two Lambda instances.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shared_counter_on_dynamodb_passes_the_limits_suite() {
+    let Some(store) = fresh_dynamo_store().await else { return };
+    let second = dynamo_store_of(store.prefix()).await;
+    let one: Arc<dyn UsageCounter> = Arc::new(SharedCounter::new(Arc::new(store)));
+    let other: Arc<dyn UsageCounter> = Arc::new(SharedCounter::new(Arc::new(second)));
+    crate::limits_conformance::run_suite([one, other], "ddb").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -5,6 +5,7 @@ mod api_bad_input;
 mod api_books;
 mod api_checkout;
 mod api_isolation;
+mod api_limits;
 mod api_search;
 mod api_users;
 mod change_feed;
@@ -17,6 +18,7 @@ mod lake_cdc;
 mod lake_compaction;
 mod lake_conformance;
 mod lambda_fixtures;
+mod limits_conformance;
 mod search_conformance;
 #[cfg(feature = "elasticsearch")]
 mod search_elasticsearch;

@@ -104,6 +104,23 @@ async fn update_and_delete(store: &dyn Store, ns: &str) {
     let twice = store.delete(Table::Books, &key, Some(Condition::Exists)).await;
     assert!(matches!(twice, Err(StoreError::ConditionFailed { .. })));
     assert_eq!(store.delete(Table::Books, &key, None).await.expect("unconditional delete"), None);
+
+    // A counter below its limit, absent counting as 0: the rate budgets' one update.
+    let counter = Key::new(format!("{ns}#LIMIT#route#read"), "WINDOW#1");
+    let count = || vec![UpdateAction::Add("uses".into(), 1)];
+    for expected in 1..=2 {
+        let counted = store
+            .update(Table::RateLimits, &counter, count(), Some(Condition::Below("uses".into(), 2)))
+            .await
+            .expect("below the limit");
+        assert_eq!(counted["uses"], json!(expected));
+    }
+    let over = store.update(Table::RateLimits, &counter, count(), Some(Condition::Below("uses".into(), 2))).await;
+    assert!(matches!(over, Err(StoreError::ConditionFailed { .. })), "{over:?}");
+    let never = Key::new(format!("{ns}#LIMIT#route#write"), "WINDOW#1");
+    let none_allowed = store.update(Table::RateLimits, &never, count(), Some(Condition::Below("uses".into(), 0))).await;
+    assert!(matches!(none_allowed, Err(StoreError::ConditionFailed { .. })), "absent is 0, not below 0");
+    assert_eq!(store.get(Table::RateLimits, &never).await.expect("get"), None);
 }
 
 async fn queries_and_pages(store: &dyn Store, ns: &str) {

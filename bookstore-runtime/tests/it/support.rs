@@ -12,6 +12,8 @@ use bookstore_runtime::config::RuntimeConfig;
 use bookstore_runtime::domain::{Email, Role, Tenant, TenantId, Text, UserId};
 use bookstore_runtime::embedded::{EmbeddedStore, LocalSql, TantivySearch, local_feeds};
 use bookstore_runtime::lake::BatchLake;
+#[cfg(feature = "aws")]
+use bookstore_runtime::limits::SharedCounter;
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
 use serde_json::{Value, json};
@@ -27,6 +29,8 @@ pub struct TestApp {
     feeds: tokio::sync::Mutex<Vec<ChangeFeed>>,
     /// Where the local lake of this app lives.
     pub lake_dir: std::path::PathBuf,
+    /// The stage prefix of its tables on DynamoDB Local.
+    dynamo_prefix: Option<String>,
 }
 
 /// A tenant with one admin and two customers, signed in.
@@ -76,10 +80,40 @@ impl TestApp {
     /// No change feeds yet: the search index stays empty.
     #[cfg(feature = "aws")]
     pub async fn on_dynamodb() -> Option<Self> {
-        let store = crate::dynamodb_local::fresh_store().await?;
+        Self::on_dynamodb_with(RuntimeConfig::for_tests()).await
+    }
+
+    /// `on_dynamodb` with this configuration; its rate budgets live in the stage's
+    /// `rate_limits` table, as on Lambda.
+    #[cfg(feature = "aws")]
+    pub async fn on_dynamodb_with(config: RuntimeConfig) -> Option<Self> {
+        let store = crate::dynamodb_local::fresh_dynamo_store().await?;
+        let prefix = store.prefix().to_owned();
+        let store: SharedStore = Arc::new(store);
         let lake_dir = std::env::temp_dir().join(format!("bookstore-lake-{}", uuid::Uuid::new_v4()));
         let search: Arc<dyn SearchIndex> = Arc::new(TantivySearch::in_memory());
-        Some(Self::assemble(store, None, search, Vec::new(), lake_dir, RuntimeConfig::for_tests()))
+        Some(Self::assemble(store.clone(), None, search, Vec::new(), lake_dir, config).counting_in(store, prefix))
+    }
+
+    /// A second API instance on the same stage: its own DynamoDB client and state, as a
+    /// second Lambda instance has, sharing only the tables.
+    #[cfg(feature = "aws")]
+    pub async fn another_instance(&self) -> Self {
+        let prefix = self.dynamo_prefix.as_deref().expect("an app on DynamoDB Local");
+        let store: SharedStore = Arc::new(crate::dynamodb_local::dynamo_store_of(prefix).await);
+        let config = (*self.state.config).clone();
+        let lake_dir = self.lake_dir.clone();
+        let search = self.state.search.clone();
+        Self::assemble(store.clone(), None, search, Vec::new(), lake_dir, config).counting_in(store, prefix.to_owned())
+    }
+
+    /// Counts rate budgets in the stage's `rate_limits` table, as on Lambda.
+    #[cfg(feature = "aws")]
+    fn counting_in(mut self, store: SharedStore, prefix: String) -> Self {
+        self.state = self.state.clone().with_usage_counter(Arc::new(SharedCounter::new(store)));
+        self.router = app(self.state.clone());
+        self.dynamo_prefix = Some(prefix);
+        self
     }
 
     fn assemble(
@@ -92,7 +126,7 @@ impl TestApp {
     ) -> Self {
         let state = AppState::new(store.clone(), search, config).with_analytics(Arc::new(LocalSql::new(&lake_dir)));
         let router = app(state.clone());
-        Self { store, changes, state, router, feeds: tokio::sync::Mutex::new(feeds), lake_dir }
+        Self { store, changes, state, router, feeds: tokio::sync::Mutex::new(feeds), lake_dir, dynamo_prefix: None }
     }
 
     /// Feeds every committed change to the search index and the lake.
