@@ -5,6 +5,8 @@
 #     process start -> first response (GET /health on               hello-world Rust function
 #     DynamoDB Local)                                                built the same way)
 #   warm `api`: the book read, per request                 p50, p99  (1,000 requests)
+#   ... its rate budget shared in DynamoDB (one conditional   added p50 (beside per-instance
+#     update a request) beside per-instance budgets            budgets, runs interleaved)
 #   zip of every function (one bootstrap)                  api < 6 MB
 #   hot swap of the code on moto                           < 3 s     (median of 5; beside a full
 #                                                                     change-set deploy of the
@@ -80,6 +82,14 @@ event="$ROOT/bookstore-cli/tests/fixtures/lambda/http-api-get-health.json"
 
 log "cold starts and the warm book read"
 "$BENCH" "$WORK/api/bootstrap" 20 "$event" bench-shop admin@bench.example "$password" 1000 > "$WORK/api.json"
+# The book read with the shared rate budget (the default) beside per-instance budgets,
+# interleaved so drift in DynamoDB Local affects both alike.
+for round in 1 2 3; do
+    for budgets in shared per-instance; do
+        BOOKSTORE_RATE_BUDGETS=$budgets "$BENCH" "$WORK/api/bootstrap" 1 "$event" bench-shop admin@bench.example \
+            "$password" 1000 > "$WORK/budgets-$budgets-$round.json"
+    done
+done
 "$BENCH" "$HELLO" 20 "$event" > "$WORK/hello.json"
 
 log "hot swap on moto beside a full deploy"
@@ -133,7 +143,12 @@ h = hello["cold_start_ms"]
 print(f"| cold start of a hello-world Rust function, same harness (median of {h['runs']}) | {h['median']} ms (min {h['min']}, max {h['max']}) | peer | info |")
 warm = api["warm_book_read_ms"]
 print(f"| warm api, GET /api/v1/books/{{id}} on DynamoDB Local ({warm['requests']} requests) | p50 {warm['p50']} ms, p99 {warm['p99']} ms | — | info |")
-api_zip = next(p for p in packages if p["function"] == "api")
+p50s = lambda budgets: sorted(json.load(open(f"{work}/budgets-{budgets}-{r}.json"))["warm_book_read_ms"]["p50"] for r in (1, 2, 3))
+shared, local = p50s("shared"), p50s("per-instance")
+print(f"| warm book read, rate budget shared in DynamoDB (p50 of 3 runs of 1,000) | {' / '.join(map(str, shared))} ms | — | info |")
+print(f"| warm book read, per-instance rate budget, interleaved | {' / '.join(map(str, local))} ms | peer | info |")
+added = round(shared[1] - local[1], 2)
+print(f"| added p50 of the shared budget (median run) | {added} ms | one round trip | info |")
 for p in packages:
     print(f"| zip of {p['function']} (the one bootstrap) | {p['bytes']:,} bytes | {'< 6 MB' if p['function'] == 'api' else '—'} | {verdict(p['bytes'] < 6_000_000) if p['function'] == 'api' else 'info'} |")
 print(f"| hot swap of 6 functions' code on moto (median of 5) | {hotswap} ms | < 3,000 ms | {verdict(hotswap < 3000)} |")

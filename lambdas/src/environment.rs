@@ -18,6 +18,10 @@ pub const TAX_RATE: &str = "BOOKSTORE_TAX_RATE";
 pub const CORS_ORIGINS: &str = "BOOKSTORE_CORS_ORIGINS";
 pub const RATE_LIMITS: &str = "BOOKSTORE_RATE_LIMITS";
 pub const MAX_BODY_BYTES: &str = "BOOKSTORE_MAX_BODY_BYTES";
+/// `shared` (the default: every instance counts in the `rate_limits` table) or
+/// `per-instance` (in each instance's memory: no round trip, but a tenant gets its limit
+/// once per instance; API Gateway's throttling is then the only shared ceiling).
+pub const RATE_BUDGETS: &str = "BOOKSTORE_RATE_BUDGETS";
 pub const ATHENA_WORKGROUP: &str = "BOOKSTORE_ATHENA_WORKGROUP";
 pub const GLUE_DATABASE: &str = "BOOKSTORE_GLUE_DATABASE";
 pub const DOCKER_TLS_SSM_PATH: &str = "BOOKSTORE_DOCKER_TLS_SSM_PATH";

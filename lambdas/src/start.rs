@@ -10,7 +10,7 @@ use bookstore_runtime::config::{RuntimeConfig, Secret};
 use bookstore_runtime::elasticsearch::{ElasticsearchSearch, PlacedEndpoints};
 use bookstore_runtime::functions::{self, FUNCTIONS};
 use bookstore_runtime::lake::{BatchLake, LakeWriter};
-use bookstore_runtime::limits::SharedCounter;
+use bookstore_runtime::limits::{ProcessCounter, SharedCounter, UsageCounter};
 use bookstore_runtime::metrics::EmbeddedMetricFormat;
 use bookstore_runtime::search::SearchIndex;
 use bookstore_runtime::store::SharedStore;
@@ -75,10 +75,15 @@ async fn api(
         rate_limits: environment.json(RATE_LIMITS)?,
         max_body_bytes: environment.parsed(MAX_BODY_BYTES, "a number of bytes")?,
     };
-    // Every instance of the function counts against the same budgets, in the store.
-    let mut state = AppState::new(store.clone(), search, config)
+    let usage: Arc<dyn UsageCounter> = match environment.optional(RATE_BUDGETS).unwrap_or("shared") {
+        // Every instance of the function counts against the same budgets, in the store.
+        "shared" => Arc::new(SharedCounter::new(store.clone())),
+        "per-instance" => Arc::new(ProcessCounter::new()),
+        other => return Err(StartError(format!("{RATE_BUDGETS}={other:?}: expected shared or per-instance"))),
+    };
+    let mut state = AppState::new(store, search, config)
         .with_metrics(Arc::new(EmbeddedMetricFormat::to_stdout(stage)))
-        .with_usage_counter(Arc::new(SharedCounter::new(store)));
+        .with_usage_counter(usage);
     if let Some(workgroup) = environment.optional(ATHENA_WORKGROUP) {
         let athena = services.athena(workgroup, environment.required(GLUE_DATABASE)?);
         let lake = Arc::new(services.s3_objects(environment.required(LAKE_BUCKET)?));

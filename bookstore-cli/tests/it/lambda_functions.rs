@@ -294,6 +294,52 @@ fn the_api_bootstrap_serves_the_same_journey_under_cargo_lambdas_emulator() {
     customer_journey(Emulator::CargoLambda);
 }
 
+/// A login as API Gateway sends it from `source_ip`: the status and the answer's headers.
+fn login_from(host: &Host, source_ip: &str, email: &str, password: &str) -> (u16, Value) {
+    let credentials = json!({"email": email, "password": password});
+    let mut event = http_event("POST", "/api/v1/users/login", &[("x-tenant-id", "ip-shop")], Some(&credentials));
+    event["requestContext"]["http"]["sourceIp"] = json!(source_ip);
+    let answer = host.invoke(&event).response();
+    (u16::try_from(answer["statusCode"].as_u64().expect("statusCode")).expect("status"), answer["headers"].clone())
+}
+
+/// The dev stage's 10 failed sign-ins per account and 5 minutes, counted in the stage's
+/// `rate_limits` table by API Gateway's source IP: the guesser is slowed, a customer
+/// from another address signs in.
+#[test]
+fn the_api_bootstrap_slows_a_password_guesser_by_api_gateways_source_ip() {
+    let Some(emulated) = Emulated::new("lambda-ip") else { return };
+    emulated.add_tenant("ip-shop", "admin@ip.example");
+    let environment = rendered_environment(
+        &emulated,
+        "ApiFunction",
+        &[
+            ("BOOKSTORE_JWT_SECRET", "dev-secret-rotate-me-0123456789abcdef"),
+            ("BOOKSTORE_SEARCH_HOST", "127.0.0.1"),
+            ("BOOKSTORE_LAKE_BUCKET", "lambda-test-lake"),
+        ],
+    );
+    let Some(host) = Host::start(Emulator::Harness, &environment, &emulated.data.join("api.log")) else { return };
+    let registration = json!({"email": "carla@ip.example", "password": "carla-password", "first_name": "Carla"});
+    let (status, body) = call(&host, "POST", "/api/v1/users/register", Auth::Tenant("ip-shop"), Some(registration));
+    assert_eq!(status, 201, "{body}");
+
+    let mut answered = Vec::new();
+    for n in 0..25 {
+        let (status, headers) = login_from(&host, "203.0.113.7", "admin@ip.example", &format!("guess-{n}"));
+        if status == 429 {
+            let wait: u64 = headers["retry-after"].as_str().expect("Retry-After").parse().expect("seconds");
+            assert!((1..=300).contains(&wait), "{wait}");
+        }
+        answered.push(status);
+    }
+    // At most 20 checked even when a window ends among them.
+    let slowed = answered.iter().filter(|status| **status == 429).count();
+    assert!(slowed >= 5 && answered.iter().all(|s| *s == 401 || *s == 429), "{answered:?}");
+    let (status, _) = login_from(&host, "198.51.100.20", "carla@ip.example", "carla-password");
+    assert_eq!(status, 200, "another customer from another address signs in");
+}
+
 #[test]
 fn an_api_bootstrap_without_its_configuration_reports_an_init_error_naming_it() {
     let Some(emulated) = Emulated::new("lambda-init") else { return };

@@ -27,6 +27,16 @@ fn bad_stage_files_name_the_file_and_field_and_exit_2() {
         (LOCAL.replace("volume_gb: 10", "volume_gb: lots"), "search.volume_gb", "invalid"),
         (LOCAL.replace("tax_rate: \"0.04\"", "tax_rate: \"1.5\""), "api.tax_rate", "below 1"),
         (LOCAL.replace("provider: local", "provider: gcp"), "provider", "aws"),
+        (
+            LOCAL.replace("sign_in_per_account: { attempts: 10,", "sign_in_per_account: { attempts: 0,"),
+            "api.rate_limits.sign_in_per_account",
+            "at least 1",
+        ),
+        (
+            LOCAL.replace("sign_in: { per_second: 400,", "sign_in: { per_second: 0,"),
+            "api.gateway_throttling.sign_in",
+            "at least 1",
+        ),
     ];
     for (text, field, hint) in cases {
         let out = with_stage(&text);

@@ -86,3 +86,53 @@ async fn up_with_the_demo_seed_prints_logins_that_work_and_loads_the_catalogue()
     drop(server);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// A client whose connections come from `address` (any 127.x address is this machine's
+/// loopback), so the server sees it as another client.
+fn client_from(address: [u8; 4]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(address))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+#[tokio::test]
+async fn up_slows_a_password_guesser_by_its_socket_address_not_the_shop() {
+    let dir = temp_dir("up-guessing");
+    crate::server::add_tenant(&dir, "shop-g", "admin@shop-g.test");
+    let server = Server::start(&dir, &[]);
+    let (guesser, customer) = (client_from([127, 0, 0, 2]), client_from([127, 0, 0, 3]));
+    let registered = customer
+        .post(format!("{}/api/v1/users/register", server.url))
+        .header("x-tenant-id", "shop-g")
+        .json(&serde_json::json!({"email": "carla@shop-g.test", "password": "carla-password", "first_name": "Carla"}))
+        .send()
+        .await
+        .expect("register answers");
+    assert_eq!(registered.status(), 201);
+
+    let (mut wrong, mut slowed) = (0, 0);
+    for n in 0..50 {
+        let guess = serde_json::json!({"email": "admin@shop-g.test", "password": format!("guess-{n}")});
+        let reply = guesser
+            .post(format!("{}/api/v1/users/login", server.url))
+            .header("x-tenant-id", "shop-g")
+            .json(&guess)
+            .send()
+            .await
+            .expect("login answers");
+        match reply.status().as_u16() {
+            401 => wrong += 1,
+            429 => {
+                let wait: u64 = reply.headers()["retry-after"].to_str().expect("text").parse().expect("seconds");
+                assert!((1..=60).contains(&wait), "the local stage's window is a minute: {wait}");
+                slowed += 1;
+            }
+            other => panic!("a guess answers 401 or 429, not {other}"),
+        }
+    }
+    // The local stage checks 10 failures per account and minute; a minute may end once.
+    assert!((10..=20).contains(&wrong) && slowed >= 30, "{wrong} checked, {slowed} slowed");
+    login(&customer, &server.url, "shop-g", "carla@shop-g.test", "carla-password").await;
+}
