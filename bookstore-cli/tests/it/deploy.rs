@@ -226,6 +226,10 @@ fn deploy_previews_creates_skips_no_change_destroys_and_adopts_the_kept_lake() {
     assert!(outputs.status.success(), "{}", text(&outputs));
     let outputs: Value = serde_json::from_slice(&outputs.stdout).expect("outputs json");
     let lake = outputs["LakeBucket"].as_str().expect("lake bucket").to_owned();
+    let disposable = ["AthenaResultsBucket", "AccessLogsBucket"].map(|b| outputs[b].as_str().expect(b).to_owned());
+    for bucket in &disposable {
+        fill_with_versions(&stage, bucket);
+    }
 
     let destroyed = stage.bookstore("destroy", &["--yes"]);
     assert_destroyed(&stage, &destroyed);
@@ -238,9 +242,24 @@ fn deploy_previews_creates_skips_no_change_destroys_and_adopts_the_kept_lake() {
     let redeployed = again.deploy(&[]);
     assert!(redeployed.status.success(), "{}", text(&redeployed));
     assert!(text(&redeployed).contains(&format!("adopting lake bucket {lake}")), "{}", text(&redeployed));
+    fill_with_versions(&again, &lake);
     let purged = again.bookstore("destroy", &["--yes", "--purge"]);
     assert_destroyed(&again, &purged);
     assert!(again.aws(&["s3api", "head-bucket", "--bucket", &lake]).is_err(), "--purge deletes the lake bucket");
+}
+
+/// Versions an object twice and deletes it (a delete marker) in a bucket that the
+/// template versions; moto's CloudFormation leaves versioning out, so it is turned on here.
+fn fill_with_versions(stage: &TestStage, bucket: &str) {
+    let body = stage.dir.join("object.txt");
+    std::fs::write(&body, "a lake row").expect("write");
+    let body = body.to_str().expect("path");
+    let versioning = ["s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled"];
+    stage.aws(&versioning).expect("versioning on");
+    for _ in 0..2 {
+        stage.aws(&["s3api", "put-object", "--bucket", bucket, "--key", "t/x.json", "--body", body]).expect("put");
+    }
+    stage.aws(&["s3api", "delete-object", "--bucket", bucket, "--key", "t/x.json"]).expect("delete marker");
 }
 
 /// The stack and what it held are gone. moto cannot delete a VPC that held endpoints or an
@@ -259,6 +278,15 @@ fn assert_destroyed(stage: &TestStage, destroyed: &Output) {
     assert!(!functions.to_string().contains(prefix.as_str()), "functions left behind");
     let queues = stage.aws(&["sqs", "list-queues"]).expect("queues");
     assert!(!queues.to_string().contains(prefix.as_str()), "queues left behind: {queues}");
+    let buckets = stage.aws(&["s3api", "list-buckets"]).expect("buckets");
+    let left: Vec<&str> = buckets["Buckets"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["Name"].as_str())
+        .filter(|name| name.starts_with(prefix.as_str()) && !name.contains("-lake-") && !name.ends_with("-artifacts"))
+        .collect();
+    assert!(left.is_empty(), "results and access logs buckets left behind: {left:?}");
 }
 
 #[test]

@@ -73,6 +73,17 @@ fn rendered_environment(emulated: &Emulated, logical_id: &str, references: &[(&s
 }
 
 /// An event from `tests/fixtures/lambda/`.
+/// The api function's rendered environment, with the dev stage's literal secret and stand-ins
+/// for the search host and the lake bucket.
+fn api_environment(emulated: &Emulated) -> Vec<(String, String)> {
+    let references = [
+        ("BOOKSTORE_JWT_SECRET", "dev-secret-rotate-me-0123456789abcdef"),
+        ("BOOKSTORE_SEARCH_HOST", "127.0.0.1"),
+        ("BOOKSTORE_LAKE_BUCKET", "lambda-test-lake"),
+    ];
+    rendered_environment(emulated, "ApiFunction", &references)
+}
+
 pub(crate) fn fixture(name: &str) -> Value {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/lambda").join(name);
     serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture json")
@@ -222,15 +233,7 @@ fn login(host: &Host, tenant: &str, email: &str, password: &str) -> String {
 fn customer_journey(emulator: Emulator) {
     let Some(emulated) = Emulated::new("lambda-api") else { return };
     let admin_password = emulated.add_tenant("lambda-shop", "admin@lambda.example");
-    let environment = rendered_environment(
-        &emulated,
-        "ApiFunction",
-        &[
-            ("BOOKSTORE_JWT_SECRET", "dev-secret-rotate-me-0123456789abcdef"),
-            ("BOOKSTORE_SEARCH_HOST", "127.0.0.1"),
-            ("BOOKSTORE_LAKE_BUCKET", "lambda-test-lake"),
-        ],
-    );
+    let environment = api_environment(&emulated);
     assert!(environment.iter().any(|(k, v)| k == "BOOKSTORE_FUNCTION" && v == "api"), "{environment:?}");
     let log = emulated.data.join("api.log");
     let Some(host) = Host::start(emulator, &environment, &log) else { return };
@@ -310,15 +313,7 @@ fn login_from(host: &Host, source_ip: &str, email: &str, password: &str) -> (u16
 fn the_api_bootstrap_slows_a_password_guesser_by_api_gateways_source_ip() {
     let Some(emulated) = Emulated::new("lambda-ip") else { return };
     emulated.add_tenant("ip-shop", "admin@ip.example");
-    let environment = rendered_environment(
-        &emulated,
-        "ApiFunction",
-        &[
-            ("BOOKSTORE_JWT_SECRET", "dev-secret-rotate-me-0123456789abcdef"),
-            ("BOOKSTORE_SEARCH_HOST", "127.0.0.1"),
-            ("BOOKSTORE_LAKE_BUCKET", "lambda-test-lake"),
-        ],
-    );
+    let environment = api_environment(&emulated);
     let Some(host) = Host::start(Emulator::Harness, &environment, &emulated.data.join("api.log")) else { return };
     let registration = json!({"email": "carla@ip.example", "password": "carla-password", "first_name": "Carla"});
     let (status, body) = call(&host, "POST", "/api/v1/users/register", Auth::Tenant("ip-shop"), Some(registration));
