@@ -254,7 +254,8 @@ fn fill_with_versions(stage: &TestStage, bucket: &str) {
     let body = stage.dir.join("object.txt");
     std::fs::write(&body, "a lake row").expect("write");
     let body = body.to_str().expect("path");
-    let versioning = ["s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled"];
+    let versioning =
+        ["s3api", "put-bucket-versioning", "--bucket", bucket, "--versioning-configuration", "Status=Enabled"];
     stage.aws(&versioning).expect("versioning on");
     for _ in 0..2 {
         stage.aws(&["s3api", "put-object", "--bucket", bucket, "--key", "t/x.json", "--body", body]).expect("put");
