@@ -53,7 +53,7 @@ pub struct RateLimits {
     pub write: RateLimit,
     /// Register, login and token validation: the shop's ceiling.
     pub auth: RateLimit,
-    /// Failed sign-ins per e-mail (whether or not it has an account): password guessing.
+    /// Sign-in attempts per e-mail (whether or not it has an account): password guessing.
     #[serde(default = "default_sign_in_per_account")]
     pub sign_in_per_account: AttemptLimit,
     /// Failed sign-ins per client address: credential stuffing across accounts.

@@ -94,7 +94,7 @@ pub struct Credentials {
     params(("X-Tenant-Id" = TenantId, Header, description = "The shop to sign in to")),
     request_body = Credentials,
     responses((status = 200, body = Session), (status = 401, description = "the e-mail or the password is wrong", body = ErrorBody),
-        (status = 429, description = "too many failed sign-ins for this e-mail or from this address: retry after `Retry-After` seconds", body = ErrorBody)))]
+        (status = 429, description = "too many sign-ins for this e-mail, or failed ones from this address: retry after `Retry-After` seconds", body = ErrorBody)))]
 async fn login(
     State(state): State<AppState>,
     address: ClientAddress,
@@ -103,21 +103,31 @@ async fn login(
 ) -> Result<Json<Session>, ApiError> {
     let tenant = header_tenant(&headers)?;
     let limits = &state.config.rate_limits;
-    // The account's and the address's budgets are charged with the shop's, all or none:
-    // a client refused for guessing spends nothing of the shop's. Every attempt takes its
-    // uses up front (a burst cannot outrun the count); a sign-in that succeeds gives the
-    // account's and the address's back, so only failures spend them.
-    let attempt = [Budget::sign_in_account(&body.email, limits), Budget::sign_in_address(address, limits)];
-    let admitted_at = now_ms();
-    let mut charges: Vec<Charge> = attempt.iter().cloned().map(Charge::Use).collect();
-    charges.push(Charge::Use(Budget::route(RouteClass::Auth, limits)));
-    state.limits.admit(&tenant, &charges, admitted_at).await?;
+    // One round trip, all or none: an attempt on the e-mail's budget (taken up front, so a
+    // burst cannot outrun the count), the address's failures checked, the shop's budget.
+    // A client refused for guessing spends nothing of the shop's; a failure then counts
+    // against its address, so only failures spend an address shared by many customers.
+    let failures_from = Budget::sign_in_address(address, limits);
+    let attempted_at = now_ms();
+    let charges = [
+        Charge::Use(Budget::sign_in_account(&body.email, limits)),
+        Charge::Check(failures_from.clone()),
+        Charge::Use(Budget::route(RouteClass::Auth, limits)),
+    ];
+    state.limits.admit(&tenant, &charges, attempted_at).await?;
     accounts::require_active_tenant(state.store.as_ref(), &tenant).await?;
-    if body.password.len() > 1024 {
-        return Err(Error::Unauthorized("email or password is wrong".to_owned()).into());
-    }
-    let user = accounts::login(state.store.as_ref(), &tenant, &body.email, &body.password).await?;
-    state.limits.give_back(&tenant, &attempt, admitted_at).await?;
+    let signed_in = if body.password.len() > 1024 {
+        Err(Error::Unauthorized("email or password is wrong".to_owned()))
+    } else {
+        accounts::login(state.store.as_ref(), &tenant, &body.email, &body.password).await
+    };
+    let user = match signed_in {
+        Err(wrong @ Error::Unauthorized(_)) => {
+            state.limits.count(&tenant, &[failures_from], attempted_at).await?;
+            return Err(wrong.into());
+        }
+        other => other?,
+    };
     state.metrics.record(&tenant, BusinessEvent::Login);
     Ok(Json(session(&state, &user)))
 }

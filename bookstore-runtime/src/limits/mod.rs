@@ -40,7 +40,7 @@ pub enum Subject {
     Route(RouteClass),
     /// Sign-in attempts for one e-mail, whether or not it has an account.
     SignInAccount(Email),
-    /// Sign-in attempts from one client address.
+    /// Failed sign-ins from one client address.
     SignInAddress(ClientAddress),
     /// Registrations from one client address.
     RegistrationAddress(ClientAddress),
@@ -168,9 +168,10 @@ pub trait UsageCounter: Send + Sync + 'static {
     /// `Error::RateLimited` with the wait of the budget that ends last.
     async fn admit(&self, tenant: &TenantId, charges: &[Charge], now_ms: u64) -> Result<(), Error>;
 
-    /// Gives back one use of each budget, in the window of `now_ms` (the time its use was
-    /// admitted at): a sign-in that succeeded, so only failures spend an account's budget.
-    async fn give_back(&self, tenant: &TenantId, budgets: &[Budget], now_ms: u64) -> Result<(), Error>;
+    /// Counts one use of each budget in the window of `now_ms` without refusing, past the
+    /// limit too: what is only known after the fact (a sign-in that failed), which a
+    /// later `admit` checking that budget then meets.
+    async fn count(&self, tenant: &TenantId, budgets: &[Budget], now_ms: u64) -> Result<(), Error>;
 }
 
 /// Milliseconds since the epoch, the counters' clock.

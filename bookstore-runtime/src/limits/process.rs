@@ -80,15 +80,14 @@ impl UsageCounter for ProcessCounter {
         Ok(())
     }
 
-    async fn give_back(&self, tenant: &TenantId, budgets: &[Budget], now_ms: u64) -> Result<(), Error> {
+    async fn count(&self, tenant: &TenantId, budgets: &[Budget], now_ms: u64) -> Result<(), Error> {
         let mut tenants = self.windows.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let Some(windows) = tenants.get_mut(tenant) else { return Ok(()) };
+        let windows = tenants.entry(tenant.clone()).or_default();
         for budget in budgets {
-            if let Some(window) = windows.get_mut(&budget.subject)
-                && window.uses_at(budget, now_ms) > 0
-            {
-                window.uses -= 1;
-            }
+            let uses = windows.get(&budget.subject).map_or(0, |window| window.uses_at(budget, now_ms));
+            let next =
+                Window { index: budget.window(now_ms), window_ms: budget.window_ms, uses: uses.saturating_add(1) };
+            windows.insert(budget.subject.clone(), next);
         }
         Ok(())
     }

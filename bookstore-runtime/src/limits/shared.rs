@@ -1,7 +1,8 @@
 //! Budgets counted in the store's `rate_limits` table, one row per budget and window, so
 //! every instance serving the stage (each Lambda instance has its own memory) counts
 //! against the same uses. A request costs one round trip: one conditional update, or one
-//! transaction when it charges several budgets at once. Rows expire by TTL once their
+//! transaction when it charges several budgets at once (a failed sign-in one more, to
+//! count it). Rows expire by TTL once their
 //! window has ended.
 
 use super::{Budget, Charge, UsageCounter, refusal};
@@ -29,9 +30,9 @@ fn window_key(tenant: &TenantId, budget: &Budget, now_ms: u64) -> crate::store::
     keys::rate_window(tenant, &budget.subject.key_form(), budget.window(now_ms))
 }
 
-fn counted(budget: &Budget, now_ms: u64, delta: i64) -> Vec<UpdateAction> {
+fn counted(budget: &Budget, now_ms: u64) -> Vec<UpdateAction> {
     let expires_at = budget.window_end(now_ms).div_ceil(1000) + KEEP_AFTER_WINDOW_SECONDS;
-    vec![UpdateAction::Add(USES.to_owned(), delta), UpdateAction::Set(TTL_ATTRIBUTE.to_owned(), expires_at.into())]
+    vec![UpdateAction::Add(USES.to_owned(), 1), UpdateAction::Set(TTL_ATTRIBUTE.to_owned(), expires_at.into())]
 }
 
 fn has_a_use_left(budget: &Budget) -> Condition {
@@ -44,8 +45,7 @@ impl UsageCounter for SharedCounter {
         let table = Table::RateLimits;
         if let [Charge::Use(budget)] = charges {
             let key = window_key(tenant, budget, now_ms);
-            return match self.store.update(table, &key, counted(budget, now_ms, 1), Some(has_a_use_left(budget))).await
-            {
+            return match self.store.update(table, &key, counted(budget, now_ms), Some(has_a_use_left(budget))).await {
                 Ok(_) => Ok(()),
                 Err(StoreError::ConditionFailed { .. }) => Err(refusal([budget], now_ms)),
                 Err(err) => Err(err.into()),
@@ -60,7 +60,7 @@ impl UsageCounter for SharedCounter {
                     Charge::Use(_) => WriteAction::Update {
                         table,
                         key,
-                        actions: counted(budget, now_ms, 1),
+                        actions: counted(budget, now_ms),
                         condition: Some(has_a_use_left(budget)),
                     },
                     Charge::Check(_) => WriteAction::Check { table, key, condition: has_a_use_left(budget) },
@@ -76,29 +76,24 @@ impl UsageCounter for SharedCounter {
         }
     }
 
-    async fn give_back(&self, tenant: &TenantId, budgets: &[Budget], now_ms: u64) -> Result<(), Error> {
+    async fn count(&self, tenant: &TenantId, budgets: &[Budget], now_ms: u64) -> Result<(), Error> {
         let table = Table::RateLimits;
-        // Only a window that still has its row and a use: giving back never goes below 0.
-        let still_counted = || Some(Condition::AtLeast(USES.to_owned(), 1));
         let result = match budgets {
             [] => return Ok(()),
             [budget] => {
                 let key = window_key(tenant, budget, now_ms);
-                self.store.update(table, &key, counted(budget, now_ms, -1), still_counted()).await.map(drop)
+                self.store.update(table, &key, counted(budget, now_ms), None).await.map(drop)
             }
             _ => {
                 let updates = budgets.iter().map(|budget| WriteAction::Update {
                     table,
                     key: window_key(tenant, budget, now_ms),
-                    actions: counted(budget, now_ms, -1),
-                    condition: still_counted(),
+                    actions: counted(budget, now_ms),
+                    condition: None,
                 });
                 self.store.transact_write(updates.collect()).await
             }
         };
-        match result {
-            Ok(()) | Err(StoreError::ConditionFailed { .. } | StoreError::TransactionCancelled { .. }) => Ok(()),
-            Err(err) => Err(err.into()),
-        }
+        result.map_err(Error::from)
     }
 }

@@ -76,13 +76,49 @@ async fn password_guessing_slows_the_guesser_only(app: &TestApp) {
         assert!((1..=300).contains(&retry_after(reply)), "{:?}", reply.headers);
     }
 
-    let signed_in = from(app, NEIGHBOUR, "/api/v1/users/login", "shop-a", neighbour.clone()).await;
+    let signed_in = from(app, NEIGHBOUR, "/api/v1/users/login", "shop-a", neighbour).await;
     assert_eq!(signed_in.status, StatusCode::OK, "another customer from another address: {}", signed_in.body);
-    // Successful sign-ins give their uses back: more than the account's budget of them.
-    for _ in 0..11 {
-        let reply = from(app, NEIGHBOUR, "/api/v1/users/login", "shop-a", neighbour.clone()).await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+}
+
+/// Three failures per address: a client trying one password on many accounts is slowed
+/// by its address, while five customers signing in from one shared address are not.
+async fn an_address_is_slowed_by_its_failures_not_its_customers(app: &TestApp) {
+    app.add_tenant("shop-s").await;
+    within_one_window(300_000, Duration::from_secs(20)).await;
+    let mut customers = Vec::new();
+    for n in 0..5u8 {
+        let email = format!("customer-{n}@shop-s.test");
+        let body = json!({"email": email, "password": "right-password", "first_name": "Customer"});
+        let reply = from(app, [192, 0, 2, n], "/api/v1/users/register", "shop-s", body).await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        customers.push(email);
     }
+    for email in &customers {
+        let reply = from(
+            app,
+            NEIGHBOUR,
+            "/api/v1/users/login",
+            "shop-s",
+            json!({"email": email, "password": "right-password"}),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "successes do not spend the address: {}", reply.body);
+    }
+    for (n, email) in customers.iter().enumerate() {
+        let stuffed = json!({"email": email, "password": "leaked-password"});
+        let reply = from(app, ATTACKER, "/api/v1/users/login", "shop-s", stuffed).await;
+        let expected = if n < 3 { StatusCode::UNAUTHORIZED } else { StatusCode::TOO_MANY_REQUESTS };
+        assert_eq!(reply.status, expected, "attempt {n}: {}", reply.body);
+    }
+    let reply = from(
+        app,
+        NEIGHBOUR,
+        "/api/v1/users/login",
+        "shop-s",
+        json!({"email": customers[4], "password": "right-password"}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK, "the customers' address is not the attacker's: {}", reply.body);
 }
 
 async fn registration_floods_are_slowed_and_leave_nothing(app: &TestApp) {
@@ -122,6 +158,18 @@ async fn password_guessing_is_slowed_per_account_while_the_shop_signs_in() {
     password_guessing_slows_the_guesser_only(&TestApp::with_config(guarded()).await).await;
 }
 
+fn three_failures_per_address() -> RuntimeConfig {
+    let mut config = guarded();
+    config.rate_limits.sign_in_per_address = AttemptLimit { attempts: 3, window_seconds: 300 };
+    config
+}
+
+#[tokio::test]
+async fn an_address_is_slowed_by_its_failed_sign_ins_only() {
+    an_address_is_slowed_by_its_failures_not_its_customers(&TestApp::with_config(three_failures_per_address()).await)
+        .await;
+}
+
 #[tokio::test]
 async fn registration_floods_from_one_address_are_slowed_and_half_create_nothing() {
     registration_floods_are_slowed_and_leave_nothing(&TestApp::with_config(guarded()).await).await;
@@ -133,6 +181,8 @@ async fn sign_in_and_registration_limits_hold_on_dynamodb() {
     let Some(app) = TestApp::on_dynamodb_with(guarded()).await else { return };
     password_guessing_slows_the_guesser_only(&app).await;
     registration_floods_are_slowed_and_leave_nothing(&app).await;
+    let Some(app) = TestApp::on_dynamodb_with(three_failures_per_address()).await else { return };
+    an_address_is_slowed_by_its_failures_not_its_customers(&app).await;
 }
 
 /// Waits, when the current window of `window_ms` has less than `needed` left, for the
