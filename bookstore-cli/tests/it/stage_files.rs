@@ -1,21 +1,33 @@
 //! A bad stage file stops the command with the file, the field and exit code 2.
 
-use crate::server::{run, temp_dir};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use crate::server::{bookstore, run, temp_dir};
 
 const LOCAL: &str = include_str!("../../../stages/local.yaml");
 
+/// `bookstore up` on the stage file, which must refuse it and exit: a file it accepts
+/// would serve for ever, so after a deadline the server is stopped and the test fails.
 fn with_stage(text: &str) -> std::process::Output {
     let dir = temp_dir("stage");
     std::fs::write(dir.join("local.yaml"), text).expect("write stage");
-    let out = run(&[
-        "up",
-        "--port",
-        "0",
-        "--stages-dir",
-        dir.to_str().expect("path"),
-        "--data-dir",
-        dir.join("data").to_str().expect("path"),
-    ]);
+    let mut child = bookstore()
+        .args(["up", "--port", "0", "--stages-dir", dir.to_str().expect("path"), "--data-dir"])
+        .arg(dir.join("data"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("bookstore runs");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("bookstore up accepted the stage file and kept serving:\n{text}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
     let _ = std::fs::remove_dir_all(dir);
     out
 }
@@ -28,7 +40,7 @@ fn bad_stage_files_name_the_file_and_field_and_exit_2() {
         (LOCAL.replace("tax_rate: \"0.04\"", "tax_rate: \"1.5\""), "api.tax_rate", "below 1"),
         (LOCAL.replace("provider: local", "provider: gcp"), "provider", "aws"),
         (
-            LOCAL.replace("sign_in_per_account: { attempts: 10,", "sign_in_per_account: { attempts: 0,"),
+            LOCAL.replace("sign_in_per_account: { attempts: 20,", "sign_in_per_account: { attempts: 0,"),
             "api.rate_limits.sign_in_per_account",
             "at least 1",
         ),
@@ -39,6 +51,8 @@ fn bad_stage_files_name_the_file_and_field_and_exit_2() {
         ),
     ];
     for (text, field, hint) in cases {
+        // A valid file would start the server and never exit: every case must edit it.
+        assert_ne!(text, LOCAL, "the case for {field} no longer matches stages/local.yaml");
         let out = with_stage(&text);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{stderr}");
