@@ -1,7 +1,7 @@
 //! A bad stage file stops the command with the file, the field and exit code 2.
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::server::{bookstore, run, temp_dir};
 
@@ -12,22 +12,20 @@ const LOCAL: &str = include_str!("../../../stages/local.yaml");
 fn with_stage(text: &str) -> std::process::Output {
     let dir = temp_dir("stage");
     std::fs::write(dir.join("local.yaml"), text).expect("write stage");
-    let mut child = bookstore()
+    let child = bookstore()
         .args(["up", "--port", "0", "--stages-dir", dir.to_str().expect("path"), "--data-dir"])
         .arg(dir.join("data"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .expect("bookstore runs");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().expect("wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("bookstore up accepted the stage file and kept serving:\n{text}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let out = child.wait_with_output().expect("output");
+    let pid = child.id();
+    let (exited, output) = std::sync::mpsc::channel();
+    std::thread::spawn(move || exited.send(child.wait_with_output().expect("output")));
+    let Ok(out) = output.recv_timeout(Duration::from_secs(30)) else {
+        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
+        panic!("bookstore up accepted the stage file and kept serving:\n{text}");
+    };
     let _ = std::fs::remove_dir_all(dir);
     out
 }
